@@ -1,0 +1,36 @@
+// swift-tools-version:6.1
+// Assay: the reference model-spec of Mistral Small 4 and the framework that checks kernels and ports against it.
+// Layout and conventions: shared/DESIGN.md (targets below follow it one-to-one).
+import PackageDescription
+
+let package = Package(
+    name: "Assay",
+    products: [
+        .executable(name: "assay", targets: ["assay"]),
+        .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "MistralSmall4", targets: ["MistralSmall4"]),
+        .library(name: "Validation", targets: ["Validation"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Tensors, number formats with exact rounding, Philox RNG, strict JSON, safetensors.
+        .target(name: "Tensor"),
+        // Configs (HF config.json, Mistral params.json, presets), the tensor inventory, parameter counts.
+        // `Presets` is a symlink to spec/presets: the JSON files there are compiled into the binary.
+        .target(name: "MistralSmall4", dependencies: ["Tensor"], resources: [.embedInCode("Presets")]),
+        // Comparison metrics shared by tests, diffs and cross-checks.
+        .target(name: "Validation", dependencies: ["Tensor"]),
+        .executableTarget(
+            name: "assay",
+            dependencies: [
+                "Tensor", "MistralSmall4", "Validation",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
+        .testTarget(name: "MistralSmall4Tests", dependencies: ["MistralSmall4", "Tensor"]),
+        .testTarget(name: "ValidationTests", dependencies: ["Validation", "Tensor"]),
+    ]
+)

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Assay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "assay",
+        abstract: "The reference model-spec of Mistral Small 4, and the tools that check kernels and ports against it.",
+        subcommands: []
+    )
+}
