@@ -50,7 +50,7 @@ import Testing
     }
 
     @Test func serializationRoundTrips() throws {
-        let text = #"{"name":"q\"\\\t\u0001","shape":[2,3],"f":1e-06,"ok":false,"none":null,"empty":{},"list":[]}"#
+        let text = #"{"name":"q\"\\\t\b\f\u0001","shape":[2,3],"f":1e-06,"ok":false,"none":null,"empty":{},"list":[]}"#
         let value = try JSONValue.parse(text)
         #expect(value.serialized() == text)
         #expect(try JSONValue.parse(value.serialized(pretty: true)) == value)
