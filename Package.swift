@@ -30,7 +30,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
-        .testTarget(name: "MistralSmall4Tests", dependencies: ["MistralSmall4", "Tensor"]),
+        .testTarget(name: "MistralSmall4Tests", dependencies: ["MistralSmall4", "Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "ValidationTests", dependencies: ["Validation", "Tensor"]),
     ]
 )

@@ -5,6 +5,6 @@ struct Assay: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "assay",
         abstract: "The reference model-spec of Mistral Small 4, and the tools that check kernels and ports against it.",
-        subcommands: []
+        subcommands: [InspectCommand.self, CanonicalizeCommand.self, ParamsCommand.self]
     )
 }

@@ -16,7 +16,7 @@ import Testing
         for (name, message) in try expectedErrors() {
             let path = Fixtures.url(Self.folder + "/" + name).path
             let got = errorText {
-                Checkpoint.isDirectory(path) ? try Checkpoint(directory: path) as Any : try SafeTensorsFile(path: path)
+                FilePath.isDirectory(path) ? try Checkpoint(directory: path) as Any : try SafeTensorsFile(path: path)
             }
             #expect(got == message, "\(name)")
         }
@@ -27,6 +27,6 @@ import Testing
         let present = try FileManager.default.contentsOfDirectory(atPath: Fixtures.url(Self.folder).path)
         #expect(Set(present) == listed.union(["expected.json"]))
         #expect(listed.filter { $0.hasSuffix(".safetensors") }.count >= 24)
-        #expect(listed.filter { Checkpoint.isDirectory(Fixtures.url(Self.folder + "/" + $0).path) }.count >= 3)
+        #expect(listed.filter { FilePath.isDirectory(Fixtures.url(Self.folder + "/" + $0).path) }.count >= 3)
     }
 }

@@ -48,6 +48,6 @@ import Testing
         try SafeTensorsWriter.write([], to: directory.file("model.safetensors"))
         #expect(errorText { try Checkpoint(directory: directory.file("model.safetensors")) }
                 == "model.safetensors: is not a directory")
-        #expect(!Checkpoint.isDirectory(directory.file("model.safetensors")) && Checkpoint.isDirectory(directory.path))
+        #expect(!FilePath.isDirectory(directory.file("model.safetensors")) && FilePath.isDirectory(directory.path))
     }
 }

@@ -45,9 +45,6 @@ public final class Checkpoint: Sendable {
         }
     }
 
-    /// Whether `path` is a directory, to be opened as a Checkpoint rather than a SafeTensorsFile.
-    public static func isDirectory(_ path: String) -> Bool { FilePath.isDirectory(path) }
-
     /// Every tensor name, sorted.
     public var tensorNames: [String] { shardIndex.keys.sorted() }
 
