@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "MistralSmall4", targets: ["MistralSmall4"]),
         .library(name: "Validation", targets: ["Validation"]),
+        .library(name: "Backends", targets: ["Backends"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -20,6 +21,10 @@ let package = Package(
         // Configs (HF config.json, Mistral params.json, presets), the tensor inventory, parameter counts.
         // `Presets` is a symlink to spec/presets: the JSON files there are compiled into the binary.
         .target(name: "MistralSmall4", dependencies: ["Tensor"], resources: [.embedInCode("Presets")]),
+        // OpenBLAS's CBLAS (Debian libopenblas-dev; Tools/test and Tools/validate install it).
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // Compute backends: today the BLAS linear layer; the reference and BLAS backends join it.
+        .target(name: "Backends", dependencies: ["Tensor", "COpenBLAS"]),
         // Comparison metrics shared by tests, diffs and cross-checks.
         .target(name: "Validation", dependencies: ["Tensor"]),
         .executableTarget(
@@ -32,5 +37,6 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "MistralSmall4Tests", dependencies: ["MistralSmall4", "Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "ValidationTests", dependencies: ["Validation", "Tensor"]),
+        .testTarget(name: "BackendsTests", dependencies: ["Backends", "Tensor"]),
     ]
 )

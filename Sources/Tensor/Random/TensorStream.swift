@@ -48,7 +48,7 @@ public struct TensorStream: Sendable {
     }
 
     /// `x` mapped to (0, 1): (x + 0.5) / 2^32, exact in a double.
-    @inlinable @usableFromInline
+    @inlinable
     static func unitInterval(_ x: UInt32) -> Double { (Double(x) + 0.5) * 0x1p-32 }
 
     /// The four standard normal variates of block `b`: elements 4b … 4b+3.
