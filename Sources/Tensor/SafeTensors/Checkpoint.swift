@@ -29,7 +29,10 @@ public final class Checkpoint: Sendable {
         }
         let indexPath = FilePath.join(directory, ShardIndex.fileName)
         if FilePath.exists(indexPath) {
-            let index = try ShardIndex(json: MappedFile.contents(of: indexPath), file: ShardIndex.fileName)
+            guard let text = FilePath.readAll(indexPath) else {
+                throw SafeTensorsError(file: ShardIndex.fileName, "cannot read: \(MappedFile.lastSystemError())")
+            }
+            let index = try ShardIndex(json: text, file: ShardIndex.fileName)
             indexFile = ShardIndex.fileName
             indexMetadata = index.metadata
             (shards, shardIndex) = try Self.openShards(of: index, in: directory)

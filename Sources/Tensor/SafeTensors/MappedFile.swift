@@ -42,13 +42,6 @@ final class MappedFile: @unchecked Sendable {
         munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count)
     }
 
-    /// A copy of the whole file at `path` (for small files such as a shard index).
-    static func contents(of path: String) throws(SafeTensorsError) -> [UInt8] {
-        let mapping = try MappedFile(path: path)
-        // Without this the mapping may be released (and unmapped) right after `bytes` is read.
-        return withExtendedLifetime(mapping) { Array(mapping.bytes) }
-    }
-
     /// `strerror(errno)`, e.g. "No such file or directory".
     static func lastSystemError() -> String {
         String(cString: strerror(errno))
