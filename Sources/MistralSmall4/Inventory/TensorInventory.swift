@@ -102,7 +102,7 @@ private struct InventoryBuilder {
             if t.isMoELayer(layer) {
                 moe(prefix + ".mlp")
             } else {
-                swiGLU(prefix + ".mlp", t.intermediateSize, .denseMLP)
+                swiGLU(prefix + ".mlp", width: t.intermediateSize, hidden: t.hiddenSize, .denseMLP)
             }
             norm(prefix + ".input_layernorm", t.hiddenSize, .norms)
             norm(prefix + ".post_attention_layernorm", t.hiddenSize, .norms)
@@ -136,12 +136,11 @@ private struct InventoryBuilder {
         add(m + ".experts.gate_up_proj", [experts, 2 * width, hidden], .routedExperts)
         add(m + ".experts.down_proj", [experts, hidden, width], .routedExperts)
         add(m + ".gate.weight", [experts, hidden], .router)
-        swiGLU(m + ".shared_experts", width * t.nSharedExperts, .sharedExperts)
+        swiGLU(m + ".shared_experts", width: width * t.nSharedExperts, hidden: hidden, .sharedExperts)
     }
 
     /// A SwiGLU MLP H → width → H: gate_proj, up_proj [width, H], down_proj [H, width].
-    mutating func swiGLU(_ m: String, _ width: Int, _ component: Component) {
-        let hidden = config.text.hiddenSize
+    mutating func swiGLU(_ m: String, width: Int, hidden: Int, _ component: Component) {
         linear(m + ".gate_proj", out: width, in: hidden, component)
         linear(m + ".up_proj", out: width, in: hidden, component)
         linear(m + ".down_proj", out: hidden, in: width, component)
@@ -156,9 +155,7 @@ private struct InventoryBuilder {
         for layer in 0..<v.numHiddenLayers {
             let block = "\(tower).transformer.layers.\(layer)"
             norm(block + ".attention_norm", hidden, .vision)
-            linear(block + ".feed_forward.gate_proj", out: v.intermediateSize, in: hidden, .vision)
-            linear(block + ".feed_forward.up_proj", out: v.intermediateSize, in: hidden, .vision)
-            linear(block + ".feed_forward.down_proj", out: hidden, in: v.intermediateSize, .vision)
+            swiGLU(block + ".feed_forward", width: v.intermediateSize, hidden: hidden, .vision)
             for projection in ["k_proj", "v_proj", "q_proj", "o_proj"] {
                 linear(block + ".attention." + projection, out: hidden, in: hidden, .vision)
             }
