@@ -82,7 +82,7 @@ struct InspectCommand: ParsableCommand {
         lines.append("tensors:")
         let widths = (0..<4).map { column in rows.map { $0[column].count }.max() ?? 0 }
         lines += rows.map { row in
-            "  " + zip(row, widths).map { $0.padding(toLength: $1) }.joined(separator: "  ").trailingSpacesRemoved
+            "  " + zip(row, widths).map { pad($0, $1) }.joined(separator: "  ").trailingSpacesRemoved
         }
         return lines.joined(separator: "\n")
     }
@@ -100,10 +100,6 @@ struct InspectCommand: ParsableCommand {
 }
 
 extension String {
-    fileprivate func padding(toLength length: Int) -> String {
-        self + String(repeating: " ", count: max(0, length - count))
-    }
-
     fileprivate var trailingSpacesRemoved: String {
         String(self[..<(lastIndex { $0 != " " }.map(index(after:)) ?? startIndex)])
     }

@@ -92,11 +92,6 @@ struct ParamsCommand: ParsableCommand {
         pad(name, 16) + pad(tensors, 8, right: true) + pad(total, 20, right: true) + pad(active, 20, right: true)
     }
 
-    func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
-        let fill = String(repeating: " ", count: max(0, width - text.count))
-        return right ? fill + text : text + fill
-    }
-
     /// `119401298944` → `"119,401,298,944"`.
     func grouped(_ n: Int) -> String {
         let digits = String(n.magnitude)
