@@ -45,12 +45,10 @@ public struct BinaryFloatFormat: Sendable, Hashable, CustomStringConvertible {
     var minimumExponent: Int { 1 - bias }
 
     /// The largest finite value: 448 for E4M3FN, 57344 for E5M2, 6 for E2M1, 65504 for float16.
-    public var maxFinite: Double {
-        let topField = specials == .ieee ? exponentFieldMax - 1 : exponentFieldMax
-        let topMantissa = specials == .nanOnly ? mantissaFieldMax - 1 : mantissaFieldMax
-        return Double(sign: .plus, exponent: topField - bias - mantissaBits, significand: Double((1 << mantissaBits) + topMantissa))
-    }
+    public var maxFinite: Double { decode(maxFiniteCode) }
 
+    /// The code of `maxFinite`: the top exponent field that holds finite values, with the largest
+    /// mantissa it allows (all ones, or all ones but the last for E4M3FN, whose all-ones code is NaN).
     var maxFiniteCode: UInt16 {
         let topField = specials == .ieee ? exponentFieldMax - 1 : exponentFieldMax
         let topMantissa = specials == .nanOnly ? mantissaFieldMax - 1 : mantissaFieldMax
