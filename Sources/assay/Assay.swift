@@ -5,6 +5,9 @@ struct Assay: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "assay",
         abstract: "The reference model-spec of Mistral Small 4, and the tools that check kernels and ports against it.",
-        subcommands: [InspectCommand.self, CanonicalizeCommand.self, ParamsCommand.self]
+        subcommands: [
+            ForwardCommand.self, ExportCheckpointCommand.self, InspectCommand.self, CanonicalizeCommand.self,
+            ParamsCommand.self,
+        ]
     )
 }

@@ -10,6 +10,12 @@ extension SafeTensorsFile {
         try realTensor(tensorName, as: Double.self)
     }
 
+    /// Rows `rows` of the tensor's outermost axis as Doubles (e.g. one expert of a fused expert tensor), read
+    /// without touching the other rows. Throws naming the tensor when the range is out of bounds.
+    public func doubles(_ tensorName: String, rows: Range<Int>) throws(SafeTensorsError) -> Tensor<Double> {
+        try realTensor(tensorName, as: Double.self, rows: rows)
+    }
+
     /// The tensor as Floats: F64 rounded to nearest even, other float dtypes exactly,
     /// integer dtypes exactly when |v| ≤ 2^24, else an error.
     public func floats(_ tensorName: String) throws(SafeTensorsError) -> Tensor<Float> {
@@ -40,18 +46,31 @@ extension SafeTensorsFile {
 
     /// Shared body of `doubles` and `floats`: an integer converts only if `T` holds it exactly,
     /// that is `|v| ≤ 2^(T.significandBitCount + 1)`.
+    /// `rows` limits the read to a run of the outermost axis (nil: the whole tensor).
     private func realTensor<T: BinaryFloatingPoint & Sendable>(
-        _ tensorName: String, as type: T.Type
+        _ tensorName: String, as type: T.Type, rows: Range<Int>? = nil
     ) throws(SafeTensorsError) -> Tensor<T> {
         try withBytes(of: tensorName) { info, bytes throws(SafeTensorsError) in
             let reader = ElementReader(dtype: info.dtype, bytes: bytes)
             guard info.dtype != .bool else {
                 throw SafeTensorsError(file: name, tensor: tensorName, "BOOL holds truth values; read it as Int")
             }
+            var shape = info.shape
+            var elements = 0..<reader.count
+            if let rows {
+                guard let outer = shape.first, rows.lowerBound >= 0, rows.upperBound <= outer else {
+                    throw SafeTensorsError(
+                        file: name, tensor: tensorName,
+                        "rows \(rows) out of range for shape \(Shape.describe(info.shape))")
+                }
+                let inner = reader.count / max(outer, 1)
+                shape[0] = rows.count
+                elements = (rows.lowerBound * inner)..<(rows.upperBound * inner)
+            }
             let exactBits = T.significandBitCount + 1
             var scalars: [T] = []
-            scalars.reserveCapacity(reader.count)
-            for index in 0..<reader.count {
+            scalars.reserveCapacity(elements.count)
+            for index in elements {
                 if let value = reader.floatingPoint(index) {
                     scalars.append(T(value))
                 } else if let value = reader.integer(index), value.magnitude <= UInt64(1) << exactBits {
@@ -63,7 +82,7 @@ extension SafeTensorsFile {
                             + "which \(T.self) cannot hold exactly (|v| > 2^\(exactBits))")
                 }
             }
-            return Tensor(shape: info.shape, scalars: scalars)
+            return Tensor(shape: shape, scalars: scalars)
         }
     }
 }

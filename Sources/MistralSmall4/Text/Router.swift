@@ -1,0 +1,90 @@
+// The MoE router (transformers' `Mistral4TopkRouter`) — spec/router.md eq. (1)–(7).
+//
+//   z = W_g · x                          logits over E experts                                   (1)
+//   π = softmax(z)                       over all E experts                                      (2)
+//   G_g = sum of the 2 largest π in group g  (E / n_group experts per group)                      (3)
+//   keep the topk_group groups with the largest G; π̂ = π on kept groups, 0 elsewhere             (4)
+//   S = the k experts with the largest π̂, ties to the lower index, in descending order          (5)
+//   w_e = π_e / (Σ_{e∈S} π_e + 1e-20)  if norm_topk_prob, else π_e;  then w_e ← w_e · routed_scaling (6)
+//   margin = π̂_(k) − π̂_(k+1)             the k-th minus the (k+1)-th largest π̂                    (7)
+// The margin says how close a token is to a different expert set: a backend whose error exceeds it may swap
+// an expert legitimately, and the diff accepts that swap only there.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Tensor
+
+/// The router's outputs for T tokens.
+public struct Routing: Sendable, Equatable {
+    /// z of eq. (1). [T, E]
+    public var logits: Tensor<Double>
+    /// w of eq. (6), in the order of `indices`. [T, k]
+    public var weights: Tensor<Double>
+    /// S of eq. (5): expert ids, largest probability first, ties to the lower id. [T, k]
+    public var indices: Tensor<Int>
+    /// Eq. (7). [T]
+    public var margin: Tensor<Double>
+}
+
+/// Group-limited top-k routing over softmax probabilities.
+public struct Router: Sendable {
+    /// `mlp.gate.weight`. [E, H]
+    public let weight: Tensor<Double>
+    public let config: TextConfig
+    public let profile: PrecisionProfile
+
+    public init(weight: Tensor<Double>, config: TextConfig, profile: PrecisionProfile = .exact) {
+        self.weight = weight
+        self.config = config
+        self.profile = profile
+    }
+
+    /// `x [T, H] -> Routing`.
+    public func callAsFunction(_ x: Tensor<Double>) -> Routing {
+        let (tokens, experts, k) = (x.shape[0], config.nRoutedExperts, config.numExpertsPerTok)
+        let logits = profile.activations(linear(x, weight))                                     // (1)
+        var weights = [Double](), indices = [Int](), margins = [Double]()
+        for t in 0..<tokens {
+            let probabilities = softmax(Array(logits.scalars[(t * experts)..<((t + 1) * experts)]))   // (2)
+            let candidates = groupLimited(probabilities)                                        // (3), (4)
+            let ranked = candidates.indices.sorted { candidates[$0] > candidates[$1] || (candidates[$0] == candidates[$1] && $0 < $1) }
+            let chosen = Array(ranked.prefix(k))                                                // (5)
+            var picked = chosen.map { probabilities[$0] }
+            if config.normTopkProb {
+                let denominator = profile.activation(profile.activation(picked.reduce(0, +)) + 1e-20)
+                picked = picked.map { profile.activation($0 / denominator) }
+            }
+            weights += picked.map { profile.activation($0 * config.routedScalingFactor) }        // (6)
+            indices += chosen
+            margins.append(candidates[ranked[k - 1]] - (k < experts ? candidates[ranked[k]] : 0))   // (7)
+        }
+        return Routing(
+            logits: logits, weights: Tensor(shape: [tokens, k], scalars: weights),
+            indices: Tensor(shape: [tokens, k], scalars: indices), margin: Tensor(shape: [tokens], scalars: margins))
+    }
+
+    /// Eq. (3)–(4): the probabilities with every expert outside the best `topk_group` groups set to 0.
+    func groupLimited(_ probabilities: [Double]) -> [Double] {
+        let groups = config.nGroup
+        let size = probabilities.count / groups
+        let groupScores = (0..<groups).map { g in
+            let top = probabilities[(g * size)..<((g + 1) * size)].sorted(by: >)
+            return profile.activation(top.prefix(2).reduce(0, +))
+        }
+        let kept = Set(groupScores.indices
+            .sorted { groupScores[$0] > groupScores[$1] || (groupScores[$0] == groupScores[$1] && $0 < $1) }
+            .prefix(config.topkGroup))
+        return probabilities.indices.map { kept.contains($0 / size) ? probabilities[$0] : 0 }
+    }
+
+    /// Softmax over all experts (eq. 2), max-subtracted; float32 inside, bf16 out under `hf-bf16`.
+    private func softmax(_ logits: [Double]) -> [Double] {
+        let top = logits.max()!
+        let exponentials = logits.map { profile.island(exp($0 - top)) }
+        let total = profile.island(exponentials.reduce(0, +))
+        return exponentials.map { profile.activation(profile.island($0 / total)) }
+    }
+}

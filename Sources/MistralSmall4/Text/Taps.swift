@@ -1,0 +1,45 @@
+// Taps: the named intermediate tensors a forward pass records — spec/taps.md.
+//
+// Names are transformers module paths (`model.language_model.layers.3.mlp.gate`), so a PyTorch port records the
+// same tensors with forward hooks; sub-module values get a `#suffix` (`…self_attn#kv_latent`, `…mlp.gate#margin`).
+
+import Tensor
+
+/// One recorded value: real-valued, or integer (router indices).
+public enum TapValue: Sendable, Equatable {
+    case real(Tensor<Double>)
+    case integer(Tensor<Int>)
+
+    public var shape: [Int] {
+        switch self {
+        case .real(let t): t.shape
+        case .integer(let t): t.shape
+        }
+    }
+}
+
+/// Collects taps in the order they are produced, keeping only names the filter accepts.
+public final class TapRecorder: @unchecked Sendable {
+    /// Recorded taps, in production order.
+    public private(set) var taps: [(name: String, value: TapValue)] = []
+    private let accepts: (String) -> Bool
+
+    /// Records every tap whose name `filter` matches anywhere (all taps when nil).
+    public init(filter: Regex<AnyRegexOutput>? = nil) {
+        accepts = { name in filter.map { name.contains($0) } ?? true }
+    }
+
+    /// Whether `name` would be kept (lets a layer skip work for a tap nobody wants).
+    public func wants(_ name: String) -> Bool { accepts(name) }
+
+    public func record(_ name: String, _ value: @autoclosure () -> Tensor<Double>) {
+        if accepts(name) { taps.append((name, .real(value()))) }
+    }
+
+    public func record(_ name: String, integers value: @autoclosure () -> Tensor<Int>) {
+        if accepts(name) { taps.append((name, .integer(value()))) }
+    }
+
+    /// The tap named `name`, if recorded.
+    public subscript(name: String) -> TapValue? { taps.first { $0.name == name }?.value }
+}

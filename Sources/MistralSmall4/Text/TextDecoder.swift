@@ -1,0 +1,80 @@
+// The Mistral Small 4 text decoder end to end — spec/decoder.md eq. (1)–(5):
+//
+//   h⁰ = E[ids]                                           embed_tokens                          (1)
+//   hˡ⁺¹ = Block_l(hˡ)                                    l = 0 … L−1, eq. (2)–(3)              (2, 3)
+//   ĥ = RMSNorm_final(hᴸ)                                 norm                                  (4)
+//   logits = W_lm · ĥ                                     lm_head [V, H], read 4096 rows at a time (5)
+
+import Tensor
+
+/// The text decoder over a weight store.
+public struct TextDecoder: Sendable {
+    public let store: any WeightStore
+    public let profile: PrecisionProfile
+    public let algorithm: AttentionAlgorithm
+
+    public var config: TextConfig { store.config.text }
+    /// `model.language_model` (mistral3) or `model` (mistral4): the prefix of weights and taps.
+    public var prefix: String { TensorInventory.textPrefix(store.config) }
+
+    public init(store: any WeightStore, profile: PrecisionProfile = .exact, algorithm: AttentionAlgorithm = .expanded) {
+        self.store = store
+        self.profile = profile
+        self.algorithm = algorithm
+    }
+
+    /// Empty latent caches: one per layer and sequence.
+    public func emptyCaches(batch: Int) -> [[LatentCache]] {
+        Array(repeating: Array(repeating: LatentCache(width: config.kvLoraRank + config.qkRopeHeadDim), count: batch),
+              count: config.numHiddenLayers)
+    }
+
+    /// Runs `inputs` after whatever `caches` hold (empty caches: a prefill; one token per call: decoding),
+    /// recording taps. Returns the logits [B, S, V].
+    @discardableResult
+    public func forward(_ inputs: ForwardInputs, caches: inout [[LatentCache]], taps: TapRecorder)
+        throws(WeightError) -> Tensor<Double>
+    {
+        try forward(inputs, caches: &caches, taps: taps, store: store)
+    }
+
+    /// A one-shot prefill.
+    @discardableResult
+    public func forward(_ inputs: ForwardInputs, taps: TapRecorder) throws(WeightError) -> Tensor<Double> {
+        var caches = emptyCaches(batch: inputs.batch)
+        return try forward(inputs, caches: &caches, taps: taps)
+    }
+
+    private func forward(_ inputs: ForwardInputs, caches: inout [[LatentCache]], taps: TapRecorder,
+                         store: some WeightStore) throws(WeightError) -> Tensor<Double> {
+        let (batch, length, hidden) = (inputs.batch, inputs.length, config.hiddenSize)
+        var h = try embedTokens(inputs.inputIds.scalars, table: prefix + ".embed_tokens.weight", store: store)   // (1)
+        taps.record(prefix + ".embed_tokens", h.reshaped([batch, length, hidden]))
+        for index in 0..<config.numHiddenLayers {
+            let layer = DecoderLayer(index: index, prefix: "\(prefix).layers.\(index)", config: config,
+                                     profile: profile, algorithm: algorithm)
+            h = try layer(h, inputs: inputs, caches: &caches[index], store: store, taps: taps)               // (2, 3)
+        }
+        let finalNorm = RMSNorm(weight: try store.tensor(prefix + ".norm.weight"), epsilon: config.rmsNormEps)
+        let normed = finalNorm(h, profile)                                                                     // (4)
+        taps.record(prefix + ".norm", normed.reshaped([batch, length, hidden]))
+        let logits = try languageModelHead(normed, store: store).reshaped([batch, length, config.vocabSize])   // (5)
+        taps.record("lm_head", logits)
+        return logits
+    }
+
+    /// Eq. (5) streamed over blocks of vocabulary rows: `x [T, H] -> [T, V]`. A tied head reads the embedding.
+    private func languageModelHead(_ x: Tensor<Double>, store: some WeightStore) throws(WeightError) -> Tensor<Double> {
+        let name = store.config.tieWordEmbeddings ? prefix + ".embed_tokens.weight" : "lm_head.weight"
+        let (tokens, vocab, block) = (x.shape[0], config.vocabSize, 4096)
+        var logits = [Double](repeating: 0, count: tokens * vocab)
+        for start in stride(from: 0, to: vocab, by: block) {
+            let rows = start..<min(start + block, vocab)
+            let part = profile.activations(linear(x, try store.rows(name, rows)))   // [T, rows]
+            for t in 0..<tokens {
+                for (column, v) in rows.enumerated() { logits[t * vocab + v] = part.scalars[t * rows.count + column] }
+            }
+        }
+        return Tensor(shape: [tokens, vocab], scalars: logits)
+    }
+}

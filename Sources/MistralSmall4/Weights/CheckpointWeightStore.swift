@@ -1,0 +1,70 @@
+// CheckpointWeightStore: parameters read from a Hugging Face checkpoint directory (config.json plus
+// model.safetensors or shards with model.safetensors.index.json).
+//
+// This is the one place that knows how checkpoints store the model: names are the state-dict keys of the
+// inventory, dtypes F64 / F32 / BF16 / F16 widen exactly to float64, and every tensor's dtype and shape are checked
+// against the config before a value is read. (FP8 and NVFP4 checkpoints and the vision q/k row permutation join
+// this file with the quantized and vision paths.)
+
+import Tensor
+
+/// Weights in a checkpoint, validated against its config.
+public final class CheckpointWeightStore: WeightStore {
+    public let config: ModelConfig
+    public let checkpoint: Checkpoint
+    private let inventory: TensorInventory
+
+    /// Float dtypes read as they are; anything else is refused by name.
+    static let readableDTypes: Set<DType> = [.f64, .f32, .bf16, .f16]
+
+    /// Opens `directory` and checks that every tensor the config's text decoder needs is present with the
+    /// inventory's shape and a readable dtype. Throws naming the first tensor that is not.
+    public init(config: ModelConfig, directory: String) throws(WeightError) {
+        self.config = config
+        inventory = TensorInventory(config)
+        do {
+            checkpoint = try Checkpoint(directory: directory)
+        } catch {
+            throw WeightError(source: error.file ?? directory, tensor: error.tensor ?? "-", error.message)
+        }
+        for entry in inventory.entries where entry.component != .vision && entry.component != .projector {
+            _ = try info(entry)
+        }
+    }
+
+    /// The header entry of `entry`'s tensor, checked for presence, dtype and shape.
+    private func info(_ entry: TensorEntry) throws(WeightError) -> (SafeTensorsFile, TensorInfo) {
+        let name = entry.name
+        let shard: SafeTensorsFile
+        let info: TensorInfo
+        do {
+            shard = try checkpoint.shard(containing: name)
+            info = try shard.info(name)
+        } catch {
+            throw WeightError(source: error.file ?? checkpoint.directory, tensor: name, "missing from the checkpoint")
+        }
+        guard Self.readableDTypes.contains(info.dtype) else {
+            throw WeightError(
+                source: shard.name, tensor: name,
+                "dtype \(info.dtype.rawValue) is not supported by the float64 reference (F64, F32, BF16 or F16)")
+        }
+        guard info.shape == entry.shape else {
+            throw WeightError(
+                source: shard.name, tensor: name,
+                "shape \(Shape.describe(info.shape)) but the config needs \(Shape.describe(entry.shape))")
+        }
+        return (shard, info)
+    }
+
+    public func rows(_ name: String, _ rows: Range<Int>) throws(WeightError) -> Tensor<Double> {
+        guard let entry = inventory[name] else {
+            throw WeightError(source: "config", tensor: name, "the config defines no such tensor")
+        }
+        let (shard, _) = try info(entry)
+        do {
+            return try shard.doubles(name, rows: rows)
+        } catch {
+            throw WeightError(source: shard.name, tensor: name, error.message)
+        }
+    }
+}

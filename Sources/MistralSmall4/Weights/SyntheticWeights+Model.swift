@@ -1,0 +1,50 @@
+// The synthetic Mistral Small 4: every parameter drawn from its own Philox stream (spec/rng.md eq. 8) with a
+// mean and standard deviation chosen per kind of tensor (spec/rng.md §4.1), so activations keep unit scale
+// through any number of layers and any port can regenerate any tensor, or any slice of one, from its name.
+
+import Tensor
+
+extension TensorEntry {
+    /// The (mean, std) the synthetic model draws this tensor with (spec/rng.md §4.1):
+    ///
+    /// ```
+    /// RMSNorm weight (…norm.weight, ln_pre.weight)   mean 1, std 0.1
+    /// bias                                           mean 0, std 0.02
+    /// embed_tokens                                   mean 0, std 1
+    /// any other matrix [.., out, in] / conv [out, C, p, p]   mean 0, std 1/sqrt(fan_in)
+    ///   fan_in = in (last axis) for rank 2 and 3 (stacked experts), C·p·p for rank 4
+    /// ```
+    public var syntheticDistribution: (mean: Double, std: Double) {
+        if name.hasSuffix(".bias") { return (0, 0.02) }
+        if shape.count == 1 { return (1, 0.1) }
+        if name.hasSuffix("embed_tokens.weight") { return (0, 1) }
+        let fanIn = shape.count == 4 ? shape.dropFirst().reduce(1, *) : shape.last!
+        return (0, 1 / Double(fanIn).squareRoot())
+    }
+}
+
+/// The weights of `config` drawn from `seed`: nothing is held, every request generates its rows.
+public struct SyntheticWeightStore: WeightStore {
+    public let config: ModelConfig
+    public let seed: UInt64
+    private let inventory: TensorInventory
+
+    public init(config: ModelConfig, seed: UInt64) {
+        self.config = config
+        self.seed = seed
+        inventory = TensorInventory(config)
+    }
+
+    public func rows(_ name: String, _ rows: Range<Int>) throws(WeightError) -> Tensor<Double> {
+        guard let entry = inventory[name] else {
+            throw WeightError(source: "synthetic", tensor: name, "the config defines no such tensor")
+        }
+        let outer = entry.shape.first ?? 1
+        precondition(rows.lowerBound >= 0 && rows.upperBound <= outer, "rows \(rows) of \(name) \(entry.shape)")
+        let inner = entry.shape.dropFirst().reduce(1, *)
+        let (mean, std) = entry.syntheticDistribution
+        let scalars = SyntheticWeights(seed: seed).normal(
+            name, elements: (rows.lowerBound * inner)..<(rows.upperBound * inner), std: std, mean: mean)
+        return Tensor(shape: [rows.count] + entry.shape.dropFirst(), scalars: scalars)
+    }
+}

@@ -1,0 +1,55 @@
+// WeightStore: where the reference gets its parameters — synthetic (Philox, keyed by name) or a checkpoint.
+//
+// Goals, in order: every tensor arrives as float64 with the inventory's shape or not at all (a clear error
+// naming the tensor); then streaming: a caller asks for a run of the outermost axis (one expert of a fused
+// expert tensor, a block of lm_head rows, the embedding rows of the prompt), so a full-width model never holds
+// all its weights at once.
+
+import Tensor
+
+/// A failure to provide a weight: the tensor, and what is wrong with it.
+public struct WeightError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// The file or source the weight came from (a checkpoint shard, `config.json`, `synthetic`).
+    public let source: String
+    /// The Hugging Face tensor name.
+    public let tensor: String
+    public let message: String
+
+    public init(source: String, tensor: String, _ message: String) {
+        self.source = source
+        self.tensor = tensor
+        self.message = message
+    }
+
+    public var description: String { "\(source): tensor '\(tensor)': \(message)" }
+}
+
+/// A source of float64 parameters under their Hugging Face names and inventory shapes.
+public protocol WeightStore: Sendable {
+    /// The config the weights belong to.
+    var config: ModelConfig { get }
+    /// Rows `rows` of the outermost axis of tensor `name`: shape `[rows.count] + inventory shape.dropFirst()`.
+    func rows(_ name: String, _ rows: Range<Int>) throws(WeightError) -> Tensor<Double>
+}
+
+extension WeightStore {
+    /// The inventory entry of `name`; an error when the config defines no such tensor.
+    func entry(_ name: String) throws(WeightError) -> TensorEntry {
+        guard let entry = TensorInventory(config)[name] else {
+            throw WeightError(source: "config", tensor: name, "the config defines no such tensor")
+        }
+        return entry
+    }
+
+    /// The whole tensor `name`.
+    public func tensor(_ name: String) throws(WeightError) -> Tensor<Double> {
+        let shape = try entry(name).shape
+        return try rows(name, 0..<(shape.first ?? 1))
+    }
+
+    /// Row `index` of the outermost axis with that axis dropped: one expert's `[2I, H]` of `gate_up_proj`.
+    public func row(_ name: String, _ index: Int) throws(WeightError) -> Tensor<Double> {
+        let slab = try rows(name, index..<(index + 1))
+        return slab.reshaped(Array(slab.shape.dropFirst()))
+    }
+}
