@@ -49,7 +49,7 @@ public struct MLAAttention: Sendable {
 
     /// σ of eq. (6): 1/sqrt(d_n + d_r), times mscale(factor, mscale_all_dim)² under YaRN.
     public static func softmaxScale(_ config: TextConfig) -> Double {
-        var scale = 1 / Double(config.qkHeadDim).squareRoot()
+        var scale = pow(Double(config.qkHeadDim), -0.5)   // as transformers writes it: `qk_head_dim ** (-0.5)`
         if let yarn = config.rope.yarn, yarn.mscaleAllDim != 0 {
             let m = yarnMscale(yarn.factor, yarn.mscaleAllDim)
             scale = scale * m * m
