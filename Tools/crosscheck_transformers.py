@@ -20,7 +20,10 @@ Usage (needs torch and a transformers with Mistral 4, >= 5.x; run by hand, not i
 frequencies, the RoPE angles and cos/sin, Mistral4RMSNorm, the eager attention softmax and the Llama-4 query scale.
 The lifted run patches exactly those to float64, keeping the formulas (see `lifted`). Assay computes everything in
 float64, so Assay is compared against the lifted run; the stock run (transformers as shipped) is compared against
-the lifted run too, to show what the float32 islands cost.
+the lifted run too, to show what the float32 islands cost. Stock float64 transformers produces NaN for the whole
+left-padded row from layer 1 on (the float64-min attention mask becomes -inf in its float32 softmax, so a pad query,
+which sees no valid key, gets NaN, and the next layer's keys carry it into every query); the stock columns leave out
+the rows where the stock value is not finite and say how many.
 
 Taps: `model.language_model.embed_tokens`, per layer `...layers.i.{input_layernorm, self_attn, self_attn#kv_latent,
 post_attention_layernorm, mlp, }` (the last one is the layer output), for MoE layers `...mlp.gate#{logits, weights,
@@ -99,8 +102,13 @@ def to_numpy(t: torch.Tensor) -> np.ndarray:
 
 def load_model(checkpoint: Path, dtype: torch.dtype) -> Mistral3ForConditionalGeneration:
     # experts_implementation="eager" selects Mistral4Experts.forward as written (the default is grouped_mm).
-    model = Mistral3ForConditionalGeneration.from_pretrained(
-        checkpoint, dtype=dtype, attn_implementation="eager", experts_implementation="eager")
+    # from_pretrained only warns about missing or unexpected weights (and initializes missing ones at random).
+    model, info = Mistral3ForConditionalGeneration.from_pretrained(
+        checkpoint, dtype=dtype, attn_implementation="eager", experts_implementation="eager",
+        output_loading_info=True)
+    problems = {kind: names for kind, names in info.items() if names}
+    if problems:
+        sys.exit(f"transformers did not load {checkpoint} cleanly: {problems}")
     assert model.config.text_config._experts_implementation == "eager"
     return model.eval()
 
@@ -252,6 +260,7 @@ def tap_hooks(model, taps: dict, current_attention: list) -> list:
         modules[name] = (layer, None)
         modules[f"{name}.input_layernorm"] = (layer.input_layernorm, None)
         modules[f"{name}.self_attn"] = (layer.self_attn, record(f"{name}.self_attn", lambda out: out[0]))
+        # records c; run_transformers appends k_rot to it
         modules[f"{name}.self_attn.kv_a_layernorm"] = (layer.self_attn.kv_a_layernorm,
                                                        record(f"{name}.self_attn#kv_latent"))
         modules[f"{name}.post_attention_layernorm"] = (layer.post_attention_layernorm, None)
@@ -263,7 +272,8 @@ def tap_hooks(model, taps: dict, current_attention: list) -> list:
     handles = [module.register_forward_hook(hook or record(name)) for name, (module, hook) in modules.items()]
     for i, layer in enumerate(text.layers):
         name = f"{prefix}.layers.{i}.self_attn#kv_latent"
-        handles.append(layer.self_attn.register_forward_pre_hook(lambda *_, n=name: current_attention.__setitem__(0, n)))
+        set_current = lambda *_, n=name: current_attention.__setitem__(0, n)  # noqa: E731
+        handles.append(layer.self_attn.register_forward_pre_hook(set_current))
     return handles
 
 
@@ -338,11 +348,11 @@ def top1(a: np.ndarray, b: np.ndarray) -> str:
 
 
 def compare_offset(label: str, offset: int, mask: np.ndarray, lifted_taps: dict, assay: dict, stock: dict,
-                   extra: list[tuple[str, dict, dict]]) -> int:
-    """Prints one row per tap; returns the number of failing taps (Assay vs lifted). `extra` holds informational
-    (title, taps, reference taps) column pairs."""
+                   extra: list[tuple[dict, dict]]) -> int:
+    """Prints one row per tap; returns the number of failing taps (Assay vs lifted). `extra` holds the
+    (taps, reference taps) pairs of the informational columns."""
     lifted_taps, assay, stock = canonical_router(lifted_taps), canonical_router(assay), canonical_router(stock)
-    extra = [(title, canonical_router(taps), canonical_router(ref)) for title, taps, ref in extra]
+    extra = [(canonical_router(taps), canonical_router(ref)) for taps, ref in extra]
     failures, non_finite_stock = 0, 0
     for name in sorted(set(lifted_taps) | set(assay), key=tap_order(lifted_taps)):
         cells = [label, str(offset), name]
@@ -365,7 +375,7 @@ def compare_offset(label: str, offset: int, mask: np.ndarray, lifted_taps: dict,
         non_finite_stock = max(non_finite_stock, int(np.sum(~finite)))
         cells += list(describe(name, stock_rows[finite], ref[finite])[:2])
         cells.append(top1(stock_rows[finite], ref[finite]) if name == "lm_head" else "")
-        for _, taps, reference in extra:
+        for taps, reference in extra:
             cells.append(describe(name, valid_rows(taps[name], mask), valid_rows(reference[name], mask))[0]
                          if name in taps and name in reference and taps[name].shape == reference[name].shape
                          else "missing")
@@ -414,7 +424,7 @@ def check_checkpoint(args, label: str, checkpoint: Path, scratch: Path) -> int:
             bf16 = run_transformers(bf16_model, inputs)
             assay_bf16 = assay_taps(args.assay, checkpoint, input_path, scratch / f"taps-{offset}-bf16.safetensors",
                                     "--profile", "hf-bf16")
-            extra = [("tf-bf16 vs lifted", bf16, lifted_taps), ("assay-bf16 vs tf-bf16", assay_bf16, bf16)]
+            extra = [(bf16, lifted_taps), (assay_bf16, bf16)]
         failures += compare_offset(label, offset, inputs["attention_mask"], lifted_taps, assay, stock, extra)
     return failures
 
@@ -438,6 +448,7 @@ def main() -> int:
         parser.error(f"--tokens must exceed the {PAD_ROWS} pad tokens")
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="crosscheck-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     headers = ["preset", "offset", "tap", "assay", "max abs", "stock", "max abs", "top-1"]
     if args.bf16_report:
         headers += ["tf-bf16", "assay-bf16"]
@@ -446,19 +457,22 @@ def main() -> int:
           + "; '*' marks a tap over 1e-20")
     print(row(headers))
     failures = 0
-    if args.checkpoint:
-        failures += check_checkpoint(args, args.checkpoint.name, args.checkpoint, workdir)
-    else:
-        for preset in args.preset or ["tiny", "small"]:
-            scratch = workdir / preset
-            checkpoint = scratch / "checkpoint"
-            run_assay(args.assay, "export-checkpoint", "--preset", preset, "--seed", str(args.seed), "--out",
-                      str(checkpoint))
-            failures += check_checkpoint(args, preset, checkpoint, scratch)
-    if args.workdir or args.keep:
-        print(f"# files kept in {workdir}")
-    else:
-        shutil.rmtree(workdir)
+    try:
+        if args.checkpoint:
+            failures += check_checkpoint(args, args.checkpoint.name, args.checkpoint, workdir)
+        else:
+            for preset in args.preset or ["tiny", "small"]:
+                scratch = workdir / preset
+                scratch.mkdir(exist_ok=True)
+                checkpoint = scratch / "checkpoint"  # export-checkpoint wants a directory that does not exist yet
+                run_assay(args.assay, "export-checkpoint", "--preset", preset, "--seed", str(args.seed), "--out",
+                          str(checkpoint))
+                failures += check_checkpoint(args, preset, checkpoint, scratch)
+    finally:
+        if args.workdir or args.keep:
+            print(f"# files kept in {workdir}")
+        else:
+            shutil.rmtree(workdir)
     print("PASS" if failures == 0 else f"FAIL ({failures} taps over 1e-20)")
     return 0 if failures == 0 else 1
 
