@@ -13,8 +13,8 @@ struct ForwardCommand: ParsableCommand {
             and attention_mask [batch, seq] of 0/1 (default all 1). TAPS gets one tensor per tap, named by the \
             transformers module path (spec/taps.md): model.language_model.embed_tokens, …layers.{i}.input_layernorm, \
             .self_attn, .self_attn#kv_latent, .post_attention_layernorm, .mlp.gate#logits/#weights/#indices/#margin, \
-            .mlp.experts, .mlp.shared_experts, .mlp, …layers.{i}, …norm, lm_head. Router taps are [batch·seq, …] as \
-            transformers' router sees them; the others are [batch, seq, …]. Bad input prints one line naming the \
+            .mlp.experts, .mlp.shared_experts, .mlp, …layers.{i}, …norm, lm_head. Router and .mlp.experts taps are \
+            [batch·seq, …] as transformers' modules see them; the others are [batch, seq, …]. Bad input prints one line naming the \
             file, tensor or field, and exits 1.
             """)
 

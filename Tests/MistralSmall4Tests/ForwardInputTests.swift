@@ -80,6 +80,21 @@ import Tensor
         for (name, value) in synthetic.taps { #expect(fromFile[name] == value, "\(name)") }
     }
 
+    @Test func legacyKeyLayoutLoadsTheSameWeights() throws {
+        // transformers 5.x `save_pretrained` writes `language_model.model.…`, `language_model.lm_head.weight`, ….
+        let directory = try checkpoint { tensors in
+            tensors = try tensors.map { t in
+                try StoredTensor(name: legacyCheckpointName(t.name) ?? t.name, dtype: t.dtype, shape: t.shape, bytes: t.bytes)
+            }
+            #expect(!tensors.contains { $0.name.hasPrefix("model.") })
+        }
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let legacy = try CheckpointWeightStore(config: config, directory: directory)
+        let name = "model.language_model.layers.1.mlp.experts.gate_up_proj"
+        #expect(try legacy.tensor(name) == SyntheticWeightStore(config: config, seed: 5).tensor(name))
+        #expect(try legacy.tensor("lm_head.weight") == SyntheticWeightStore(config: config, seed: 5).tensor("lm_head.weight"))
+    }
+
     @Test func missingTensorIsNamed() throws {
         let name = "model.language_model.layers.2.mlp.experts.down_proj"
         let e = loadError(try checkpoint { $0.removeAll { $0.name == name } })

@@ -120,4 +120,20 @@ import Tensor
         #expect(FP4Packing.unpack(FP4Packing.pack(codes), count: codes.count) == codes)
         #expect(FP4Packing.unpack([0xA5], count: 2) == [0x5, 0xA])
     }
+
+    /// `BFloat16.rounded`'s bit-pattern fast path against the general encoder: every finite code, the midpoint
+    /// to the next code (a tie), and the doubles one ulp either side of that midpoint, both signs.
+    @Test func bf16FastRoundingEqualsTheEncoder() {
+        let format = BinaryFloatFormat.bfloat16
+        for code in 0..<UInt16(0x7F80) {
+            let value = format.decode(code), next = format.decode(code + 1)
+            let midpoint = (value + next) / 2
+            for x in [value, midpoint, midpoint.nextDown, midpoint.nextUp] where x.isFinite {
+                for signed in [x, -x] {
+                    let expected = format.decode(format.encode(signed, saturating: false))
+                    #expect(BFloat16.rounded(signed).bitPattern == expected.bitPattern, "\(signed)")
+                }
+            }
+        }
+    }
 }

@@ -15,43 +15,44 @@ import Tensor
 
 /// One SwiGLU MLP H → I → H.
 public struct SwiGLU: Sendable {
-    /// [I, H]
-    public let gate: Tensor<Double>
-    /// [I, H]
-    public let up: Tensor<Double>
+    /// Gate rows then up rows, as transformers fuses them in `experts.gate_up_proj`. [2I, H]
+    public let gateUp: Tensor<Double>
     /// [H, I]
     public let down: Tensor<Double>
 
-    public init(gate: Tensor<Double>, up: Tensor<Double>, down: Tensor<Double>) {
-        self.gate = gate
-        self.up = up
+    /// `gateUp` [2I, H] (gate rows first), `down` [H, I].
+    public init(gateUp: Tensor<Double>, down: Tensor<Double>) {
+        precondition(gateUp.rank == 2 && down.rank == 2 && gateUp.shape[0] == 2 * down.shape[1],
+                     "SwiGLU: gate_up \(gateUp.shape), down \(down.shape)")
+        self.gateUp = gateUp
         self.down = down
     }
 
-    /// A named MLP (`gate_proj`, `up_proj`, `down_proj` under `prefix`).
+    /// A named MLP (`gate_proj`, `up_proj` [I, H], `down_proj` [H, I] under `prefix`).
     public init(_ store: some WeightStore, prefix: String) throws(WeightError) {
-        self.init(gate: try store.tensor(prefix + ".gate_proj.weight"), up: try store.tensor(prefix + ".up_proj.weight"),
+        let gate = try store.tensor(prefix + ".gate_proj.weight"), up = try store.tensor(prefix + ".up_proj.weight")
+        self.init(gateUp: Tensor(shape: [2 * gate.shape[0], gate.shape[1]], scalars: gate.scalars + up.scalars),
                   down: try store.tensor(prefix + ".down_proj.weight"))
     }
 
     /// Routed expert `expert`: its slices of the fused `gate_up_proj` [E, 2I, H] and `down_proj` [E, H, I] (eq. 4).
     public init(_ store: some WeightStore, experts prefix: String, expert: Int) throws(WeightError) {
-        let gateUp = try store.row(prefix + ".gate_up_proj", expert)           // [2I, H]
-        let width = gateUp.shape[0] / 2
-        self.init(gate: gateUp.slice(0..<width), up: gateUp.slice(width..<(2 * width)),
+        self.init(gateUp: try store.row(prefix + ".gate_up_proj", expert),
                   down: try store.row(prefix + ".down_proj", expert))
     }
 
     /// `x [T, H] -> [T, H]` (eq. 1), each product rounded as a bf16 module output under `hf-bf16`.
     public func callAsFunction(_ x: Tensor<Double>, _ profile: PrecisionProfile = .exact) -> Tensor<Double> {
-        let g = profile.activations(linear(x, gate))
-        let u = profile.activations(linear(x, up))
-        var h = g
-        for i in h.scalars.indices {
-            let a = g.scalars[i]
-            h.scalars[i] = profile.activation(profile.activation(a / (1 + exp(-a))) * u.scalars[i])
+        let projected = profile.activations(linear(x, gateUp))          // [T, 2I]: gate | up per token
+        let (tokens, width) = (x.shape[0], down.shape[1])
+        var h = [Double](repeating: 0, count: tokens * width)
+        for t in 0..<tokens {
+            for i in 0..<width {
+                let a = projected.scalars[t * 2 * width + i], u = projected.scalars[t * 2 * width + width + i]
+                h[t * width + i] = profile.activation(profile.activation(a / (1 + exp(-a))) * u)
+            }
         }
-        return profile.activations(linear(h, down))
+        return profile.activations(linear(Tensor(shape: [tokens, width], scalars: h), down))
     }
 }
 

@@ -1,7 +1,7 @@
 // LatentCache: what MLA keeps per token between decode steps — spec/attention.md §4.
 //
 // One row per token: the normalized latent c (r_kv wide) followed by the rotated shared key k_pe (d_r wide),
-// 256 + 64 = 320 numbers for Mistral Small 4 instead of 32 heads × (192 + 128) for expanded keys and values.
+// 256 + 64 = 320 numbers for Mistral Small 4 instead of 32 heads × (128 + 128) = 8192 for expanded keys and values.
 
 /// The latent cache of one layer for one sequence.
 public struct LatentCache: Sendable {

@@ -15,8 +15,8 @@
 // Absorbed (same numbers, other order):
 //   q̃^h = (W_UK^h)ᵀ q_n^h  (r_kv),  s_ij^h = σ · (q̃^h · ĉ_j + q_r^h · k_r,j)                         (9)
 //   õ_i^h = Σ_j P_ij^h ĉ_j  (r_kv),  o_i^h = W_UV^h · õ_i^h                                           (10)
-// A query row with no visible key (a left-pad token) outputs zeros (eq. 12); transformers outputs an
-// arbitrary average there.
+//   V_i = { j ≤ i (cache index) : attention_mask_j = 1 }         the keys query i sees                  (11)
+//   o_i^h = 0 when V_i is empty (a left-pad query)                transformers: an arbitrary average      (12)
 
 #if canImport(Glibc)
 import Glibc

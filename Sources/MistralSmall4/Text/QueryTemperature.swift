@@ -3,7 +3,7 @@
 //   τ(p) = 1 + β · ln(1 + ⌊p / L⌋)        L = original_max_position_embeddings, p = the position id (no +1)   (11)
 //
 // It multiplies the whole query (nope and rope parts) after RoPE; keys are not scaled. τ = 1 below L, and it
-// grows by steps: 1.0693 at 8192, 1.3466 at 262,144, 1.4850 at 1,000,000 (β = 0.1).
+// grows by steps: 1.06931 at 8192, 1.34965 at 262,144, 1.48122 at 1,000,000 (β = 0.1).
 
 #if canImport(Glibc)
 import Glibc

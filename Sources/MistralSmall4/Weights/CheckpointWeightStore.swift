@@ -2,11 +2,21 @@
 // model.safetensors or shards with model.safetensors.index.json).
 //
 // This is the one place that knows how checkpoints store the model: names are the state-dict keys of the
-// inventory, dtypes F64 / F32 / BF16 / F16 widen exactly to float64, and every tensor's dtype and shape are checked
+// inventory or their legacy spelling (below), dtypes F64 / F32 / BF16 / F16 widen exactly to float64, and every tensor's dtype and shape are checked
 // against the config before a value is read. (FP8 and NVFP4 checkpoints and the vision q/k row permutation join
 // this file with the quantized and vision paths.)
 
 import Tensor
+
+/// The key layout transformers 4.x used for Mistral3ForConditionalGeneration, which 5.x still writes from
+/// `save_pretrained` and reads back: `language_model.model.…` for `model.language_model.…`,
+/// `language_model.lm_head.weight`, `vision_tower.…` and `multi_modal_projector.…` without `model.`.
+func legacyCheckpointName(_ name: String) -> String? {
+    let renames = [("model.language_model.", "language_model.model."), ("lm_head.", "language_model.lm_head."),
+                   ("model.vision_tower.", "vision_tower."), ("model.multi_modal_projector.", "multi_modal_projector.")]
+    for (current, legacy) in renames where name.hasPrefix(current) { return legacy + name.dropFirst(current.count) }
+    return nil
+}
 
 /// Weights in a checkpoint, validated against its config.
 public final class CheckpointWeightStore: WeightStore {
@@ -32,16 +42,21 @@ public final class CheckpointWeightStore: WeightStore {
         }
     }
 
-    /// The header entry of `entry`'s tensor, checked for presence, dtype and shape.
+    /// The shard and header entry of `entry`'s tensor (under its current or legacy key), checked for dtype and shape.
     private func info(_ entry: TensorEntry) throws(WeightError) -> (SafeTensorsFile, TensorInfo) {
         let name = entry.name
+        let stored = checkpoint.contains(name) ? name : legacyCheckpointName(name).flatMap { checkpoint.contains($0) ? $0 : nil }
+        guard let stored else {
+            let legacy = legacyCheckpointName(name).map { " (nor as '\($0)')" } ?? ""
+            throw WeightError(source: checkpoint.directory, tensor: name, "missing from the checkpoint\(legacy)")
+        }
         let shard: SafeTensorsFile
         let info: TensorInfo
         do {
-            shard = try checkpoint.shard(containing: name)
-            info = try shard.info(name)
+            shard = try checkpoint.shard(containing: stored)
+            info = try shard.info(stored)
         } catch {
-            throw WeightError(source: error.file ?? checkpoint.directory, tensor: name, "missing from the checkpoint")
+            throw WeightError(source: error.file ?? checkpoint.directory, tensor: name, error.message)
         }
         guard Self.readableDTypes.contains(info.dtype) else {
             throw WeightError(
@@ -60,9 +75,9 @@ public final class CheckpointWeightStore: WeightStore {
         guard let entry = inventory[name] else {
             throw WeightError(source: "config", tensor: name, "the config defines no such tensor")
         }
-        let (shard, _) = try info(entry)
+        let (shard, info) = try info(entry)
         do {
-            return try shard.doubles(name, rows: rows)
+            return try shard.doubles(info.name, rows: rows)
         } catch {
             throw WeightError(source: shard.name, tensor: name, error.message)
         }

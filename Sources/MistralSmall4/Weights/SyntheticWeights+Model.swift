@@ -29,6 +29,9 @@ public struct SyntheticWeightStore: WeightStore {
     public let seed: UInt64
     private let inventory: TensorInventory
 
+    /// Elements drawn per task when generating in parallel.
+    private static let run = 1 << 16
+
     public init(config: ModelConfig, seed: UInt64) {
         self.config = config
         self.seed = seed
@@ -43,8 +46,21 @@ public struct SyntheticWeightStore: WeightStore {
         precondition(rows.lowerBound >= 0 && rows.upperBound <= outer, "rows \(rows) of \(name) \(entry.shape)")
         let inner = entry.shape.dropFirst().reduce(1, *)
         let (mean, std) = entry.syntheticDistribution
-        let scalars = SyntheticWeights(seed: seed).normal(
-            name, elements: (rows.lowerBound * inner)..<(rows.upperBound * inner), std: std, mean: mean)
+        let elements = (rows.lowerBound * inner)..<(rows.upperBound * inner)
+        // Elements are a pure function of (seed, name, index), so cores draw disjoint runs of them.
+        let weights = SyntheticWeights(seed: seed)
+        let scalars = [Double](unsafeUninitializedCapacity: elements.count) { buffer, initialized in
+            let base = buffer.baseAddress!
+            let runs = (elements.count + Self.run - 1) / Self.run
+            parallelChunks(runs, work: elements.count * 64) { chunk in
+                for run in chunk {
+                    let local = (run * Self.run)..<min((run + 1) * Self.run, elements.count)
+                    let global = (elements.lowerBound + local.lowerBound)..<(elements.lowerBound + local.upperBound)
+                    weights.fill(name, elements: global, std: std, mean: mean, into: base + local.lowerBound)
+                }
+            }
+            initialized = elements.count
+        }
         return Tensor(shape: [rows.count] + entry.shape.dropFirst(), scalars: scalars)
     }
 }

@@ -53,3 +53,16 @@ extension WeightStore {
         return slab.reshaped(Array(slab.shape.dropFirst()))
     }
 }
+
+/// Another store's weights rounded to bfloat16, as transformers holds them when the model runs in bf16 (the
+/// `hf-bf16` profile). Synthetic and BF16 weights are bf16 values already and pass through unchanged.
+public struct BF16RoundedWeightStore: WeightStore {
+    public let base: any WeightStore
+    public var config: ModelConfig { base.config }
+
+    public init(_ base: any WeightStore) { self.base = base }
+
+    public func rows(_ name: String, _ rows: Range<Int>) throws(WeightError) -> Tensor<Double> {
+        try base.rows(name, rows).map(BFloat16.rounded)
+    }
+}

@@ -15,7 +15,16 @@ public struct SyntheticWeights: Sendable {
     /// w[i] = bf16(mean + std · z[i])     (round to nearest even, once, from the double)     (eq. 8)
     /// ```
     public func normal(_ name: String, elements range: Range<Int>, std: Double, mean: Double = 0) -> [Double] {
-        TensorStream(seed: seed, name: name).normals(range).map { BFloat16.rounded(mean + std * $0) }
+        [Double](unsafeUninitializedCapacity: range.count) { buffer, initialized in
+            fill(name, elements: range, std: std, mean: mean, into: buffer.baseAddress!)
+            initialized = range.count
+        }
+    }
+
+    /// `normal(name, elements: range, …)` written to `out[0..<range.count]` (no allocation).
+    public func fill(_ name: String, elements range: Range<Int>, std: Double, mean: Double = 0,
+                     into out: UnsafeMutablePointer<Double>) {
+        TensorStream(seed: seed, name: name).fill(range, into: out) { BFloat16.rounded(mean + std * $0) }
     }
 
     /// The whole tensor `name` of `shape`.

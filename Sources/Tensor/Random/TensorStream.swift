@@ -65,15 +65,24 @@ public struct TensorStream: Sendable {
 
     /// Standard normal variates for the elements `range` of the tensor, in order.
     public func normals(_ range: Range<Int>) -> [Double] {
+        [Double](unsafeUninitializedCapacity: range.count) { buffer, initialized in
+            fill(range, into: buffer.baseAddress!) { $0 }
+            initialized = range.count
+        }
+    }
+
+    /// Writes `transform(z[i])` for every element i of `range`, in order, to `out[0..<range.count]`.
+    @inlinable
+    public func fill(_ range: Range<Int>, into out: UnsafeMutablePointer<Double>, _ transform: (Double) -> Double) {
         precondition(range.lowerBound >= 0, "negative element index \(range.lowerBound)")
-        var out = [Double]()
-        out.reserveCapacity(range.count)
         var i = range.lowerBound
         while i < range.upperBound {
-            let variates = normals(block: UInt64(i / 4))
-            for lane in (i % 4)..<min(4, i % 4 + range.upperBound - i) { out.append(variates[lane]) }
+            let block = i / 4
+            let variates = normals(block: UInt64(block))
+            for lane in (i % 4)..<min(4, range.upperBound - 4 * block) {
+                out[4 * block + lane - range.lowerBound] = transform(variates[lane])   // element 4·block + lane
+            }
             i = (i / 4 + 1) * 4
         }
-        return out
     }
 }
