@@ -22,7 +22,7 @@ func legacyCheckpointName(_ name: String) -> String? {
 public final class CheckpointWeightStore: WeightStore {
     public let config: ModelConfig
     public let checkpoint: Checkpoint
-    private let inventory: TensorInventory
+    public let inventory: TensorInventory
 
     /// Float dtypes read as they are; anything else is refused by name.
     static let readableDTypes: Set<DType> = [.f64, .f32, .bf16, .f16]
@@ -72,10 +72,7 @@ public final class CheckpointWeightStore: WeightStore {
     }
 
     public func rows(_ name: String, _ rows: Range<Int>) throws(WeightError) -> Tensor<Double> {
-        guard let entry = inventory[name] else {
-            throw WeightError(source: "config", tensor: name, "the config defines no such tensor")
-        }
-        let (shard, info) = try info(entry)
+        let (shard, info) = try info(try entry(name))
         do {
             return try shard.doubles(info.name, rows: rows)
         } catch {

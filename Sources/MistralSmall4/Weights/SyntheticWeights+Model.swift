@@ -27,7 +27,7 @@ extension TensorEntry {
 public struct SyntheticWeightStore: WeightStore {
     public let config: ModelConfig
     public let seed: UInt64
-    private let inventory: TensorInventory
+    public let inventory: TensorInventory
 
     /// Elements drawn per task when generating in parallel.
     private static let run = 1 << 16
@@ -39,9 +39,7 @@ public struct SyntheticWeightStore: WeightStore {
     }
 
     public func rows(_ name: String, _ rows: Range<Int>) throws(WeightError) -> Tensor<Double> {
-        guard let entry = inventory[name] else {
-            throw WeightError(source: "synthetic", tensor: name, "the config defines no such tensor")
-        }
+        let entry = try entry(name)
         let outer = entry.shape.first ?? 1
         precondition(rows.lowerBound >= 0 && rows.upperBound <= outer, "rows \(rows) of \(name) \(entry.shape)")
         let inner = entry.shape.dropFirst().reduce(1, *)

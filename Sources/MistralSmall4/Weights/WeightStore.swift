@@ -28,6 +28,8 @@ public struct WeightError: Error, CustomStringConvertible, Equatable, Sendable {
 public protocol WeightStore: Sendable {
     /// The config the weights belong to.
     var config: ModelConfig { get }
+    /// The config's tensors: names and shapes every request is checked against.
+    var inventory: TensorInventory { get }
     /// Rows `rows` of the outermost axis of tensor `name`: shape `[rows.count] + inventory shape.dropFirst()`.
     func rows(_ name: String, _ rows: Range<Int>) throws(WeightError) -> Tensor<Double>
 }
@@ -35,7 +37,7 @@ public protocol WeightStore: Sendable {
 extension WeightStore {
     /// The inventory entry of `name`; an error when the config defines no such tensor.
     func entry(_ name: String) throws(WeightError) -> TensorEntry {
-        guard let entry = TensorInventory(config)[name] else {
+        guard let entry = inventory[name] else {
             throw WeightError(source: "config", tensor: name, "the config defines no such tensor")
         }
         return entry
@@ -59,6 +61,7 @@ extension WeightStore {
 public struct BF16RoundedWeightStore: WeightStore {
     public let base: any WeightStore
     public var config: ModelConfig { base.config }
+    public var inventory: TensorInventory { base.inventory }
 
     public init(_ base: any WeightStore) { self.base = base }
 
