@@ -78,8 +78,4 @@ func peakResidentBytes() -> Int {
 }
 
 /// `x` with two decimals: `twoDecimals(3.14159)` is `"3.14"`.
-func twoDecimals(_ x: Double) -> String {
-    let hundredths = Int((x * 100).rounded())
-    let fraction = String(abs(hundredths) % 100)
-    return (hundredths < 0 ? "-" : "") + "\(abs(hundredths) / 100)." + (fraction.count < 2 ? "0" : "") + fraction
-}
+func twoDecimals(_ x: Double) -> String { hundredthsText(Int((x * 100).rounded())) }

@@ -107,9 +107,7 @@ struct ParamsCommand: ParsableCommand {
     func abbreviated(_ n: Int) -> String {
         guard let (unit, scale) = [("B", 1_000_000_000), ("M", 1_000_000), ("K", 1_000)].first(where: { n >= $0.1 })
         else { return String(n) }
-        let hundredths = (n + scale / 200) / (scale / 100)
-        let fraction = String(hundredths % 100)
-        return "\(hundredths / 100).\(fraction.count < 2 ? "0" + fraction : fraction)\(unit)"
+        return hundredthsText((n + scale / 200) / (scale / 100)) + unit
     }
 
     // MARK: JSON

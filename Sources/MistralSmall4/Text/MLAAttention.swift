@@ -69,8 +69,9 @@ public struct MLAAttention: Sendable {
         let tokens = x.shape[0]
         precondition(positions.count == tokens && visible.count == tokens, "MLA: \(tokens) tokens, "
                      + "\(positions.count) positions, \(visible.count) mask entries")
-        let queries = projectQueries(x, positions: positions)
-        let latents = projectLatents(x, positions: positions)
+        let angles = positions.map { rope.angles(position: $0) }     // shared by the queries and the keys
+        let queries = projectQueries(x, positions: positions, angles: angles)
+        let latents = projectLatents(x, angles: angles)
         let start = cache.count
         for t in 0..<tokens {
             cache.append(latents.scalars[(t * cache.width)..<((t + 1) * cache.width)], visible: visible[t])
@@ -84,7 +85,10 @@ public struct MLAAttention: Sendable {
     }
 
     /// Eq. (1), (3), (4): `x [s, H] -> q [s, n·(d_n + d_r)]`, RoPE applied and τ(p) folded in.
-    func projectQueries(_ x: Tensor<Double>, positions: [Int]) -> Tensor<Double> {
+    /// `angles[t]` is `rope.angles(position: positions[t])`.
+    func projectQueries(_ x: Tensor<Double>, positions: [Int], angles: [(cos: [Double], sin: [Double])])
+        -> Tensor<Double>
+    {
         var q: Tensor<Double>
         if let down = weights.queryDown, let norm = weights.queryNorm {
             let compressed = profile.activations(linear(x, down, bias: weights.queryDownBias))
@@ -95,7 +99,7 @@ public struct MLAAttention: Sendable {
         let (dn, dr, qk) = (config.qkNopeHeadDim, config.qkRopeHeadDim, config.qkHeadDim)
         q.scalars.withUnsafeMutableBufferPointer { buffer in
             for (t, position) in positions.enumerated() {
-                let (cosines, sines) = rope.angles(position: position)
+                let (cosines, sines) = angles[t]
                 let tau = queryTemperature(position: position, config, profile)
                 for h in 0..<config.numAttentionHeads {
                     let head = buffer.baseAddress! + (t * config.numAttentionHeads + h) * qk
@@ -108,18 +112,17 @@ public struct MLAAttention: Sendable {
     }
 
     /// Eq. (2), (3): `x [s, H] -> [ĉ ‖ RoPE(k_r)] [s, r_kv + d_r]`, the rows the cache keeps.
-    func projectLatents(_ x: Tensor<Double>, positions: [Int]) -> Tensor<Double> {
+    func projectLatents(_ x: Tensor<Double>, angles: [(cos: [Double], sin: [Double])]) -> Tensor<Double> {
         let (rank, dr) = (config.kvLoraRank, config.qkRopeHeadDim)
         let compressed = profile.activations(linear(x, weights.kvDown, bias: weights.kvDownBias))
         var rows = compressed.scalars
-        for (t, position) in positions.enumerated() {
+        for (t, (cosines, sines)) in angles.enumerated() {
             let row = t * (rank + dr)
             let c = Tensor(shape: [1, rank], scalars: Array(rows[row..<(row + rank)]))
             rows.replaceSubrange(row..<(row + rank), with: weights.kvNorm(c, profile).scalars)
-            let (cosines, sines) = rope.angles(position: position)
             rows.withUnsafeMutableBufferPointer { rope.rotate($0.baseAddress! + row + rank, cos: cosines, sin: sines) }
         }
-        return Tensor(shape: [positions.count, rank + dr], scalars: rows)
+        return Tensor(shape: [angles.count, rank + dr], scalars: rows)
     }
 
     /// The cache indices query `i` (cache index `start + i`) may attend to: visible and not in the future.
@@ -147,7 +150,7 @@ public struct MLAAttention: Sendable {
                         + cache.rows[(j * cache.width + rank)..<((j + 1) * cache.width)]
                     return score(dot(q, key))                                                        // (6)
                 }
-                let p = softmax(scores)                                                              // (7)
+                let p = profile.softmax(scores)   // (7); no visible key: no weights, zero output (12)
                 for d in 0..<dv {
                     var sum = 0.0
                     for (slot, j) in visible.enumerated() { sum += p[slot] * expanded.scalars[j * n * (dn + dv) + h * (dn + dv) + dn + d] }
@@ -182,7 +185,7 @@ public struct MLAAttention: Sendable {
                     return score(dot(absorbed, Array(cache.rows[row..<(row + rank)]))
                                  + dot(queryRope, Array(cache.rows[(row + rank)..<(row + cache.width)])))
                 }
-                let p = softmax(scores)
+                let p = profile.softmax(scores)
                 var mixed = [Double](repeating: 0, count: rank)        // õ = Σ_j P_j ĉ_j   (10)
                 for (slot, j) in visible.enumerated() {
                     for c in 0..<rank { mixed[c] += p[slot] * cache.rows[j * cache.width + c] }
@@ -199,14 +202,5 @@ public struct MLAAttention: Sendable {
     /// A raw q·k product scaled by σ, with the roundings of a bf16 matmul then a bf16 multiply under `hf-bf16`.
     private func score(_ product: Double) -> Double {
         profile.activation(profile.activation(product) * Self.softmaxScale(config))
-    }
-
-    /// Softmax over the visible keys (eq. 7), max-subtracted; float32 then bf16 under `hf-bf16`, as transformers'
-    /// eager attention computes it. No keys: no weights (the row outputs zeros, eq. 12).
-    private func softmax(_ scores: [Double]) -> [Double] {
-        guard let top = scores.max() else { return [] }
-        let exponentials = scores.map { profile.island(exp($0 - top)) }
-        let total = profile.island(exponentials.reduce(0, +))
-        return exponentials.map { profile.activation(profile.island($0 / total)) }
     }
 }

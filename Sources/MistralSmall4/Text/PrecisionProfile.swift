@@ -7,6 +7,11 @@
 // float64 in both profiles (a GPU accumulates them in float32 in an order of its own; the tolerance classes
 // absorb that).
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Tensor
 
 /// The rounding regime of a reference run.
@@ -31,5 +36,14 @@ public enum PrecisionProfile: String, CaseIterable, Sendable {
     /// Every element of `t` rounded as an activation.
     func activations(_ t: Tensor<Double>) -> Tensor<Double> {
         self == .exact ? t : t.map(BFloat16.rounded)
+    }
+
+    /// Max-subtracted softmax of `scores` (empty in, empty out): float32 inside and bf16 out under `hf-bf16`, as
+    /// torch's softmax computes for a bf16 input (or with `dtype=torch.float32` and a cast back).
+    func softmax(_ scores: [Double]) -> [Double] {
+        guard let top = scores.max() else { return [] }
+        let exponentials = scores.map { island(exp($0 - top)) }
+        let total = island(exponentials.reduce(0, +))
+        return exponentials.map { activation(island($0 / total)) }
     }
 }

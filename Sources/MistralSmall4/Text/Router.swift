@@ -48,10 +48,10 @@ public struct Router: Sendable {
         let logits = profile.activations(linear(x, weight))                                     // (1)
         var weights = [Double](), indices = [Int](), margins = [Double]()
         for t in 0..<tokens {
-            let probabilities = softmax(Array(logits.scalars[(t * experts)..<((t + 1) * experts)]))   // (2)
+            let probabilities = profile.softmax(Array(logits.scalars[(t * experts)..<((t + 1) * experts)]))   // (2)
             let candidates = groupLimited(probabilities)                                        // (3), (4)
-            let ranked = candidates.indices.sorted { candidates[$0] > candidates[$1] || (candidates[$0] == candidates[$1] && $0 < $1) }
-            let chosen = Array(ranked.prefix(k))                                                // (5)
+            let order = ranked(candidates)
+            let chosen = Array(order.prefix(k))                                                 // (5)
             var picked = chosen.map { probabilities[$0] }
             if config.normTopkProb {
                 let denominator = profile.activation(profile.activation(picked.reduce(0, +)) + 1e-20)
@@ -59,7 +59,7 @@ public struct Router: Sendable {
             }
             weights += picked.map { profile.activation($0 * config.routedScalingFactor) }        // (6)
             indices += chosen
-            margins.append(candidates[ranked[k - 1]] - (k < experts ? candidates[ranked[k]] : 0))   // (7)
+            margins.append(candidates[order[k - 1]] - (k < experts ? candidates[order[k]] : 0))     // (7)
         }
         return Routing(
             logits: logits, weights: Tensor(shape: [tokens, k], scalars: weights),
@@ -74,17 +74,12 @@ public struct Router: Sendable {
             let top = probabilities[(g * size)..<((g + 1) * size)].sorted(by: >)
             return profile.activation(top.prefix(2).reduce(0, +))
         }
-        let kept = Set(groupScores.indices
-            .sorted { groupScores[$0] > groupScores[$1] || (groupScores[$0] == groupScores[$1] && $0 < $1) }
-            .prefix(config.topkGroup))
+        let kept = Set(ranked(groupScores).prefix(config.topkGroup))
         return probabilities.indices.map { kept.contains($0 / size) ? probabilities[$0] : 0 }
     }
 
-    /// Softmax over all experts (eq. 2), max-subtracted; float32 inside, bf16 out under `hf-bf16`.
-    private func softmax(_ logits: [Double]) -> [Double] {
-        let top = logits.max()!
-        let exponentials = logits.map { profile.island(exp($0 - top)) }
-        let total = profile.island(exponentials.reduce(0, +))
-        return exponentials.map { profile.activation(profile.island($0 / total)) }
+    /// The indices of `values`, largest first, ties to the lower index (eq. 4–5).
+    private func ranked(_ values: [Double]) -> [Int] {
+        values.indices.sorted { values[$0] > values[$1] || (values[$0] == values[$1] && $0 < $1) }
     }
 }
