@@ -20,7 +20,9 @@ let package = Package(
         .target(name: "Tensor"),
         // Configs (HF config.json, Mistral params.json, presets), the tensor inventory, parameter counts.
         // `Presets` is a symlink to spec/presets: the JSON files there are compiled into the binary.
-        .target(name: "MistralSmall4", dependencies: ["Tensor"], resources: [.embedInCode("Presets")]),
+        .target(name: "MistralSmall4", dependencies: ["Tensor", "CLibPNG"], resources: [.embedInCode("Presets")]),
+        // libpng's simplified read API for PNG images (Debian libpng-dev; Tools/test and Tools/validate install it).
+        .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         // OpenBLAS's CBLAS (Debian libopenblas-dev; Tools/test and Tools/validate install it).
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // Compute backends: today the BLAS linear layer; the reference and BLAS backends join it.

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Cross-check the taps of Assay's text decoder against Hugging Face transformers, in float64.
+"""Cross-check the taps of Assay's text decoder (and, with --vision, its vision path) against Hugging Face
+transformers, in float64.
 
 For each preset, `assay export-checkpoint` writes an HF checkpoint (config.json + model.safetensors); transformers
 loads it as Mistral3ForConditionalGeneration in float64 with eager attention and the eager experts loop. For each
@@ -12,18 +13,38 @@ Usage (needs torch and a transformers with Mistral 4, >= 5.x; run by hand, not i
     swift build --product assay
     /tmp/tfenv/bin/python Tools/crosscheck_transformers.py --assay .build/debug/assay \
         [--preset tiny small] [--checkpoint DIR] [--seed 0] [--offsets 0,262144,1000000] [--tokens 7] \
-        [--workdir DIR] [--keep] [--bf16-report]
+        [--workdir DIR] [--keep] [--bf16-report] [--vision]
 
 `--checkpoint DIR` skips the export and uses DIR (e.g. a checkpoint saved by transformers itself).
 
+`--vision` checks the preset `tiny-vision` (exported with `--dtype f64`) with images; alone it runs only that check,
+with `--preset`/`--checkpoint` it runs the text checks too. Cases: (a) one 56x84 (height x width) image, at position
+offset 0 and 262144 (position_ids = offset + arange(S)); (b) two images, 112x56 and 28x84, in one sequence
+(pixel_values [2, 3, 112, 84] zero-padded right and bottom, image_sizes [[112, 56], [28, 84]]), offset 0. Pixels are
+seeded standard normals inside each image and 0 in the padding. input_ids [1, S]: BOS, text ids from 14..vocab-1,
+image 1, text, (image 2, text); an h x w image is h/28 rows of [IMG] x w/28 then [IMG_BREAK], its last [IMG_BREAK]
+replaced by [IMG_END] (ids 10, 12, 13). IN holds input_ids, pixel_values (F64), image_sizes (I64) and, at a nonzero
+offset, position_ids; the attention mask is all 1. Vision taps: `model.vision_tower.patch_conv` [N, 32, H/14, W/14],
+`.ln_pre`, per layer `.transformer.layers.i.{attention_norm, attention, ffn_norm, feed_forward, }` and
+`model.vision_tower` (last_hidden_state), all [1, P, 32] (P patches of all images, each row-major), then
+`model.multi_modal_projector.norm` [P, 32], `.patch_merger` [P/4, 32], `model.multi_modal_projector` [P/4, 64] and
+`model.language_model#inputs_embeds` [1, S, 64] (the language model's input after the image features replace the
+[IMG] embeddings; `embed_tokens` is the embedding before that), plus every text tap. Vision taps are compared whole.
+The vision config's `"rope_type": "default"` needs no patch: PixtralVisionConfig sets `default_rope_type = "axial"`,
+and transformers' config standardization (RotaryEmbeddingConfigMixin.standardize_rope_params) rewrites a "default"
+rope_type to it when the config loads.
+
 "Lifted" transformers: a float64 transformers model still computes a few things in float32: the YaRN inverse
 frequencies, the RoPE angles and cos/sin, Mistral4RMSNorm, the eager attention softmax and the Llama-4 query scale.
-The lifted run patches exactly those to float64, keeping the formulas (see `lifted`). Assay computes everything in
-float64, so Assay is compared against the lifted run; the stock run (transformers as shipped) is compared against
-the lifted run too, to show what the float32 islands cost. Stock float64 transformers produces NaN for the whole
-left-padded row from layer 1 on (the float64-min attention mask becomes -inf in its float32 softmax, so a pad query,
-which sees no valid key, gets NaN, and the next layer's keys carry it into every query); the stock columns leave out
-the rows where the stock value is not finite and say how many.
+The lifted run patches exactly those to float64, keeping the formulas (see `lifted`); with images it also patches
+the vision path's: PixtralRMSNorm, Mistral3RMSNorm (the projector norm), PixtralVisionRotaryEmbedding (its inverse
+frequencies stay float32 even in a float64 model, and it takes angles and cos/sin in float32) and Pixtral's eager
+attention softmax. Assay computes everything in float64, so Assay is compared against the lifted run; the stock run
+(transformers as shipped) is compared against the lifted run too, to show what the float32 islands cost. Stock
+float64 transformers produces NaN for the whole left-padded row from layer 1 on (the float64-min attention mask
+becomes -inf in its float32 softmax, so a pad query, which sees no valid key, gets NaN, and the next layer's keys
+carry it into every query); the stock columns leave out the rows where the stock value is not finite and say how
+many.
 
 Taps: `model.language_model.embed_tokens`, per layer `...layers.i.{input_layernorm, self_attn, self_attn#kv_latent,
 post_attention_layernorm, mlp, }` (the last one is the layer output), for MoE layers `...mlp.gate#{logits, weights,
@@ -38,9 +59,9 @@ tap's NMSE = ||assay - lifted||^2 / ||lifted||^2 <= 1e-20. Token rows whose atte
 positions of row 1, whose query sees no valid key) are left out of every comparison. Prints one table row per tap
 and ends with `PASS` or `FAIL (n taps over 1e-20)`; exits 0 or 1.
 
-`--bf16-report` also loads the checkpoint in bfloat16 (stock transformers), reports each tap's NMSE against the
-lifted float64 run, and runs `assay forward --profile hf-bf16` to compare its taps with transformers' bfloat16 taps.
-These columns are informational and do not affect the verdict.
+`--bf16-report` (text presets only) also loads the checkpoint in bfloat16 (stock transformers), reports each tap's
+NMSE against the lifted float64 run, and runs `assay forward --profile hf-bf16` to compare its taps with transformers'
+bfloat16 taps. These columns are informational and do not affect the verdict.
 """
 
 import argparse
@@ -57,10 +78,17 @@ import safetensors.numpy
 import safetensors.torch
 import torch
 from transformers import Mistral3ForConditionalGeneration
+from transformers.models.mistral3 import modeling_mistral3 as m3
 from transformers.models.mistral4 import modeling_mistral4 as m4
+from transformers.models.pixtral import modeling_pixtral as px
 
 THRESHOLD = 1e-20
 PAD_ROWS = 2  # row 1 of the batch is left-padded by this many tokens
+VISION_PRESET = "tiny-vision"
+BOS_ID, IMAGE_BREAK_ID, IMAGE_END_ID = 1, 12, 13  # the image token id is the config's image_token_index
+FIRST_TEXT_ID = 14  # text ids are drawn from FIRST_TEXT_ID..vocab-1, clear of the image ids 10..13
+# (case, image sizes (height, width), position offset)
+VISION_RUNS = [("a", [(56, 84)], 0), ("a", [(56, 84)], 262144), ("b", [(112, 56), (28, 84)], 0)]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -75,6 +103,34 @@ def make_inputs(vocab: int, pad_id: int, tokens: int, offset: int, seed: int) ->
     attention_mask[1, :PAD_ROWS] = 0
     position_ids = np.tile(offset + np.arange(tokens, dtype=np.int64), (2, 1))
     return {"input_ids": input_ids, "position_ids": position_ids, "attention_mask": attention_mask}
+
+
+def image_block(height: int, width: int, merged: int, image_id: int) -> list[int]:
+    """The tokens of one image: per row of merged patches, [IMG] x cols then [IMG_BREAK]; the last one [IMG_END]."""
+    block = ([image_id] * (width // merged) + [IMAGE_BREAK_ID]) * (height // merged)
+    block[-1] = IMAGE_END_ID
+    return block
+
+
+def make_vision_inputs(config, sizes: list[tuple[int, int]], offset: int, seed: int) -> dict[str, np.ndarray]:
+    """input_ids [1, S], pixel_values [N, 3, H, W] (float64, 0 outside each image), image_sizes [N, 2] and, at a
+    nonzero offset, position_ids [1, S]."""
+    rng = np.random.default_rng(seed)
+    vision = config.vision_config
+    height, width = max(h for h, _ in sizes), max(w for _, w in sizes)
+    pixel_values = np.zeros((len(sizes), vision.num_channels, height, width))
+    for i, (h, w) in enumerate(sizes):
+        pixel_values[i, :, :h, :w] = rng.standard_normal((vision.num_channels, h, w))
+    text = lambda n: rng.integers(FIRST_TEXT_ID, config.text_config.vocab_size, size=n).tolist()  # noqa: E731
+    merged = vision.patch_size * config.spatial_merge_size
+    ids = [BOS_ID] + text(3)
+    for h, w in sizes:
+        ids += image_block(h, w, merged, config.image_token_index) + text(2)
+    inputs = {"input_ids": np.array([ids], dtype=np.int64), "pixel_values": pixel_values,
+              "image_sizes": np.array(sizes, dtype=np.int64)}
+    if offset:
+        inputs["position_ids"] = offset + np.arange(len(ids), dtype=np.int64)[None]
+    return inputs
 
 
 def run_assay(assay: str, *arguments: str) -> None:
@@ -157,11 +213,13 @@ def _count(name: str) -> None:
     LIFTED_CALLS[name] = LIFTED_CALLS.get(name, 0) + 1
 
 
-def rms_norm_f64(self, hidden_states):
-    """Mistral4RMSNorm.forward without the float32 cast."""
-    _count("Mistral4RMSNorm.forward")
-    variance = hidden_states.pow(2).mean(-1, keepdim=True)
-    return self.weight * (hidden_states * torch.rsqrt(variance + self.variance_epsilon))
+def rms_norm_f64(name: str):
+    """The forward of Mistral4RMSNorm, PixtralRMSNorm and Mistral3RMSNorm (one formula) without the float32 cast."""
+    def forward(self, hidden_states):
+        _count(f"{name}.forward")
+        variance = hidden_states.pow(2).mean(-1, keepdim=True)
+        return self.weight * (hidden_states * torch.rsqrt(variance + self.variance_epsilon))
+    return forward
 
 
 @torch.no_grad()
@@ -188,6 +246,33 @@ def eager_attention_f64(module, query, key, value, attention_mask, scaling, drop
     return attn_output, attn_weights
 
 
+@torch.no_grad()
+def pixtral_rotary_f64(self, x, position_ids):
+    """PixtralVisionRotaryEmbedding.forward with the axial inverse frequencies (compute_axial_rope_parameters),
+    angles and cos/sin in float64."""
+    _count("PixtralVisionRotaryEmbedding.forward")
+    config = self.config
+    dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    inv_freq = 1.0 / (config.rope_parameters["rope_theta"] ** (torch.arange(0, dim, 2, dtype=torch.float64) / dim))
+    inv_freq = torch.cat([inv_freq[0::2], inv_freq[1::2]]).to(x.device)
+    freqs = position_ids[..., None].to(torch.float64) * inv_freq
+    cos = self.recomposition_frequencies(freqs.cos() * self.attention_scaling)
+    sin = self.recomposition_frequencies(freqs.sin() * self.attention_scaling)
+    return cos.to(x.dtype), sin.to(x.dtype)
+
+
+def pixtral_attention_f64(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
+    """Pixtral's eager_attention_forward with the softmax in the query's dtype instead of float32."""
+    _count("pixtral.eager_attention_forward")
+    attn_weights = torch.matmul(query, key.transpose(-1, -2)) * scaling
+    if attention_mask is not None:
+        attn_weights = attn_weights + attention_mask
+    attn_weights = torch.nn.functional.softmax(attn_weights, dim=-1)
+    attn_weights = torch.nn.functional.dropout(attn_weights, p=dropout, training=module.training)
+    attn_output = torch.matmul(attn_weights, value).transpose(1, 2).contiguous()
+    return attn_output, attn_weights
+
+
 def llama_4_attn_scale_f64(position_ids, beta, max_position_embeddings):
     """get_llama_4_attn_scale with the division in float64 (transformers divides in the default float32)."""
     _count("get_llama_4_attn_scale")
@@ -208,16 +293,26 @@ def patched(owner, replacements: dict):
 
 
 @contextlib.contextmanager
-def lifted():
-    """Runs transformers' float32 islands in float64; checks on exit that every replacement was called."""
+def lifted(vision: bool = False):
+    """Runs transformers' float32 islands in float64 (with `vision`, the vision path's too); checks on exit that
+    every replacement was called."""
     LIFTED_CALLS.clear()
-    with patched(m4.Mistral4RMSNorm, {"forward": rms_norm_f64}), \
-            patched(m4.Mistral4RotaryEmbedding, {"forward": rotary_f64}), \
-            patched(m4, {"eager_attention_forward": eager_attention_f64,
-                         "get_llama_4_attn_scale": llama_4_attn_scale_f64}):
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(patched(m4.Mistral4RMSNorm, {"forward": rms_norm_f64("Mistral4RMSNorm")}))
+        stack.enter_context(patched(m4.Mistral4RotaryEmbedding, {"forward": rotary_f64}))
+        stack.enter_context(patched(m4, {"eager_attention_forward": eager_attention_f64,
+                                         "get_llama_4_attn_scale": llama_4_attn_scale_f64}))
+        if vision:
+            stack.enter_context(patched(px.PixtralRMSNorm, {"forward": rms_norm_f64("PixtralRMSNorm")}))
+            stack.enter_context(patched(m3.Mistral3RMSNorm, {"forward": rms_norm_f64("Mistral3RMSNorm")}))
+            stack.enter_context(patched(px.PixtralVisionRotaryEmbedding, {"forward": pixtral_rotary_f64}))
+            stack.enter_context(patched(px, {"eager_attention_forward": pixtral_attention_f64}))
         yield
     expected = {"Mistral4RMSNorm.forward", "Mistral4RotaryEmbedding.forward", "eager_attention_forward",
                 "get_llama_4_attn_scale"}
+    if vision:
+        expected |= {"PixtralRMSNorm.forward", "Mistral3RMSNorm.forward", "PixtralVisionRotaryEmbedding.forward",
+                     "pixtral.eager_attention_forward"}
     missing = expected - set(LIFTED_CALLS)
     assert not missing, f"lifted patches never called (transformers changed?): {sorted(missing)}"
 
@@ -277,6 +372,32 @@ def tap_hooks(model, taps: dict, current_attention: list) -> list:
     return handles
 
 
+def vision_tap_hooks(model, taps: dict) -> list:
+    """Registers the hooks that fill `taps` with the vision path's taps and the merged language-model input."""
+    tower, projector = model.model.vision_tower, model.model.multi_modal_projector
+    record = lambda name, pick=lambda out: out: lambda module, args, out: taps.__setitem__(name, pick(out))  # noqa
+    modules = {"model.vision_tower.patch_conv": (tower.patch_conv, None),
+               "model.vision_tower.ln_pre": (tower.ln_pre, None)}
+    for i, layer in enumerate(tower.transformer.layers):
+        name = f"model.vision_tower.transformer.layers.{i}"
+        modules[f"{name}.attention_norm"] = (layer.attention_norm, None)
+        modules[f"{name}.attention"] = (layer.attention, record(f"{name}.attention", lambda out: out[0]))
+        modules[f"{name}.ffn_norm"] = (layer.ffn_norm, None)
+        modules[f"{name}.feed_forward"] = (layer.feed_forward, None)
+        modules[name] = (layer, None)
+    modules["model.vision_tower"] = (tower, record("model.vision_tower", lambda out: out.last_hidden_state))
+    modules["model.multi_modal_projector.norm"] = (projector.norm, None)
+    modules["model.multi_modal_projector.patch_merger"] = (projector.patch_merger, None)
+    modules["model.multi_modal_projector"] = (projector, None)
+    handles = [module.register_forward_hook(hook or record(name)) for name, (module, hook) in modules.items()]
+
+    def record_inputs_embeds(module, args, kwargs):
+        taps["model.language_model#inputs_embeds"] = kwargs["inputs_embeds"].clone()
+
+    handles.append(model.model.language_model.register_forward_pre_hook(record_inputs_embeds, with_kwargs=True))
+    return handles
+
+
 def run_transformers(model, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """tap name -> array (float64, indices int64) of one forward pass, no cache.
 
@@ -293,6 +414,8 @@ def run_transformers(model, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarr
         return wrapped
 
     handles = tap_hooks(model, taps, current_attention)
+    if "pixel_values" in inputs:
+        handles += vision_tap_hooks(model, taps)
     rope_fns = {name: with_k_rot(getattr(m4, name)) for name in ("apply_rotary_pos_emb_interleave",
                                                                   "apply_rotary_pos_emb")}
     try:
@@ -320,8 +443,11 @@ def canonical_router(taps: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return taps
 
 
-def valid_rows(array: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """The token rows of a [b, s, ...] or [b*s, ...] tap whose attention_mask is 1 (rows flattened batch-major)."""
+def valid_rows(array: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """The token rows of a [b, s, ...] or [b*s, ...] tap whose attention_mask is 1 (rows flattened batch-major);
+    with no mask (a vision tap), all rows of the last dimension."""
+    if mask is None:
+        return array.reshape(-1, array.shape[-1] if array.ndim else 1)
     flat = mask.reshape(-1).astype(bool)
     return array.reshape(flat.size, -1)[flat]
 
@@ -347,10 +473,15 @@ def top1(a: np.ndarray, b: np.ndarray) -> str:
     return f"{int(np.sum(a.argmax(-1) == b.argmax(-1)))}/{len(a)}"
 
 
-def compare_offset(label: str, offset: int, mask: np.ndarray, lifted_taps: dict, assay: dict, stock: dict,
+def is_vision_tap(name: str) -> bool:
+    return name.startswith(("model.vision_tower", "model.multi_modal_projector"))
+
+
+def compare_offset(label: str, offset: int, token_mask: np.ndarray, lifted_taps: dict, assay: dict, stock: dict,
                    extra: list[tuple[dict, dict]]) -> int:
     """Prints one row per tap; returns the number of failing taps (Assay vs lifted). `extra` holds the
-    (taps, reference taps) pairs of the informational columns."""
+    (taps, reference taps) pairs of the informational columns. Vision taps are compared whole, the others over the
+    token rows whose mask is 1."""
     lifted_taps, assay, stock = canonical_router(lifted_taps), canonical_router(assay), canonical_router(stock)
     extra = [(canonical_router(taps), canonical_router(ref)) for taps, ref in extra]
     failures, non_finite_stock = 0, 0
@@ -366,6 +497,7 @@ def compare_offset(label: str, offset: int, mask: np.ndarray, lifted_taps: dict,
                   f"{list(lifted_taps[name].shape)} (transformers)")
             failures += 1
             continue
+        mask = None if is_vision_tap(name) else token_mask
         ref = valid_rows(lifted_taps[name], mask)
         nmse, max_abs, ok = describe(name, valid_rows(assay[name], mask), ref)
         failures += not ok
@@ -380,6 +512,7 @@ def compare_offset(label: str, offset: int, mask: np.ndarray, lifted_taps: dict,
                          if name in taps and name in reference and taps[name].shape == reference[name].shape
                          else "missing")
         print(row(cells))
+    mask = token_mask
     print(f"# {label} offset {offset}: {int(mask.sum())} of {mask.size} token rows compared "
           f"({mask.size - int(mask.sum())} left-pad rows excluded)"
           + (f"; stock transformers is non-finite in up to {non_finite_stock} of them (left out of the stock "
@@ -393,7 +526,7 @@ def tap_order(taps: dict):
     return lambda name: (position.get(name, len(position)), name)
 
 
-WIDTHS = [8, 8, 56, 10, 9, 10, 9, 6]
+WIDTHS = [13, 8, 56, 10, 9, 10, 9, 6]
 
 
 def row(cells: list[str]) -> str:
@@ -429,6 +562,36 @@ def check_checkpoint(args, label: str, checkpoint: Path, scratch: Path) -> int:
     return failures
 
 
+def check_vision(args, scratch: Path) -> int:
+    """Exports tiny-vision and runs every case of VISION_RUNS; returns the number of failing taps."""
+    checkpoint = scratch / "checkpoint"  # export-checkpoint wants a directory that does not exist yet
+    run_assay(args.assay, "export-checkpoint", "--preset", VISION_PRESET, "--seed", str(args.seed), "--out",
+              str(checkpoint), "--dtype", "f64")
+    model = load_model(checkpoint, torch.float64)
+    assert model.config.vision_config._attn_implementation == "eager"
+    # PixtralVisionRotaryEmbedding accepts only "axial"; config.json says "default", which the config rewrites
+    assert model.config.vision_config.rope_parameters["rope_type"] == "axial"
+    failures = 0
+    for run, (case, sizes, offset) in enumerate(VISION_RUNS):
+        inputs = make_vision_inputs(model.config, sizes, offset, args.seed + run)
+        stem = f"{case}-{offset}"
+        input_path = scratch / f"in-{stem}.safetensors"
+        safetensors.numpy.save_file(inputs, str(input_path))
+        stock = run_transformers(model, inputs)
+        with lifted(vision=True):
+            lifted_taps = run_transformers(model, inputs)
+        if args.shapes_only:
+            for name, value in lifted_taps.items():
+                print(f"{VISION_PRESET}/{case} {offset} {name} {list(value.shape)}")
+            continue
+        assay = assay_taps(args.assay, checkpoint, input_path, scratch / f"taps-{stem}.safetensors", "--dtype", "f64")
+        print(f"# {VISION_PRESET} case {case}: images {', '.join(f'{h}x{w}' for h, w in sizes)}, "
+              f"S = {inputs['input_ids'].shape[1]} tokens, P = {lifted_taps['model.vision_tower'].shape[1]} patches")
+        failures += compare_offset(f"{VISION_PRESET}/{case}", offset, np.ones_like(inputs["input_ids"]), lifted_taps,
+                                   assay, stock, [])
+    return failures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--assay", required=True, help="the assay executable")
@@ -439,11 +602,18 @@ def main() -> int:
     parser.add_argument("--tokens", type=int, default=7, help="sequence length T (row 1 has 2 pad tokens)")
     parser.add_argument("--workdir", type=Path, help="where checkpoints, inputs and taps go (kept)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary working directory")
-    parser.add_argument("--bf16-report", action="store_true", help="also report bfloat16 columns (informational)")
+    parser.add_argument("--bf16-report", action="store_true",
+                        help="also report bfloat16 columns (informational; text presets only)")
+    parser.add_argument("--vision", action="store_true",
+                        help="check tiny-vision with images (alone: only that; with --preset/--checkpoint: both)")
+    parser.add_argument("--shapes-only", action="store_true",
+                        help="with --vision: print transformers' vision-run tap shapes and skip assay forward")
     args = parser.parse_args()
     args.offsets = [int(offset) for offset in args.offsets.split(",")]
     if args.checkpoint and args.preset:
         parser.error("--checkpoint and --preset exclude each other")
+    if args.shapes_only and not args.vision:
+        parser.error("--shapes-only needs --vision")
     if args.tokens <= PAD_ROWS:
         parser.error(f"--tokens must exceed the {PAD_ROWS} pad tokens")
 
@@ -460,7 +630,7 @@ def main() -> int:
     try:
         if args.checkpoint:
             failures += check_checkpoint(args, args.checkpoint.name, args.checkpoint, workdir)
-        else:
+        elif args.preset or not args.vision:
             for preset in args.preset or ["tiny", "small"]:
                 scratch = workdir / preset
                 scratch.mkdir(exist_ok=True)
@@ -468,6 +638,10 @@ def main() -> int:
                 run_assay(args.assay, "export-checkpoint", "--preset", preset, "--seed", str(args.seed), "--out",
                           str(checkpoint))
                 failures += check_checkpoint(args, preset, checkpoint, scratch)
+        if args.vision:
+            scratch = workdir / VISION_PRESET
+            scratch.mkdir(exist_ok=True)
+            failures += check_vision(args, scratch)
     finally:
         if args.workdir or args.keep:
             print(f"# files kept in {workdir}")

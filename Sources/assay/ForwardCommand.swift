@@ -1,4 +1,4 @@
-// `assay forward`: run the float64 reference text decoder on a batch of token ids and write its taps.
+// `assay forward`: run the float64 reference model on token ids (and images) and write its taps.
 
 import ArgumentParser
 import MistralSmall4
@@ -7,21 +7,37 @@ import Tensor
 struct ForwardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "forward",
-        abstract: "Run the reference text decoder and write its taps (layer-boundary tensors) as safetensors.",
+        abstract: "Run the reference model and write its taps (layer-boundary tensors) as safetensors.",
         discussion: """
-            IN holds input_ids [batch, seq] (I64 or I32) and optionally position_ids [batch, seq] (default 0…seq−1) \
-            and attention_mask [batch, seq] of 0/1 (default all 1). TAPS gets one tensor per tap, named by the \
-            transformers module path (spec/taps.md): model.language_model.embed_tokens, …layers.{i}.input_layernorm, \
-            .self_attn, .self_attn#kv_latent, .post_attention_layernorm, .mlp.gate#logits/#weights/#indices/#margin, \
-            .mlp.experts, .mlp.shared_experts, .mlp, …layers.{i}, …norm, lm_head. Router and .mlp.experts taps are \
-            [batch·seq, …] as transformers' modules see them; the others are [batch, seq, …]. Bad input prints one line naming the \
-            file, tensor or field, and exits 1.
+            The tokens come from --input IN or --prompt. IN holds input_ids [batch, seq] (I64 or I32) and optionally \
+            position_ids [batch, seq] (default 0…seq−1), attention_mask [batch, seq] of 0/1 (default all 1), and, \
+            for a model with a vision tower, pixel_values [images, 3, H, W] (F64/F32/BF16/F16, preprocessed) with \
+            image_sizes [images, 2] (I64 or I32; each side a multiple of patch_size × spatial_merge_size). Each \
+            image needs its token block in input_ids: ([IMG] × cols, [IMG_BREAK]) × rows, the last break [IMG_END] \
+            (spec/projector.md eq. 6). --prompt gives one sequence of token ids in which each [IMG] id marks where \
+            the next --image goes; images are read (PNG or binary PPM) and preprocessed as transformers' Pixtral \
+            processor does (spec/preprocessing.md). \
+            TAPS gets one tensor per tap, named by the transformers module path (spec/taps.md): \
+            model.language_model.embed_tokens, …layers.{i}.input_layernorm, .self_attn, .self_attn#kv_latent, \
+            .post_attention_layernorm, .mlp.gate#logits/#weights/#indices/#margin, .mlp.experts, .mlp.shared_experts, \
+            .mlp, …layers.{i}, …norm, lm_head; with images also model.vision_tower.patch_conv, .ln_pre, \
+            .transformer.layers.{i}(.attention_norm/.attention/.ffn_norm/.feed_forward), model.vision_tower, \
+            model.multi_modal_projector.norm, .patch_merger, model.multi_modal_projector and \
+            model.language_model#inputs_embeds. Router and .mlp.experts taps are [batch·seq, …] as transformers' \
+            modules see them; the others are [batch, seq, …] (vision [1, patches, …], projector [patches, …]). Bad \
+            input prints one line naming the file, tensor or field, and exits 1.
             """)
 
     @OptionGroup var source: ModelSourceOptions
 
-    @Option(help: "Safetensors file with input_ids and optionally position_ids, attention_mask.")
-    var input: String
+    @Option(help: "Safetensors file with input_ids, optionally position_ids, attention_mask, pixel_values + image_sizes.")
+    var input: String?
+
+    @Option(help: "Instead of --input: one sequence of token ids, comma-separated; each [IMG] id marks an --image.")
+    var prompt: String?
+
+    @Option(help: "An image (PNG or binary PPM) for the next [IMG] of --prompt; repeatable.")
+    var image: [String] = []
 
     @Option(help: "Where to write the taps (written atomically).")
     var output: String
@@ -38,6 +54,11 @@ struct ForwardCommand: ParsableCommand {
     @Option(help: "Keep only taps whose name matches this regular expression (anywhere in the name).")
     var taps: String?
 
+    func validate() throws {
+        guard (input == nil) != (prompt == nil) else { throw ValidationError("give exactly one of --input, --prompt") }
+        guard image.isEmpty || prompt != nil else { throw ValidationError("--image goes with --prompt") }
+    }
+
     func run() throws {
         let filter: Regex<AnyRegexOutput>?
         do {
@@ -46,9 +67,15 @@ struct ForwardCommand: ParsableCommand {
             throw ValidationError("--taps: not a regular expression: \(taps ?? "")")
         }
         let store = try source.store()
-        let inputs = try ForwardInputs.read(path: input, config: store.config.text)
+        let (inputs, images) = try input.map { path in try ForwardInputs.read(path: path, config: store.config) }
+            ?? promptInputs(config: store.config)
         let recorder = TapRecorder(filter: filter)
-        try TextDecoder(store: store, profile: profile, algorithm: attention).forward(inputs, taps: recorder)
+        do {
+            try MultimodalModel(store: store, profile: profile, algorithm: attention)
+                .forward(inputs, images: images, taps: recorder)
+        } catch let error as InputError {   // image tokens that do not fit the images
+            throw SafeTensorsError(file: input ?? "--prompt", tensor: error.field, error.message)
+        }
         let stored = try recorder.taps.map { tap throws(SafeTensorsError) in try tap.value.stored(name: tap.name, real: dtype.dtype) }
         try SafeTensorsWriter.write(stored, metadata: ["assay.profile": profile.rawValue], to: output)
     }
@@ -73,9 +100,36 @@ extension TapValue {
     }
 }
 
+extension ForwardCommand {
+    /// `--prompt` ids with each [IMG] expanded to its `--image`'s block, and the preprocessed images.
+    func promptInputs(config: ModelConfig) throws -> (ForwardInputs, VisionInputs?) {
+        let ids = try (prompt ?? "").split(separator: ",").map { text throws(InputError) in
+            guard let id = Int(text.filter { !$0.isWhitespace }) else {
+                throw InputError(field: "prompt", "'\(text)' is not a token id (give ids separated by commas)")
+            }
+            return id
+        }
+        guard !image.isEmpty else {
+            return (try ForwardInputs(inputIds: Tensor(shape: [1, ids.count], scalars: ids), config: config.text), nil)
+        }
+        guard let multimodal = config.multimodal else {
+            throw InputError(field: "image", "the model is text-only (its config has no vision tower)")
+        }
+        let processed = ImagePreprocessor(multimodal)(try image.map { path throws(ImageError) in try RGBImage.load(path: path) })
+        let images = try VisionInputs(pixelValues: processed.pixelValues, imageSizes: processed.imageSizes,
+                                      config: multimodal)
+        let merged = multimodal.vision.patchSize * multimodal.spatialMergeSize
+        let grids = images.imageSizes.map { (rows: $0.height / merged, cols: $0.width / merged) }
+        let expanded = try ImageTokenLayout(multimodal).expand(prompt: ids, grids: grids)
+        return (try ForwardInputs(inputIds: Tensor(shape: [1, expanded.count], scalars: expanded), config: config.text),
+                images)
+    }
+}
+
 extension ForwardInputs {
-    /// Reads `input_ids`, `position_ids`, `attention_mask` from a safetensors file and validates them.
-    static func read(path: String, config: TextConfig) throws -> ForwardInputs {
+    /// Reads `input_ids`, `position_ids`, `attention_mask` and, when present, `pixel_values` with `image_sizes`
+    /// from a safetensors file, and validates them.
+    static func read(path: String, config: ModelConfig) throws -> (ForwardInputs, VisionInputs?) {
         let file = try SafeTensorsFile(path: path)
         func integers(_ name: String) throws -> Tensor<Int>? {
             guard file.contains(name) else { return nil }
@@ -85,10 +139,26 @@ extension ForwardInputs {
             throw SafeTensorsError(file: file.name, tensor: "input_ids", "missing (the token ids [batch, seq])")
         }
         do {
-            return try ForwardInputs(inputIds: ids, positionIds: try integers("position_ids"),
-                                     attentionMask: try integers("attention_mask"), config: config)
+            let inputs = try ForwardInputs(inputIds: ids, positionIds: try integers("position_ids"),
+                                           attentionMask: try integers("attention_mask"), config: config.text)
+            return (inputs, try readImages(file, config: config))
         } catch let error as InputError {
             throw SafeTensorsError(file: file.name, tensor: error.field, error.message)
         }
+    }
+
+    /// `pixel_values` and `image_sizes` (both or neither), validated against the vision config.
+    private static func readImages(_ file: SafeTensorsFile, config: ModelConfig) throws -> VisionInputs? {
+        switch (file.contains("pixel_values"), file.contains("image_sizes")) {
+        case (false, false): return nil
+        case (true, false): throw InputError(field: "image_sizes", "missing: pixel_values needs image_sizes [images, 2]")
+        case (false, true): throw InputError(field: "pixel_values", "missing: image_sizes is given without pixel_values")
+        case (true, true): break
+        }
+        guard let multimodal = config.multimodal else {
+            throw InputError(field: "pixel_values", "the model is text-only (its config has no vision tower)")
+        }
+        return try VisionInputs(pixelValues: try file.doubles("pixel_values"),
+                                imageSizes: try file.integers("image_sizes"), config: multimodal)
     }
 }

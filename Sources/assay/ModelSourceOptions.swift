@@ -25,15 +25,19 @@ struct ModelSourceOptions: ParsableArguments {
         }
     }
 
-    /// The weight store the options name; errors name the file and tensor at fault.
-    func store() throws -> any WeightStore {
-        if let directory = checkpoint {
-            let config = try ModelConfig.load(path: directory)
-            return try CheckpointWeightStore(config: config, directory: directory)
-        }
+    /// The config the options name: the preset's, or the checkpoint's config.json (or params.json).
+    func config() throws -> ModelConfig {
+        if let directory = checkpoint { return try ModelConfig.load(path: directory) }
         guard let name = preset, let preset = Preset(rawValue: name) else {
             throw ValidationError("give exactly one of --preset, --checkpoint")
         }
-        return SyntheticWeightStore(config: try preset.load(), seed: seed)
+        return try preset.load()
+    }
+
+    /// The weight store the options name; errors name the file and tensor at fault.
+    func store() throws -> any WeightStore {
+        let config = try config()
+        if let directory = checkpoint { return try CheckpointWeightStore(config: config, directory: directory) }
+        return SyntheticWeightStore(config: config, seed: seed)
     }
 }

@@ -40,7 +40,7 @@ public struct DecoderLayer: Sendable {
         }
         taps.record(prefix + ".self_attn#kv_latent", Tensor(shape: [batch, length, caches[0].width], scalars: latents))
         taps.record(prefix + ".self_attn", Tensor(shape: bsh, scalars: attended))
-        let mid = add(h, attended)                                                               // (2)
+        let mid = profile.residual(h, attended)                                                               // (2)
 
         let postNorm = RMSNorm(weight: try store.tensor(prefix + ".post_attention_layernorm.weight"),
                                epsilon: config.rmsNormEps)
@@ -50,7 +50,7 @@ public struct DecoderLayer: Sendable {
             ? try moe(normedMid, store: store, taps: taps, shape: bsh)
             : try SwiGLU(store, prefix: prefix + ".mlp")(normedMid, profile)
         taps.record(prefix + ".mlp", mlp.reshaped(bsh))
-        let out = add(mid, mlp.scalars)                                                         // (3)
+        let out = profile.residual(mid, mlp.scalars)                                                         // (3)
         taps.record(prefix, out.reshaped(bsh))
         return out
     }
@@ -69,11 +69,6 @@ public struct DecoderLayer: Sendable {
         taps.record(mlp + ".experts", routed)
         let shared = try SwiGLU(store, prefix: mlp + ".shared_experts")(x, profile)
         taps.record(mlp + ".shared_experts", shared.reshaped(shape))
-        return add(routed, shared.scalars)
-    }
-
-    /// A residual sum, stored as the profile stores activations.
-    private func add(_ a: Tensor<Double>, _ b: [Double]) -> Tensor<Double> {
-        Tensor(shape: a.shape, scalars: zip(a.scalars, b).map { profile.activation($0 + $1) })
+        return profile.residual(routed, shared.scalars)
     }
 }

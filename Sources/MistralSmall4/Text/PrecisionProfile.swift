@@ -38,6 +38,11 @@ public enum PrecisionProfile: String, CaseIterable, Sendable {
         self == .exact ? t : t.map(BFloat16.rounded)
     }
 
+    /// The residual sum `a + b` (same shape), stored as the profile stores activations.
+    func residual(_ a: Tensor<Double>, _ b: [Double]) -> Tensor<Double> {
+        Tensor(shape: a.shape, scalars: zip(a.scalars, b).map { activation($0 + $1) })
+    }
+
     /// Max-subtracted softmax of `scores` (empty in, empty out): float32 inside and bf16 out under `hf-bf16`, as
     /// torch's softmax computes for a bf16 input (or with `dtype=torch.float32` and a cast back).
     func softmax(_ scores: [Double]) -> [Double] {

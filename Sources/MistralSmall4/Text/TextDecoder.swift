@@ -36,7 +36,8 @@ public struct TextDecoder: Sendable {
     public func forward(_ inputs: ForwardInputs, caches: inout [[LatentCache]], taps: TapRecorder)
         throws(WeightError) -> Tensor<Double>
     {
-        try forward(inputs, caches: &caches, taps: taps, store: store)
+        let h = try embed(inputs, taps: taps)
+        return try forward(embeddings: h, inputs: inputs, caches: &caches, taps: taps, store: store)
     }
 
     /// A one-shot prefill.
@@ -46,11 +47,25 @@ public struct TextDecoder: Sendable {
         return try forward(inputs, caches: &caches, taps: taps)
     }
 
-    private func forward(_ inputs: ForwardInputs, caches: inout [[LatentCache]], taps: TapRecorder,
-                         store: some WeightStore) throws(WeightError) -> Tensor<Double> {
+    /// Eq. (1): the embeddings of `inputs`' token ids, `[B·S, H]`, recorded as the `embed_tokens` tap.
+    public func embed(_ inputs: ForwardInputs, taps: TapRecorder) throws(WeightError) -> Tensor<Double> {
+        let h = try embedTokens(inputs.inputIds.scalars, table: prefix + ".embed_tokens.weight", store: store)
+        taps.record(prefix + ".embed_tokens", h.reshaped([inputs.batch, inputs.length, config.hiddenSize]))
+        return h
+    }
+
+    /// Eq. (2)–(5) from given input embeddings `h [B·S, H]` (eq. 1's, or with image features merged in).
+    /// Returns the logits [B, S, V].
+    @discardableResult
+    public func forward(embeddings h: Tensor<Double>, inputs: ForwardInputs, caches: inout [[LatentCache]],
+                        taps: TapRecorder) throws(WeightError) -> Tensor<Double> {
+        try forward(embeddings: h, inputs: inputs, caches: &caches, taps: taps, store: store)
+    }
+
+    private func forward(embeddings: Tensor<Double>, inputs: ForwardInputs, caches: inout [[LatentCache]],
+                         taps: TapRecorder, store: some WeightStore) throws(WeightError) -> Tensor<Double> {
         let (batch, length, hidden) = (inputs.batch, inputs.length, config.hiddenSize)
-        var h = try embedTokens(inputs.inputIds.scalars, table: prefix + ".embed_tokens.weight", store: store)   // (1)
-        taps.record(prefix + ".embed_tokens", h.reshaped([batch, length, hidden]))
+        var h = embeddings
         for index in 0..<config.numHiddenLayers {
             let layer = DecoderLayer(index: index, prefix: "\(prefix).layers.\(index)", config: config,
                                      profile: profile, algorithm: algorithm)

@@ -3,8 +3,9 @@
 //
 // This is the one place that knows how checkpoints store the model: names are the state-dict keys of the
 // inventory or their legacy spelling (below), dtypes F64 / F32 / BF16 / F16 widen exactly to float64, and every tensor's dtype and shape are checked
-// against the config before a value is read. (FP8 and NVFP4 checkpoints and the vision q/k row permutation join
-// this file with the quantized and vision paths.)
+// against the config before a value is read. (FP8 and NVFP4 checkpoints join this file with the quantized paths.
+// The vision q/k row permutation is a layout of every Hugging Face store, synthetic ones included, and is undone
+// in Vision/VisionWeights.swift.)
 
 import Tensor
 
@@ -27,8 +28,9 @@ public final class CheckpointWeightStore: WeightStore {
     /// Float dtypes read as they are; anything else is refused by name.
     static let readableDTypes: Set<DType> = [.f64, .f32, .bf16, .f16]
 
-    /// Opens `directory` and checks that every tensor the config's text decoder needs is present with the
-    /// inventory's shape and a readable dtype. Throws naming the first tensor that is not.
+    /// Opens `directory` and checks that every tensor the config needs (text, and vision and projector for a
+    /// mistral3 config) is present with the inventory's shape and a readable dtype. Throws naming the first
+    /// tensor that is not.
     public init(config: ModelConfig, directory: String) throws(WeightError) {
         self.config = config
         inventory = TensorInventory(config)
@@ -37,9 +39,7 @@ public final class CheckpointWeightStore: WeightStore {
         } catch {
             throw WeightError(source: error.file ?? directory, tensor: error.tensor ?? "-", error.message)
         }
-        for entry in inventory.entries where entry.component != .vision && entry.component != .projector {
-            _ = try info(entry)
-        }
+        for entry in inventory.entries { _ = try info(entry) }
     }
 
     /// The shard and header entry of `entry`'s tensor (under its current or legacy key), checked for dtype and shape.

@@ -1,0 +1,45 @@
+// The Pixtral vision tower (transformers' `PixtralVisionModel`) — spec/vision.md eq. (1)–(13):
+//
+//   E  = patches(conv(pixel_values))        eq. (1)–(2)                          [P, Hv]
+//   s⁰ = RMSNorm_pre(E)                     ln_pre, ε = 1e-5                      (3)
+//   sˡ⁺¹ = Block_l(sˡ)                      l = 0 … L−1, eq. (11)–(12)            (4)
+//   features = s^k,  k = vision_feature_layer mod (L + 1)   (−1: the last block's output)   (13)
+//
+// Patches of all images run in one sequence, image after image, attention confined to each image (eq. 9).
+
+import Tensor
+
+/// The vision encoder over a weight store.
+public struct VisionTower: Sendable {
+    public let config: MultimodalConfig
+    public let profile: PrecisionProfile
+    public static let prefix = "model.vision_tower"
+
+    public init(config: MultimodalConfig, profile: PrecisionProfile = .exact) {
+        self.config = config
+        self.profile = profile
+    }
+
+    /// The tower's output feature for each patch of `inputs`, image by image, row-major: `[P, Hv]`.
+    public func callAsFunction(_ inputs: VisionInputs, store: some WeightStore, taps: TapRecorder)
+        throws(WeightError) -> Tensor<Double>
+    {
+        let vision = config.vision
+        let prefix = Self.prefix
+        let embedding = PatchEmbedding(weight: try store.tensor(prefix + ".patch_conv.weight"))
+        let grid = embedding.convolve(inputs.pixelValues, profile)                                        // (1)
+        taps.record(prefix + ".patch_conv", grid)
+        let grids = (0..<inputs.count).map { inputs.patchGrid($0, patchSize: vision.patchSize) }
+        let patches = embedding.imagePatches(grid, inputs)                                                // (2)
+        let lnPre = RMSNorm(weight: try store.tensor(prefix + ".ln_pre.weight"), epsilon: VisionBlock.normEpsilon)
+        var states = [lnPre(patches, profile)]                                                            // (3)
+        taps.record(prefix + ".ln_pre", states[0].reshaped([1] + patches.shape))
+        for index in 0..<vision.numHiddenLayers {
+            let block = VisionBlock(prefix: "\(prefix).transformer.layers.\(index)", config: vision, profile: profile)
+            states.append(try block(states[index], grids: grids, store: store, taps: taps))               // (4)
+        }
+        taps.record(prefix, states[vision.numHiddenLayers].reshaped([1] + patches.shape))
+        let k = config.visionFeatureLayer
+        return states[k < 0 ? k + states.count : k]                                                       // (13)
+    }
+}
