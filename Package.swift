@@ -27,8 +27,8 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // Compute backends: today the BLAS linear layer; the reference and BLAS backends join it.
         .target(name: "Backends", dependencies: ["Tensor", "COpenBLAS"]),
-        // Comparison metrics shared by tests, diffs and cross-checks.
-        .target(name: "Validation", dependencies: ["Tensor"]),
+        // Comparison metrics shared by tests, diffs and cross-checks; golden sets (write, verify).
+        .target(name: "Validation", dependencies: ["Tensor", "MistralSmall4"]),
         .executableTarget(
             name: "assay",
             dependencies: [
@@ -38,7 +38,7 @@ let package = Package(
         ),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "MistralSmall4Tests", dependencies: ["MistralSmall4", "Tensor"], exclude: ["Fixtures"]),
-        .testTarget(name: "ValidationTests", dependencies: ["Validation", "Tensor"]),
+        .testTarget(name: "ValidationTests", dependencies: ["Validation", "MistralSmall4", "Tensor"]),
         .testTarget(name: "BackendsTests", dependencies: ["Backends", "Tensor"]),
     ]
 )

@@ -34,13 +34,8 @@ struct ExportCheckpointCommand: ParsableCommand {
 
     func run() throws {
         let preset = Preset(rawValue: preset)!
-        let store = SyntheticWeightStore(config: try preset.load(), seed: seed)
-        let tensors = try TensorInventory(store.config).entries.map { entry in
-            try StoredTensor(name: entry.name, encoding: try store.tensor(entry.name), as: dtype.dtype)
-        }
         try AtomicDirectory.create(out) { directory in
-            try AtomicDirectory.writeFile(Array(preset.bytes), to: FilePath.join(directory, "config.json"))
-            try SafeTensorsWriter.write(tensors, metadata: ["format": "pt"], to: FilePath.join(directory, "model.safetensors"))
+            try SyntheticCheckpoint.write(preset, seed: seed, dtype: dtype.dtype, into: directory)
         }
     }
 }

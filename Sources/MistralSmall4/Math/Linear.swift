@@ -34,7 +34,7 @@ public func linear(_ x: Tensor<Double>, _ weight: Tensor<Double>, bias: Tensor<D
 /// Runs `body` over `0..<count` split into contiguous chunks, on all cores when `work` (a rough count of
 /// multiply-adds) is large enough to pay for the threads. Each index is visited exactly once.
 func parallelChunks(_ count: Int, work: Int, _ body: (Range<Int>) -> Void) {
-    let cores = ProcessInfoCores.active
+    let cores = ComputeThreads.count
     guard cores > 1, work >= 1 << 18, count > 1 else { return body(0..<count) }
     let chunks = min(count, cores * 4)
     // Chunks write disjoint outputs, so sharing `body` across the worker threads is safe.

@@ -1,0 +1,17 @@
+// A preset's synthetic weights written as a Hugging Face checkpoint (config.json + model.safetensors): what
+// `assay export-checkpoint` writes, and the weights a golden set ships for small presets.
+
+import Tensor
+
+public enum SyntheticCheckpoint {
+    /// Writes `config.json` (the preset's bytes, as compiled in) and `model.safetensors` (every inventory tensor
+    /// in `dtype`, metadata `format: pt`) into the existing `directory`.
+    public static func write(_ preset: Preset, seed: UInt64, dtype: DType, into directory: String) throws {
+        let store = SyntheticWeightStore(config: try preset.load(), seed: seed)
+        let tensors = try TensorInventory(store.config).entries.map { entry in
+            try StoredTensor(name: entry.name, encoding: try store.tensor(entry.name), as: dtype)
+        }
+        try AtomicDirectory.writeFile(Array(preset.bytes), to: FilePath.join(directory, "config.json"))
+        try SafeTensorsWriter.write(tensors, metadata: ["format": "pt"], to: FilePath.join(directory, "model.safetensors"))
+    }
+}

@@ -1,0 +1,81 @@
+// manifest.json of a golden set — spec/goldens.md §3. Built in a fixed member order so the same set always
+// serializes to the same bytes.
+
+import MistralSmall4
+import Tensor
+
+/// The manifest being written: options, config, files with their checksums, and every case's tensors.
+struct GoldenManifest {
+    let options: GoldenOptions
+    let config: ModelConfig
+    /// The checkpoint files of the weights, when the set ships them.
+    var weights: [String] = []
+    var cases: [CaseEntry] = []
+    /// sha256 of every file, by name.
+    var checksums: [String: String] = [:]
+
+    init(options: GoldenOptions, config: ModelConfig) {
+        self.options = options
+        self.config = config
+    }
+
+    /// One case: its inputs and taps files and what is in them.
+    struct CaseEntry {
+        let name: String
+        let summary: String
+        let inputFile: String
+        let inputs: [JSONValue]
+        let tapFile: String
+        let taps: [JSONValue]
+
+        init(golden: GoldenCase, inputFile: String, inputs: [StoredTensor], tapFile: String, taps: [StoredTensor],
+             margins: TapRecorder) {
+            name = golden.name
+            summary = golden.summary
+            self.inputFile = inputFile
+            self.inputs = inputs.map { GoldenManifest.describe($0, extra: []) }
+            self.tapFile = tapFile
+            self.taps = taps.map { tap in
+                var extra: [(key: String, value: JSONValue)] = [
+                    ("tolerance_class", .string(ToleranceClass(tap: tap.name).rawValue)),
+                ]
+                if tap.name.hasSuffix("#indices"),
+                   case .real(let margin)? = margins[String(tap.name.dropLast("#indices".count)) + "#margin"] {
+                    extra.append(("min_margin", .double(margin.scalars.min() ?? 0)))
+                }
+                return GoldenManifest.describe(tap, extra: extra)
+            }
+        }
+    }
+
+    /// Every file of the set but the manifest, in write order.
+    var files: [String] { weights + cases.flatMap { [$0.inputFile, $0.tapFile] } }
+
+    /// name, dtype, shape, sha256 of the tensor's bytes, then `extra`.
+    static func describe(_ tensor: StoredTensor, extra: [(key: String, value: JSONValue)]) -> JSONValue {
+        .object([("name", .string(tensor.name)), ("dtype", .string(tensor.dtype.rawValue)),
+                 ("shape", .array(tensor.shape.map(JSONValue.int))), ("sha256", .string(SHA256.hex(tensor.bytes)))]
+                + extra)
+    }
+
+    var json: JSONValue {
+        let configJSON = (try? JSONValue.parse(options.preset.bytes)) ?? .null
+        return .object([
+            ("format", .string(GoldenSet.format)),
+            ("format_version", .int(GoldenSet.formatVersion)),
+            ("preset", .string(options.preset.rawValue)),
+            ("seed", .number(String(options.seed))),
+            ("profile", .string(options.profile.rawValue)),
+            ("tap_dtype", .string(options.dtype.rawValue)),
+            ("config", configJSON),
+            ("weights", weights.isEmpty ? .null : .object([("config", .string(weights[0])),
+                                                          ("safetensors", .string(weights[1]))])),
+            ("files", .object(files.map { ($0, .string(checksums[$0] ?? "")) })),
+            ("cases", .array(cases.map { entry in
+                .object([("name", .string(entry.name)), ("summary", .string(entry.summary)),
+                         ("inputs", .object([("file", .string(entry.inputFile)), ("tensors", .array(entry.inputs))])),
+                         ("taps", .object([("file", .string(entry.tapFile)), ("tensors", .array(entry.taps))]))])
+            })),
+        ])
+    }
+}

@@ -1,0 +1,98 @@
+// Writing a golden set — spec/goldens.md §1–§3: every case's inputs and taps as safetensors, the weights of
+// small presets as a Hugging Face checkpoint, and manifest.json describing all of it with sha256 checksums.
+//
+// Goals, in order: byte-identical output for the same options (no time stamps, fixed tensor and member order,
+// deterministic arithmetic at any thread count); all or nothing on disk (AtomicDirectory); then a manifest a
+// port can read with any JSON parser.
+
+import MistralSmall4
+import Tensor
+
+/// What to put in a golden set.
+public struct GoldenOptions: Sendable {
+    public var preset: Preset
+    public var seed: UInt64 = 0
+    public var profile: PrecisionProfile = .exact
+    /// Text tokens per sequence.
+    public var tokens = 8
+    /// Sequences per text case.
+    public var batch = 2
+    /// One text case starting here instead of the three default ones.
+    public var positions: Int?
+    /// Images in the image case (0: none); only for presets with a vision tower.
+    public var images = 2
+    /// Stored dtype of the real-valued taps: F32 or F64.
+    public var dtype: DType = .f32
+
+    public init(preset: Preset) { self.preset = preset }
+}
+
+/// Golden sets: the format's constants and the writer.
+public enum GoldenSet {
+    public static let format = "assay-golden"
+    public static let formatVersion = 1
+    /// Presets whose inventory has at most this many parameters ship their weights (BF16) in the set.
+    public static let weightsLimit = 1_000_000
+
+    /// Writes the golden set `options` describes to the new directory `path`. `progress` hears one line per
+    /// step ("case 2/4: long").
+    public static func write(_ options: GoldenOptions, to path: String, progress: (String) -> Void = { _ in }) throws {
+        let config = try options.preset.load()
+        let store = SyntheticWeightStore(config: config, seed: options.seed)
+        let cases = try GoldenCase.defaults(config, seed: options.seed, tokens: options.tokens, batch: options.batch,
+                                            positions: options.positions, images: options.images)
+        let model = MultimodalModel(store: store, profile: options.profile)
+        let shipsWeights = TensorInventory(config).entries.reduce(0) { $0 + $1.elementCount } <= weightsLimit
+        try AtomicDirectory.create(path) { directory in
+            var manifest = GoldenManifest(options: options, config: config)
+            if shipsWeights {
+                progress("weights")
+                try SyntheticCheckpoint.write(options.preset, seed: options.seed, dtype: .bf16, into: directory)
+                manifest.weights = ["config.json", "model.safetensors"]
+            }
+            for (index, golden) in cases.enumerated() {
+                progress("case \(index + 1)/\(cases.count): \(golden.name)")
+                let recorder = TapRecorder()
+                try model.forward(golden.inputs, images: golden.images, taps: recorder)
+                let inputs = try inputTensors(golden)
+                let taps = try recorder.taps.map { tap throws(SafeTensorsError) in
+                    switch tap.value {
+                    case .real(let t): try StoredTensor(name: tap.name, encoding: t, as: options.dtype)
+                    case .integer(let t): try StoredTensor(name: tap.name, encoding: t, as: .i64)
+                    }
+                }
+                let inputFile = golden.name + ".inputs.safetensors", tapFile = golden.name + ".taps.safetensors"
+                try SafeTensorsWriter.write(inputs, metadata: [:], to: FilePath.join(directory, inputFile))
+                try SafeTensorsWriter.write(taps, metadata: ["assay.profile": options.profile.rawValue],
+                                            to: FilePath.join(directory, tapFile))
+                manifest.cases.append(.init(golden: golden, inputFile: inputFile, inputs: inputs, tapFile: tapFile,
+                                            taps: taps, margins: recorder))
+            }
+            for file in manifest.files {
+                guard let bytes = FilePath.readAll(FilePath.join(directory, file)) else {
+                    throw SafeTensorsError(file: file, "cannot read back what was just written")
+                }
+                manifest.checksums[file] = SHA256.hex(bytes)
+            }
+            try AtomicDirectory.writeFile(Array((manifest.json.serialized(pretty: true) + "\n").utf8),
+                                          to: FilePath.join(directory, "manifest.json"))
+        }
+    }
+
+    /// A case's inputs as stored: I64 ids, positions and mask; F32 pixel values (they are float32 values
+    /// already) and I64 image sizes.
+    static func inputTensors(_ golden: GoldenCase) throws(SafeTensorsError) -> [StoredTensor] {
+        var tensors = [
+            try StoredTensor(name: "input_ids", encoding: golden.inputs.inputIds, as: .i64),
+            try StoredTensor(name: "position_ids", encoding: golden.inputs.positionIds, as: .i64),
+            try StoredTensor(name: "attention_mask", encoding: golden.inputs.attentionMask, as: .i64),
+        ]
+        if let images = golden.images {
+            tensors.append(try StoredTensor(name: "pixel_values", encoding: images.pixelValues, as: .f32))
+            let sizes = images.imageSizes.flatMap { [$0.height, $0.width] }
+            tensors.append(try StoredTensor(name: "image_sizes", encoding: Tensor(shape: [images.count, 2], scalars: sizes),
+                                            as: .i64))
+        }
+        return tensors
+    }
+}

@@ -1,0 +1,132 @@
+// `assay verify`: a golden set's schema, files, checksums, shapes and dtypes — spec/goldens.md §5. The first
+// problem found is reported, naming the file and, where one is at fault, the tensor.
+
+import MistralSmall4
+import Tensor
+
+/// A golden set that does not verify: the file, the tensor when one is at fault, and what is wrong.
+public struct GoldenError: Error, CustomStringConvertible, Equatable, Sendable {
+    public let file: String
+    public let tensor: String?
+    public let message: String
+
+    public init(file: String, tensor: String? = nil, _ message: String) {
+        self.file = file
+        self.tensor = tensor
+        self.message = message
+    }
+
+    public var description: String { file + (tensor.map { ": tensor '\($0)'" } ?? "") + ": " + message }
+}
+
+/// What a verified set holds.
+public struct GoldenSummary: Sendable, Equatable {
+    public let preset: Preset
+    public let cases: [String]
+    public let tensors: Int
+    public let files: Int
+}
+
+public enum GoldenVerifier {
+    /// Checks the set in `directory`; returns what it holds or throws the first problem.
+    public static func verify(_ directory: String) throws(GoldenError) -> GoldenSummary {
+        let manifest = try readManifest(directory)
+        guard manifest["format"]?.stringValue == GoldenSet.format else {
+            throw GoldenError(file: "manifest.json", "'format' is not \"\(GoldenSet.format)\": not an Assay golden set")
+        }
+        let version = manifest["format_version"]?.intValue
+        guard version == GoldenSet.formatVersion else {
+            throw GoldenError(file: "manifest.json", "format_version \(version.map(String.init) ?? "missing"); this "
+                              + "assay reads version \(GoldenSet.formatVersion)")
+        }
+        let presetName = try field(manifest, "preset").stringValue ?? ""
+        guard let preset = Preset(rawValue: presetName) else {
+            throw GoldenError(file: "manifest.json", "preset '\(presetName)' is not one of this assay's presets")
+        }
+        guard let config = try? JSONValue.parse(preset.bytes), manifest["config"] == config else {
+            throw GoldenError(file: "manifest.json", "'config' differs from this assay's preset \(presetName): the "
+                              + "set was made from another config; regenerate it")
+        }
+        guard let cases = try field(manifest, "cases").arrayValue, !cases.isEmpty else {
+            throw GoldenError(file: "manifest.json", "'cases' must be a non-empty array")
+        }
+        var tensors = 0, names = [String]()
+        for entry in cases {
+            names.append(try field(entry, "name").stringValue ?? "?")
+            for part in ["inputs", "taps"] {
+                let section = try field(entry, part)
+                tensors += try checkTensors(directory, file: try field(section, "file").stringValue ?? "",
+                                            expected: try field(section, "tensors").arrayValue ?? [])
+            }
+        }
+        guard let files = try field(manifest, "files").objectValue else {
+            throw GoldenError(file: "manifest.json", "'files' must be an object of file name → sha256")
+        }
+        for (file, checksum) in files {
+            guard let bytes = FilePath.readAll(FilePath.join(directory, file)) else {
+                throw GoldenError(file: file, "missing (the manifest lists it)")
+            }
+            guard SHA256.hex(bytes) == checksum.stringValue else {
+                throw GoldenError(file: file, "sha256 \(SHA256.hex(bytes)) differs from the manifest's "
+                                  + "\(checksum.stringValue ?? "?")")
+            }
+        }
+        return GoldenSummary(preset: preset, cases: names, tensors: tensors, files: files.count)
+    }
+
+    private static func readManifest(_ directory: String) throws(GoldenError) -> JSONValue {
+        guard FilePath.isDirectory(directory) else {
+            throw GoldenError(file: FilePath.lastComponent(directory), "not a directory")
+        }
+        guard let bytes = FilePath.readAll(FilePath.join(directory, "manifest.json")) else {
+            throw GoldenError(file: "manifest.json", "missing in \(FilePath.lastComponent(directory))")
+        }
+        do {
+            return try JSONValue.parse(bytes)
+        } catch {
+            throw GoldenError(file: "manifest.json", error.description)
+        }
+    }
+
+    private static func field(_ object: JSONValue, _ key: String) throws(GoldenError) -> JSONValue {
+        guard let value = object[key] else { throw GoldenError(file: "manifest.json", "missing field '\(key)'") }
+        return value
+    }
+
+    /// The tensors of `file` against the manifest's list: the same names in the same order, each with its dtype,
+    /// shape and sha256. Returns how many were checked.
+    private static func checkTensors(_ directory: String, file: String, expected: [JSONValue]) throws(GoldenError)
+        -> Int
+    {
+        let stored: SafeTensorsFile
+        do {
+            stored = try SafeTensorsFile(path: FilePath.join(directory, file))
+        } catch {
+            throw GoldenError(file: file, tensor: error.tensor, error.message)
+        }
+        let listed = expected.map { $0["name"]?.stringValue ?? "" }
+        if let extra = stored.tensorNames.first(where: { !listed.contains($0) }) {
+            throw GoldenError(file: file, tensor: extra, "in the file but not in the manifest")
+        }
+        for entry in expected {
+            let name = entry["name"]?.stringValue ?? ""
+            guard stored.contains(name) else { throw GoldenError(file: file, tensor: name, "missing from the file") }
+            do {
+                let tensor = try stored.stored(name)
+                let shape = (entry["shape"]?.arrayValue ?? []).map { $0.intValue ?? -1 }
+                guard tensor.dtype.rawValue == entry["dtype"]?.stringValue, tensor.shape == shape else {
+                    throw GoldenError(file: file, tensor: name, "\(tensor.dtype.rawValue) \(Shape.describe(tensor.shape)) "
+                                      + "but the manifest says \(entry["dtype"]?.stringValue ?? "?") \(Shape.describe(shape))")
+                }
+                guard SHA256.hex(tensor.bytes) == entry["sha256"]?.stringValue else {
+                    throw GoldenError(file: file, tensor: name, "sha256 differs from the manifest: the data is corrupt")
+                }
+            } catch let error as GoldenError {
+                throw error
+            } catch {
+                throw GoldenError(file: file, tensor: name, "\(error)")
+            }
+        }
+        return expected.count
+    }
+}

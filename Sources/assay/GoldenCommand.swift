@@ -1,0 +1,103 @@
+// `assay golden`: write a golden set (spec/goldens.md).
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import MistralSmall4
+import Tensor
+import Validation
+
+struct GoldenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "golden",
+        abstract: "Write a golden set: inputs, every tap, manifest.json with sha256s (and the weights of small presets).",
+        discussion: """
+            Cases (spec/goldens.md §2): start (positions 0…), long (262,144…) and far (1,000,000…), each BATCH \
+            sequences of TOKENS text ids with row 1 left-padded by 2; --positions START replaces them by one case. \
+            A preset with a vision tower adds an images case (--images, default 2). Presets of at most 1M \
+            parameters ship their weights as config.json + model.safetensors (BF16), so the set is also a \
+            checkpoint. The same options write byte-identical files; DIR must not exist (written to a temp \
+            sibling and renamed).
+            """)
+
+    @Option(help: "The preset: \(ParamsCommand.presetNames).")
+    var preset: String
+
+    @Option(help: "The golden set directory to create.")
+    var out: String
+
+    @Option(help: "Seed of the synthetic weights and of the inputs.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Precision profile: exact or hf-bf16.")
+    var profile: PrecisionProfile = .exact
+
+    @Option(help: "Text tokens per sequence.")
+    var tokens = 8
+
+    @Option(help: "Sequences per text case.")
+    var batch = 2
+
+    @Option(help: "One text case starting at this position instead of the default three.")
+    var positions: Int?
+
+    @Option(help: "Images in the images case (0: no images case).")
+    var images = 2
+
+    @Option(help: "Stored dtype of the real-valued taps: f32 or f64.")
+    var dtype: TapDType = .f32
+
+    @Option(help: "Threads to compute with (default: all cores); the output does not depend on it.")
+    var threads: Int?
+
+    func validate() throws {
+        guard Preset(rawValue: preset) != nil else {
+            throw ValidationError("unknown preset '\(preset)'; presets: \(ParamsCommand.presetNames)")
+        }
+        guard tokens >= 2 else { throw ValidationError("--tokens must be at least 2 (row 1 is left-padded)") }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        guard images >= 0 else { throw ValidationError("--images must not be negative") }
+        guard (threads ?? 1) >= 1 else { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() throws {
+        if let threads { ComputeThreads.limit(to: threads) }
+        var options = GoldenOptions(preset: Preset(rawValue: preset)!)
+        options.seed = seed
+        options.profile = profile
+        options.tokens = tokens
+        options.batch = batch
+        options.positions = positions
+        options.images = images
+        options.dtype = dtype.dtype
+        let showProgress = isatty(STDERR_FILENO) != 0
+        try GoldenSet.write(options, to: out) { step in
+            if showProgress { standardError("\r\u{1B}[Kgolden \(preset): \(step)") }
+        }
+        if showProgress { standardError("\r\u{1B}[K") }
+        print("wrote \(out)")
+    }
+}
+
+/// Writes `text` to standard error as it is (a progress line rewritten in place).
+private func standardError(_ text: String) {
+    var text = text
+    text.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
+}
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check a golden set: manifest schema and version, config, every tensor's dtype, shape and sha256, every file's sha256.",
+        discussion: "Prints a one-line summary, or the first problem (naming the file and tensor) and exits 1.")
+
+    @Argument(help: "The golden set directory.")
+    var directory: String
+
+    func run() throws {
+        let summary = try GoldenVerifier.verify(directory)
+        print("\(directory): OK — preset \(summary.preset.rawValue), cases \(summary.cases.joined(separator: ", ")), "
+              + "\(summary.tensors) tensors, \(summary.files) files")
+    }
+}

@@ -1,0 +1,22 @@
+// SHA-256 against FIPS 180-4's examples and hashlib (digests printed by Python's hashlib.sha256).
+
+import Testing
+import Tensor
+
+@Suite struct SHA256Tests {
+    @Test(arguments: [
+        ([UInt8](), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+        (Array("abc".utf8), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+        (Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8),
+         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
+    ])
+    func knownDigests(message: [UInt8], hex: String) {
+        #expect(SHA256.hex(message) == hex)
+    }
+
+    /// 1280 bytes: several blocks, and a length whose padding needs a block of its own.
+    @Test func multiBlockMessage() {
+        let message = (0..<5).flatMap { _ in (0..<256).map(UInt8.init) }
+        #expect(SHA256.hex(message) == "d414b085826eb06778483ba35564dc849e643359f69ed9747878ba6e54985bed")
+    }
+}
