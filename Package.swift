@@ -27,8 +27,9 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // Compute backends: today the BLAS linear layer; the reference and BLAS backends join it.
         .target(name: "Backends", dependencies: ["Tensor", "COpenBLAS"]),
-        // Comparison metrics shared by tests, diffs and cross-checks; golden sets (write, verify).
-        .target(name: "Validation", dependencies: ["Tensor", "MistralSmall4"]),
+        // Comparison metrics shared by tests, diffs and cross-checks; golden sets (write, verify); conformance.
+        // `Resources/tolerances.json` is a symlink to spec/tolerances.json, compiled into the binary.
+        .target(name: "Validation", dependencies: ["Tensor", "MistralSmall4"], resources: [.embedInCode("Resources")]),
         .executableTarget(
             name: "assay",
             dependencies: [

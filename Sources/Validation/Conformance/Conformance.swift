@@ -1,0 +1,231 @@
+// Conformance: a candidate's taps (a port's dump, or a backend's) against a golden set — spec/conformance.md.
+//
+// Goals, in order: never a PASS for a tap that was not compared (a missing, extra or misshapen tap is an error
+// naming it); a NaN never passes; router index sets compared as sets, a changed set accepted only where the
+// golden margin says the choice was a near-tie; then the numbers a kernel author needs to find the bug.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import MistralSmall4
+import Tensor
+
+/// The verdict on one tap of one case.
+public struct TapVerdict: Sendable {
+    public let caseName: String
+    public let tap: String
+    public let shape: [Int]
+    public let toleranceClass: ToleranceClass
+    /// The numeric comparison (nil for router indices).
+    public let comparison: TensorComparison?
+    /// The NMSE limit (nil for router indices).
+    public let limit: Double?
+    public let passed: Bool
+    /// Router swaps, logits agreement, or why it failed.
+    public let note: String
+}
+
+public enum Conformance {
+    /// Compares the candidate taps with every case of the golden set (or the case `only`). `candidate` is a
+    /// directory holding each case's `<case>.taps.safetensors`, or one safetensors file (then `only` names the
+    /// case unless the set has one). Throws, naming the file and tap, for anything that prevents a comparison.
+    /// `limits` replaces spec/tolerances.json's row for `precision` (tests).
+    public static func check(goldens: String, candidate: String, only: String? = nil,
+                             precision: CandidatePrecision, limits: Tolerances? = nil) throws(GoldenError) -> [TapVerdict] {
+        _ = try GoldenVerifier.verify(goldens)
+        let tolerances = if let limits { limits } else { try Tolerances(precision) }
+        guard let bytes = FilePath.readAll(FilePath.join(goldens, "manifest.json")),
+              let cases = (try? JSONValue.parse(bytes))?["cases"]?.arrayValue else {
+            throw GoldenError(file: "manifest.json", "unreadable")
+        }
+        let names = cases.compactMap { $0["name"]?.stringValue }
+        let chosen: [JSONValue]
+        if let only {
+            chosen = cases.filter { $0["name"]?.stringValue == only }
+            guard !chosen.isEmpty else {
+                throw GoldenError(file: "manifest.json", "no case '\(only)'; cases: \(names.joined(separator: ", "))")
+            }
+        } else if FilePath.isDirectory(candidate) || cases.count == 1 {
+            chosen = cases
+        } else {
+            throw GoldenError(file: FilePath.lastComponent(candidate), "one file for a set of \(cases.count) cases: "
+                              + "name its case (\(names.joined(separator: ", "))) or give a directory")
+        }
+        var verdicts = [TapVerdict]()
+        for entry in chosen {
+            let tapFile = entry["taps"]?["file"]?.stringValue ?? ""
+            let candidatePath = FilePath.isDirectory(candidate) ? FilePath.join(candidate, tapFile) : candidate
+            verdicts += try CaseComparison(goldens: goldens, entry: entry, candidatePath: candidatePath,
+                                           tolerances: tolerances).verdicts()
+        }
+        return verdicts
+    }
+}
+
+/// One case: the golden and candidate tap files, the rows that count, the limits.
+struct CaseComparison {
+    let name: String
+    let golden: SafeTensorsFile
+    let candidate: SafeTensorsFile
+    let taps: [(name: String, kind: ToleranceClass)]
+    /// Per token row (batch-major) of the text taps: 1 where attention_mask is 1.
+    let valid: [Bool]
+    let tolerances: Tolerances
+
+    init(goldens: String, entry: JSONValue, candidatePath: String, tolerances: Tolerances) throws(GoldenError) {
+        name = entry["name"]?.stringValue ?? "?"
+        golden = try Self.open(FilePath.join(goldens, entry["taps"]?["file"]?.stringValue ?? ""))
+        candidate = try Self.open(candidatePath)
+        let inputs = try Self.open(FilePath.join(goldens, entry["inputs"]?["file"]?.stringValue ?? ""))
+        do { valid = try inputs.integers("attention_mask").scalars.map { $0 == 1 } } catch {
+            throw GoldenError(file: inputs.name, tensor: "attention_mask", error.message)
+        }
+        taps = (entry["taps"]?["tensors"]?.arrayValue ?? []).map {
+            ($0["name"]?.stringValue ?? "", ToleranceClass(rawValue: $0["tolerance_class"]?.stringValue ?? "") ?? .block)
+        }
+        self.tolerances = tolerances
+        let expected = Set(taps.map(\.name))
+        if let extra = candidate.tensorNames.first(where: { !expected.contains($0) }) {
+            throw GoldenError(file: candidate.name, tensor: extra, "not a tap of case '\(name)' (spec/taps.md names)")
+        }
+        if let missing = taps.first(where: { !candidate.contains($0.name) }) {
+            throw GoldenError(file: candidate.name, tensor: missing.name, "missing: case '\(name)' has this tap")
+        }
+    }
+
+    private static func open(_ path: String) throws(GoldenError) -> SafeTensorsFile {
+        do { return try SafeTensorsFile(path: path) } catch {
+            throw GoldenError(file: error.file ?? FilePath.lastComponent(path), tensor: error.tensor, error.message)
+        }
+    }
+
+    func verdicts() throws(GoldenError) -> [TapVerdict] {
+        var out = [TapVerdict]()
+        for (tap, kind) in taps where kind != .margin {
+            let shape = try info(golden, tap).shape
+            guard try info(candidate, tap).shape == shape else {
+                throw GoldenError(file: candidate.name, tensor: tap, "shape \(Shape.describe(try info(candidate, tap).shape))"
+                                  + ", the golden's is \(Shape.describe(shape))")
+            }
+            out.append(kind == .routerIndices ? try routerVerdict(tap, shape: shape)
+                       : try realVerdict(tap, kind: kind, shape: shape))
+        }
+        return out
+    }
+
+    private func info(_ file: SafeTensorsFile, _ tap: String) throws(GoldenError) -> TensorInfo {
+        do { return try file.info(tap) } catch { throw GoldenError(file: file.name, tensor: tap, error.message) }
+    }
+
+    /// Row r of a tap of `rows` token rows counts when its token is not padding; vision and projector taps and
+    /// taps whose rows are not tokens always count.
+    private func counts(_ tap: String, rows: Int, row: Int) -> Bool {
+        let text = !tap.hasPrefix("model.vision_tower") && !tap.hasPrefix("model.multi_modal_projector")
+        return !(text && rows == valid.count) || valid[row]
+    }
+
+    private func realVerdict(_ tap: String, kind: ToleranceClass, shape: [Int]) throws(GoldenError) -> TapVerdict {
+        guard try info(candidate, tap).dtype.isFloatingPoint else {
+            throw GoldenError(file: candidate.name, tensor: tap, "dtype \(try info(candidate, tap).dtype.rawValue); "
+                              + "a real-valued tap needs F64, F32, BF16 or F16")
+        }
+        var (a, b): (Tensor<Double>, Tensor<Double>)
+        do { (a, b) = (try candidate.doubles(tap), try golden.doubles(tap)) } catch {
+            throw GoldenError(file: error.file ?? candidate.name, tensor: tap, error.message)
+        }
+        if tap.hasSuffix("#weights") {   // routing weights pair with their indices: compare them in expert-id order
+            let indices = String(tap.dropLast("#weights".count)) + "#indices"
+            do {
+                a = Self.sortedByExpert(a, indices: try candidate.integers(indices))
+                b = Self.sortedByExpert(b, indices: try golden.integers(indices))
+            } catch {
+                throw GoldenError(file: error.file ?? candidate.name, tensor: indices, error.message)
+            }
+        }
+        let rows = shape.count > 2 ? shape[0] * shape[1] : shape[0]
+        let width = b.count / max(rows, 1)
+        for row in 0..<rows where !counts(tap, rows: rows, row: row) {   // padding: zero on both sides
+            for i in (row * width)..<((row + 1) * width) { (a.scalars[i], b.scalars[i]) = (0, 0) }
+        }
+        let comparison: TensorComparison
+        do { comparison = try TensorComparison(candidate: a, reference: b, relativeFloor: tolerances.relativeFloor) } catch {
+            throw GoldenError(file: candidate.name, tensor: tap, error.description)
+        }
+        let limit = tolerances.nmse[kind] ?? 0
+        let finite = comparison.candidateNaNs == 0 && comparison.candidateInfinities == comparison.referenceInfinities
+        let passed = finite && comparison.nmse <= limit
+        var note = finite ? "" : "\(comparison.candidateNaNs) NaN, \(comparison.candidateInfinities) Inf"
+        if kind == .logits { note = logitsNote(a, b, rows: rows, width: width, tap: tap) }
+        return TapVerdict(caseName: name, tap: tap, shape: shape, toleranceClass: kind, comparison: comparison,
+                          limit: limit, passed: passed, note: note)
+    }
+
+    /// Each row of `weights [T, k]` reordered by its expert ids ascending (selection order is unspecified:
+    /// transformers' top-k is unsorted, Assay's is by probability).
+    static func sortedByExpert(_ weights: Tensor<Double>, indices: Tensor<Int>) -> Tensor<Double> {
+        let k = weights.shape.last ?? 1
+        var out = weights
+        for row in 0..<(weights.count / k) {
+            let order = (0..<k).sorted { indices.scalars[row * k + $0] < indices.scalars[row * k + $1] }
+            for (slot, source) in order.enumerated() { out.scalars[row * k + slot] = weights.scalars[row * k + source] }
+        }
+        return out
+    }
+
+    /// Top-1 agreement, top-5 overlap and the mean KL(golden ‖ candidate) of the softmaxed rows that count.
+    private func logitsNote(_ a: Tensor<Double>, _ b: Tensor<Double>, rows: Int, width: Int, tap: String) -> String {
+        var (top1, top5, kl, counted) = (0, 0.0, 0.0, 0)
+        for row in 0..<rows where counts(tap, rows: rows, row: row) {
+            let x = Array(a.scalars[(row * width)..<((row + 1) * width)])
+            let y = Array(b.scalars[(row * width)..<((row + 1) * width)])
+            let rankX = x.indices.sorted { x[$0] > x[$1] }, rankY = y.indices.sorted { y[$0] > y[$1] }
+            top1 += rankX[0] == rankY[0] ? 1 : 0
+            top5 += Double(Set(rankX.prefix(5)).intersection(rankY.prefix(5)).count) / Double(min(5, width))
+            let (p, q) = (logSoftmax(y), logSoftmax(x))
+            kl += zip(p, q).reduce(0) { $0 + exp($1.0) * ($1.0 - $1.1) }
+            counted += 1
+        }
+        let n = Double(max(counted, 1))
+        return "top-1 \(top1)/\(counted), top-5 overlap \(String(top5 / n * 100).prefix(5))%, KL "
+            + scientific(kl / n)
+    }
+
+    private func logSoftmax(_ z: [Double]) -> [Double] {
+        let top = z.max() ?? 0
+        let total = log(z.reduce(0) { $0 + exp($1 - top) })
+        return z.map { $0 - top - total }
+    }
+
+    /// Expert sets per token row; a changed set passes only where the golden `#margin` of that row is below the
+    /// precision's router margin (a near-tie), and is reported as an accepted swap.
+    private func routerVerdict(_ tap: String, shape: [Int]) throws(GoldenError) -> TapVerdict {
+        let marginTap = String(tap.dropLast("#indices".count)) + "#margin"
+        let (a, b, margins): (Tensor<Int>, Tensor<Int>, Tensor<Double>)
+        do {
+            (a, b, margins) = (try candidate.integers(tap), try golden.integers(tap), try golden.doubles(marginTap))
+        } catch {
+            throw GoldenError(file: error.file ?? candidate.name, tensor: error.tensor ?? tap, error.message)
+        }
+        let (rows, k) = (shape[0], shape.count > 1 ? shape[1] : 1)
+        var (swaps, failures) = ([String](), [String]())
+        for row in 0..<rows where counts(tap, rows: rows, row: row) {
+            let x = Set(a.scalars[(row * k)..<((row + 1) * k)]), y = Set(b.scalars[(row * k)..<((row + 1) * k)])
+            guard x != y else { continue }
+            let margin = margins.scalars[row]
+            (margin < tolerances.routerMargin ? { swaps.append("row \(row) (margin \(scientific(margin)))") }
+                : { failures.append("row \(row): \(x.sorted()) vs golden \(y.sorted()), margin \(scientific(margin))") })()
+        }
+        let note = failures.first.map { "\(failures.count) token(s) routed elsewhere; first \($0)" }
+            ?? (swaps.isEmpty ? "" : "\(swaps.count) near-tie swap(s) accepted: \(swaps.joined(separator: ", "))")
+        return TapVerdict(caseName: name, tap: tap, shape: shape, toleranceClass: .routerIndices, comparison: nil,
+                          limit: nil, passed: failures.isEmpty, note: note)
+    }
+}
+
+/// A short scientific rendering: 3 significant digits.
+public func scientific(_ x: Double) -> String {
+    guard x.isFinite, x != 0 else { return x == 0 ? "0" : "\(x)" }
+    let exponent = Int(floor(log10(abs(x))))
+    let mantissa = (x / pow(10, Double(exponent)) * 100).rounded() / 100
+    return "\(mantissa)e\(exponent)"
+}

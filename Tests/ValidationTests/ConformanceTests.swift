@@ -1,0 +1,108 @@
+// Conformance verdicts: the reference's own taps pass; a perturbed tap, a NaN, a changed expert set fail at
+// that tap; a near-tie swap is accepted; missing and extra taps are errors, never a PASS.
+
+import Foundation
+import Testing
+import MistralSmall4
+import Tensor
+@testable import Validation
+
+@Suite struct ConformanceTests {
+    static let goldens = GoldenSetTests.repository.appendingPathComponent("goldens/tiny").path
+
+    /// A candidate directory holding the golden taps of case `start`, with `edit` applied to them.
+    func candidate(_ label: String, _ edit: (inout [StoredTensor]) throws -> Void) throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("assay-conform-\(label)-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let golden = try SafeTensorsFile(path: Self.goldens + "/start.taps.safetensors")
+        var taps = try golden.tensorNames.map { try golden.stored($0) }
+        try edit(&taps)
+        try SafeTensorsWriter.write(taps, to: directory.appendingPathComponent("start.taps.safetensors").path)
+        return directory.path
+    }
+
+    func replace(_ taps: inout [StoredTensor], _ name: String, _ change: (inout [Double]) -> Void) throws {
+        let index = try #require(taps.firstIndex { $0.name == name })
+        let file = try SafeTensorsFile(path: Self.goldens + "/start.taps.safetensors")
+        var values = try file.doubles(name)
+        change(&values.scalars)
+        taps[index] = try StoredTensor(name: name, encoding: values, as: taps[index].dtype)
+    }
+
+    func check(_ path: String, _ precision: CandidatePrecision = .f64, limits: Tolerances? = nil) throws -> [TapVerdict] {
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return try Conformance.check(goldens: Self.goldens, candidate: path + "/start.taps.safetensors", only: "start",
+                                     precision: precision, limits: limits)
+    }
+
+    @Test func theGoldenTapsThemselvesPass() throws {
+        let verdicts = try check(try candidate("same") { _ in })
+        #expect(verdicts.count > 20 && verdicts.allSatisfy { $0.passed })
+    }
+
+    @Test func aPerturbedTapFailsThereAndNamesItsWorstElement() throws {
+        let tap = "model.language_model.layers.1.self_attn"
+        let verdicts = try check(try candidate("perturbed") { try replace(&$0, tap) { $0[70] += 0.5 } })
+        let first = try #require(verdicts.first { !$0.passed })
+        #expect(first.tap == tap)
+        #expect(first.comparison?.worstIndex == [0, 1, 6])     // element 70 of [2, 8, 64]
+    }
+
+    @Test func aNaNNeverPasses() throws {
+        let verdicts = try check(try candidate("nan") { try replace(&$0, "lm_head") { $0[3] = .nan } }, .f32)
+        #expect(verdicts.first { $0.tap == "lm_head" }?.passed == false)
+    }
+
+    @Test func paddingRowsAreNotCompared() throws {
+        // Row 1 of `start` is left-padded: tokens (1, 0) and (1, 1) have attention_mask 0.
+        let verdicts = try check(try candidate("padding") {
+            try replace(&$0, "model.language_model.layers.2") { $0[8 * 64 + 3] = 1e6 }
+        })
+        #expect(verdicts.allSatisfy { $0.passed })
+    }
+
+    /// Limits with a router margin of 0.01: the closest token of layer 1 (golden margin 0.0065) may swap, the
+    /// widest (0.30) may not.
+    static let swapLimits = try! Tolerances(.f32, json: try! JSONValue.parse("""
+        {"relative_floor": 0.001, "precisions": {"f32": {"nmse": 5e-4, "router_margin": 0.01}}}
+        """))
+
+    @Test func expertSetsAreJudgedByTheGoldenMargin() throws {
+        let file = try SafeTensorsFile(path: Self.goldens + "/start.taps.safetensors")
+        let tap = "model.language_model.layers.1.mlp.gate#indices"
+        let margins = try file.doubles("model.language_model.layers.1.mlp.gate#margin").scalars
+        let tokens = (0..<16).filter { !(8..<10).contains($0) }            // skip the padding rows
+        let closest = tokens.min { margins[$0] < margins[$1] }!, widest = tokens.max { margins[$0] < margins[$1] }!
+        #expect(margins[closest] < 0.01 && margins[widest] > 0.01)
+        for (row, accepted) in [(closest, true), (widest, false)] {
+            let verdicts = try check(try candidate("swap\(row)") { taps in
+                let index = taps.firstIndex { $0.name == tap }!
+                var indices = try file.integers(tap)
+                let k = indices.shape[1]
+                let unused = (0..<8).first { !indices.scalars[(row * k)..<((row + 1) * k)].contains($0) }!
+                indices.scalars[row * k + k - 1] = unused
+                taps[index] = try StoredTensor(name: tap, encoding: indices, as: .i64)
+            }, .f32, limits: Self.swapLimits)
+            let verdict = try #require(verdicts.first { $0.tap == tap })
+            #expect(verdict.passed == accepted, "row \(row), margin \(margins[row]): \(verdict.note)")
+            #expect(verdict.note.contains(accepted ? "swap(s) accepted" : "routed elsewhere"))
+        }
+    }
+
+    @Test func missingAndExtraTapsAreErrors() throws {
+        let missing = #expect(throws: GoldenError.self) {
+            try check(try candidate("missing") { $0.removeAll { $0.name == "lm_head" } })
+        }
+        #expect(missing?.tensor == "lm_head")
+        let extra = #expect(throws: GoldenError.self) {
+            try check(try candidate("extra") { $0.append(try StoredTensor(name: "lm_head#probabilities",
+                                                                         encoding: Tensor<Double>(shape: [1], repeating: 0), as: .f32)) })
+        }
+        #expect(extra?.tensor == "lm_head#probabilities")
+    }
+
+    @Test func bf16HasNoLimitsYet() {
+        let error = #expect(throws: GoldenError.self) { try Tolerances(.bf16) }
+        #expect(error?.message.contains("isolated") == true)
+    }
+}
