@@ -232,18 +232,23 @@ def rotary_f64(self, x, position_ids):
     return (emb.cos() * attention_factor).to(x.dtype), (emb.sin() * attention_factor).to(x.dtype)
 
 
-def eager_attention_f64(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
-    """eager_attention_forward with the softmax in the query's dtype instead of float32."""
-    _count("eager_attention_forward")
-    key_states = m4.repeat_kv(key, module.num_key_value_groups)
-    value_states = m4.repeat_kv(value, module.num_key_value_groups)
-    attn_weights = torch.matmul(query, key_states.transpose(2, 3)) * scaling
+def softmax_attention(module, query, key, value, attention_mask, scaling, dropout):
+    """The eager attention of transformers (scores, additive mask, softmax, dropout, P·V) with the softmax in the
+    query's dtype instead of float32."""
+    attn_weights = torch.matmul(query, key.transpose(-1, -2)) * scaling
     if attention_mask is not None:
         attn_weights = attn_weights + attention_mask
     attn_weights = torch.nn.functional.softmax(attn_weights, dim=-1)
     attn_weights = torch.nn.functional.dropout(attn_weights, p=dropout, training=module.training)
-    attn_output = torch.matmul(attn_weights, value_states).transpose(1, 2).contiguous()
+    attn_output = torch.matmul(attn_weights, value).transpose(1, 2).contiguous()
     return attn_output, attn_weights
+
+
+def eager_attention_f64(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
+    """Mistral4's eager_attention_forward (keys and values repeated per group) with the softmax lifted."""
+    _count("eager_attention_forward")
+    return softmax_attention(module, query, m4.repeat_kv(key, module.num_key_value_groups),
+                             m4.repeat_kv(value, module.num_key_value_groups), attention_mask, scaling, dropout)
 
 
 @torch.no_grad()
@@ -262,15 +267,9 @@ def pixtral_rotary_f64(self, x, position_ids):
 
 
 def pixtral_attention_f64(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
-    """Pixtral's eager_attention_forward with the softmax in the query's dtype instead of float32."""
+    """Pixtral's eager_attention_forward with the softmax lifted."""
     _count("pixtral.eager_attention_forward")
-    attn_weights = torch.matmul(query, key.transpose(-1, -2)) * scaling
-    if attention_mask is not None:
-        attn_weights = attn_weights + attention_mask
-    attn_weights = torch.nn.functional.softmax(attn_weights, dim=-1)
-    attn_weights = torch.nn.functional.dropout(attn_weights, p=dropout, training=module.training)
-    attn_output = torch.matmul(attn_weights, value).transpose(1, 2).contiguous()
-    return attn_output, attn_weights
+    return softmax_attention(module, query, key, value, attention_mask, scaling, dropout)
 
 
 def llama_4_attn_scale_f64(position_ids, beta, max_position_embeddings):

@@ -30,6 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import crosscheck_transformers as xc  # noqa: E402  (the hooks, the lifted islands, the loader)
+from conform import counted_rows  # noqa: E402  (which rows of a tap count: padding left out)
 
 
 def main() -> int:
@@ -74,9 +75,9 @@ def report(goldens: Path, case: dict, inputs: dict, candidate: dict) -> None:
             missing.append(name)
             continue
         a, b = candidate[name], golden[name]
-        rows = b.shape[0] * (b.shape[1] if b.ndim > 2 else 1)
-        if not xc.is_vision_tap(name) and rows == mask.size:
-            a, b = a.reshape(rows, -1)[mask], b.reshape(rows, -1)[mask]
+        rows = counted_rows(name, b.shape, mask)
+        if rows is not None:
+            a, b = a.reshape(rows.size, -1)[rows], b.reshape(rows.size, -1)[rows]
         if kind == "router_indices":
             value = float(np.mean(np.any(a != b, axis=-1)))
         elif kind == "margin":

@@ -118,9 +118,8 @@ extension ForwardCommand {
         let processed = ImagePreprocessor(multimodal)(try image.map { path throws(ImageError) in try RGBImage.load(path: path) })
         let images = try VisionInputs(pixelValues: processed.pixelValues, imageSizes: processed.imageSizes,
                                       config: multimodal)
-        let merged = multimodal.vision.patchSize * multimodal.spatialMergeSize
-        let grids = images.imageSizes.map { (rows: $0.height / merged, cols: $0.width / merged) }
-        let expanded = try ImageTokenLayout(multimodal).expand(prompt: ids, grids: grids)
+        let tokenSide = multimodal.vision.patchSize * multimodal.spatialMergeSize
+        let expanded = try ImageTokenLayout(multimodal).expand(prompt: ids, grids: images.grids(cellSide: tokenSide))
         return (try ForwardInputs(inputIds: Tensor(shape: [1, expanded.count], scalars: expanded), config: config.text),
                 images)
     }

@@ -39,7 +39,7 @@ import Tensor
     @Test func multimodalForwardTapShapes() throws {
         let images = try VisionFixtures.images([(56, 84), (28, 56)])
         let layout = ImageTokenLayout(multimodal)
-        let ids = try layout.expand(prompt: [1, 10, 40, 10, 41], grids: VisionFixtures.mergedGrids(images))
+        let ids = try layout.expand(prompt: [1, 10, 40, 10, 41], grids: images.grids(cellSide: 28))
         let inputs = try ForwardInputs(inputIds: Tensor(shape: [1, ids.count], scalars: ids),
                                        config: VisionFixtures.store.config.text)
         let taps = TapRecorder()

@@ -32,9 +32,4 @@ enum VisionFixtures {
                                 config: multimodal)
     }
 
-    /// Merged-token grids of `images`.
-    static func mergedGrids(_ images: VisionInputs) -> [(rows: Int, cols: Int)] {
-        let side = multimodal.vision.patchSize * multimodal.spatialMergeSize
-        return images.imageSizes.map { ($0.height / side, $0.width / side) }
-    }
 }

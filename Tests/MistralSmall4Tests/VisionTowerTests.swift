@@ -60,7 +60,7 @@ import Tensor
     /// ω = cat(r · f[0::2], c · f[1::2]), x' = x·cos + rotate_half(x)·sin, one softmax per image.
     @Test func nativeAttentionEqualsTransformersRotateHalf() throws {
         let images = try VisionFixtures.images([(56, 84), (28, 56)])
-        let grids = (0..<images.count).map { images.patchGrid($0, patchSize: vision.patchSize) }
+        let grids = images.grids(cellSide: vision.patchSize)
         let prefix = "model.vision_tower.transformer.layers.1.attention"
         let weights = try VisionAttentionWeights(store, prefix: prefix, heads: vision.numAttentionHeads)
         let patches = grids.reduce(0) { $0 + $1.rows * $1.cols }

@@ -25,9 +25,9 @@ public struct MultimodalModel: Sendable {
                 throw InputError(field: "pixel_values", "the model is text-only (its config has no vision tower)")
             }
             let layout = ImageTokenLayout(multimodal)
-            let merge = multimodal.spatialMergeSize
-            let patchGrids = (0..<images.count).map { images.patchGrid($0, patchSize: multimodal.vision.patchSize) }
-            try layout.check(inputs.inputIds, grids: patchGrids.map { ($0.rows / merge, $0.cols / merge) })
+            let patch = multimodal.vision.patchSize
+            let patchGrids = images.grids(cellSide: patch)
+            try layout.check(inputs.inputIds, grids: images.grids(cellSide: patch * multimodal.spatialMergeSize))
             let features = try VisionTower(config: multimodal, profile: profile)(images, store: store, taps: taps)
             let tokens = try Projector(config: store.config, profile: profile)(features, grids: patchGrids,
                                                                               store: store, taps: taps)

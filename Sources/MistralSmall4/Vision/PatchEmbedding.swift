@@ -42,8 +42,7 @@ public struct PatchEmbedding: Sendable {
     public func imagePatches(_ grid: Tensor<Double>, _ inputs: VisionInputs) -> Tensor<Double> {
         let (hidden, rows, cols) = (grid.shape[1], grid.shape[2], grid.shape[3])
         var out = [Double]()
-        for n in 0..<inputs.count {
-            let (height, width) = inputs.patchGrid(n, patchSize: patchSize)
+        for (n, (height, width)) in inputs.grids(cellSide: patchSize).enumerated() {
             for r in 0..<height {
                 for c in 0..<width {
                     for o in 0..<hidden { out.append(grid.scalars[((n * hidden + o) * rows + r) * cols + c]) }

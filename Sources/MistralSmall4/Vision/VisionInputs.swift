@@ -63,9 +63,10 @@ public struct VisionInputs: Sendable, Equatable {
         }
     }
 
-    /// Patch rows and columns of image `index`: its size over patch_size.
-    public func patchGrid(_ index: Int, patchSize: Int) -> (rows: Int, cols: Int) {
-        (imageSizes[index].height / patchSize, imageSizes[index].width / patchSize)
+    /// Each image's rows and columns of `side` × `side` cells: its patches (side = patch_size) or its merged
+    /// tokens (side = patch_size · spatial_merge_size).
+    public func grids(cellSide side: Int) -> [(rows: Int, cols: Int)] {
+        imageSizes.map { ($0.height / side, $0.width / side) }
     }
 
     /// The [image, channel, y, x] of the first NaN or infinity inside an image's area, if any.

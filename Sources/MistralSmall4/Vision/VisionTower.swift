@@ -29,7 +29,7 @@ public struct VisionTower: Sendable {
         let embedding = PatchEmbedding(weight: try store.tensor(prefix + ".patch_conv.weight"))
         let grid = embedding.convolve(inputs.pixelValues, profile)                                        // (1)
         taps.record(prefix + ".patch_conv", grid)
-        let grids = (0..<inputs.count).map { inputs.patchGrid($0, patchSize: vision.patchSize) }
+        let grids = inputs.grids(cellSide: vision.patchSize)
         let patches = embedding.imagePatches(grid, inputs)                                                // (2)
         let lnPre = RMSNorm(weight: try store.tensor(prefix + ".ln_pre.weight"), epsilon: VisionBlock.normEpsilon)
         var states = [lnPre(patches, profile)]                                                            // (3)

@@ -32,13 +32,10 @@ public enum Conformance {
     /// `limits` replaces spec/tolerances.json's row for `precision` (tests).
     public static func check(goldens: String, candidate: String, only: String? = nil,
                              precision: CandidatePrecision, limits: Tolerances? = nil) throws(GoldenError) -> [TapVerdict] {
-        _ = try GoldenVerifier.verify(goldens)
+        let summary = try GoldenVerifier.verify(goldens)
         let tolerances = if let limits { limits } else { try Tolerances(precision) }
-        guard let bytes = FilePath.readAll(FilePath.join(goldens, "manifest.json")),
-              let cases = (try? JSONValue.parse(bytes))?["cases"]?.arrayValue else {
-            throw GoldenError(file: "manifest.json", "unreadable")
-        }
-        let names = cases.compactMap { $0["name"]?.stringValue }
+        let cases = summary.manifest["cases"]?.arrayValue ?? []   // verify checked it is a non-empty array
+        let names = summary.cases
         let chosen: [JSONValue]
         if let only {
             chosen = cases.filter { $0["name"]?.stringValue == only }
@@ -121,7 +118,8 @@ struct CaseComparison {
     /// taps whose rows are not tokens always count.
     private func counts(_ tap: String, rows: Int, row: Int) -> Bool {
         let text = !tap.hasPrefix("model.vision_tower") && !tap.hasPrefix("model.multi_modal_projector")
-        return !(text && rows == valid.count) || valid[row]
+        guard text, rows == valid.count else { return true }
+        return valid[row]
     }
 
     private func realVerdict(_ tap: String, kind: ToleranceClass, shape: [Int]) throws(GoldenError) -> TapVerdict {

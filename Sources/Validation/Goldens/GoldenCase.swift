@@ -90,7 +90,7 @@ public struct GoldenCase: Sendable {
             prompt.append(id)
             if i < count { prompt.append(layout.image) }
         }
-        let ids = try layout.expand(prompt: prompt, grids: sizes.map { ($0.0 / m, $0.1 / m) })
+        let ids = try layout.expand(prompt: prompt, grids: images.grids(cellSide: m))
         let inputs = try ForwardInputs(inputIds: Tensor(shape: [1, ids.count], scalars: ids), config: config.text)
         return GoldenCase(name: "images", summary: "\(count) images (\(sizes.map { "\($0.0)×\($0.1)" }.joined(separator: ", "))) "
                           + "in one sequence of \(ids.count) tokens at positions 0…", inputs: inputs, images: images)

@@ -25,6 +25,8 @@ public struct GoldenSummary: Sendable, Equatable {
     public let cases: [String]
     public let tensors: Int
     public let files: Int
+    /// The parsed manifest.json.
+    public let manifest: JSONValue
 }
 
 public enum GoldenVerifier {
@@ -71,7 +73,7 @@ public enum GoldenVerifier {
                                   + "\(checksum.stringValue ?? "?")")
             }
         }
-        return GoldenSummary(preset: preset, cases: names, tensors: tensors, files: files.count)
+        return GoldenSummary(preset: preset, cases: names, tensors: tensors, files: files.count, manifest: manifest)
     }
 
     private static func readManifest(_ directory: String) throws(GoldenError) -> JSONValue {
