@@ -1,6 +1,7 @@
 // `assay conform`: a port's (or backend's) tap dump against a golden set — spec/conformance.md.
 
 import ArgumentParser
+import MistralSmall4
 import Tensor
 import Validation
 
@@ -31,26 +32,7 @@ struct ConformCommand: ParsableCommand {
 
     func run() throws {
         let verdicts = try Conformance.check(goldens: goldens, candidate: candidate, only: caseName, precision: precision)
-        print([pad("case", 8), pad("tap", 60), pad("shape", 16), pad("NMSE", 10, right: true), pad("max abs", 10, right: true),
-               pad("cos", 12, right: true), pad("limit", 9, right: true), "  verdict"].joined(separator: " "))
-        for v in verdicts {
-            let c = v.comparison
-            print([pad(v.caseName, 8), pad(v.tap, 60), pad(Shape.describe(v.shape), 16),
-                   pad(c.map { scientific($0.nmse) } ?? "sets", 10, right: true),
-                   pad(c.map { scientific($0.maxAbsoluteError) } ?? "", 10, right: true),
-                   pad(c.map { String($0.cosine).prefix(12).description } ?? "", 12, right: true),
-                   pad(v.limit.map(scientific) ?? "", 9, right: true),
-                   "  " + (v.passed ? "PASS" : "FAIL") + (v.note.isEmpty ? "" : "  " + v.note)].joined(separator: " "))
-        }
-        let failed = verdicts.filter { !$0.passed }
-        print("\(verdicts.count) taps compared, \(failed.count) failed (precision \(precision.rawValue))")
-        if let first = failed.first {
-            let worst = first.comparison.map { c in
-                "; worst element \(c.worstIndex): \(c.worstCandidate) vs golden \(c.worstReference)"
-            } ?? ""
-            print("first failure: case \(first.caseName), tap \(first.tap)\(worst)")
-            throw ExitCode(1)
-        }
+        try printVerdicts(verdicts, summary: "precision \(precision.rawValue)")
     }
 }
 

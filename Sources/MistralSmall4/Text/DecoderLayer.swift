@@ -30,17 +30,10 @@ public struct DecoderLayer: Sendable {
 
         let attention = MLAAttention(weights: try MLAWeights(store, prefix: prefix + ".self_attn"), config: config,
                                      profile: profile)
-        var attended = [Double](), latents = [Double]()
-        for b in 0..<batch {
-            let (out, rows) = attention(
-                normed.slice((b * length)..<((b + 1) * length)), positions: inputs.row(inputs.positionIds, b),
-                visible: inputs.row(inputs.attentionMask, b).map { $0 == 1 }, cache: &caches[b], algorithm: algorithm)
-            attended += out.scalars
-            latents += rows.scalars
-        }
-        taps.record(prefix + ".self_attn#kv_latent", Tensor(shape: [batch, length, caches[0].width], scalars: latents))
-        taps.record(prefix + ".self_attn", Tensor(shape: bsh, scalars: attended))
-        let mid = profile.residual(h, attended)                                                               // (2)
+        let (attended, latents) = attention(normed, inputs: inputs, caches: &caches, algorithm: algorithm)
+        taps.record(prefix + ".self_attn#kv_latent", latents.reshaped([batch, length, caches[0].width]))
+        taps.record(prefix + ".self_attn", attended.reshaped(bsh))
+        let mid = profile.residual(h, attended.scalars)                                                       // (2)
 
         let postNorm = RMSNorm(weight: try store.tensor(prefix + ".post_attention_layernorm.weight"),
                                epsilon: config.rmsNormEps)

@@ -35,16 +35,25 @@ public enum AttentionAlgorithm: String, CaseIterable, Sendable {
 
 /// One MLA block of the text decoder.
 public struct MLAAttention: Sendable {
-    public let weights: MLAWeights
+    public var weights: MLAWeights
     public let config: TextConfig
-    public let rope: YarnRoPE
     public let profile: PrecisionProfile
+    /// The rotation of eq. (3), from `config`.
+    public var rope: YarnRoPE
+    /// τ(p) of eq. (4), from `config`.
+    public var temperature: @Sendable (Int) -> Double
+    /// σ of eq. (6), from `config`.
+    public var softmaxScale: Double
 
+    /// The block as the spec defines it. `rope`, `temperature` and `softmaxScale` are variables only so that
+    /// `assay selftest` can plant the bugs ports make in them (spec/conformance.md §7).
     public init(weights: MLAWeights, config: TextConfig, profile: PrecisionProfile = .exact) {
         self.weights = weights
         self.config = config
-        self.rope = YarnRoPE(config, profile: profile)
         self.profile = profile
+        rope = YarnRoPE(config, profile: profile)
+        temperature = { queryTemperature(position: $0, config, profile) }
+        softmaxScale = Self.softmaxScale(config)
     }
 
     /// σ of eq. (6): 1/sqrt(d_n + d_r), times mscale(factor, mscale_all_dim)² under YaRN.
@@ -84,6 +93,24 @@ public struct MLAAttention: Sendable {
         return (output, latents)
     }
 
+    /// B sequences at once: `x [B·S, H]` (batch-major) with `inputs`' positions and mask, sequence b appended to
+    /// `caches[b]`. Returns `output [B·S, H]` and this call's cache rows `latents [B·S, r_kv + d_r]`.
+    public func callAsFunction(
+        _ x: Tensor<Double>, inputs: ForwardInputs, caches: inout [LatentCache], algorithm: AttentionAlgorithm = .expanded
+    ) -> (output: Tensor<Double>, latents: Tensor<Double>) {
+        let length = inputs.length
+        var output = [Double](), latents = [Double]()
+        for b in 0..<inputs.batch {
+            let (out, rows) = self(
+                x.slice((b * length)..<((b + 1) * length)), positions: inputs.row(inputs.positionIds, b),
+                visible: inputs.row(inputs.attentionMask, b).map { $0 == 1 }, cache: &caches[b], algorithm: algorithm)
+            output += out.scalars
+            latents += rows.scalars
+        }
+        return (Tensor(shape: [x.shape[0], x.shape[1]], scalars: output),
+                Tensor(shape: [x.shape[0], caches[0].width], scalars: latents))
+    }
+
     /// Eq. (1), (3), (4): `x [s, H] -> q [s, n·(d_n + d_r)]`, RoPE applied and τ(p) folded in.
     /// `angles[t]` is `rope.angles(position: positions[t])`.
     func projectQueries(_ x: Tensor<Double>, positions: [Int], angles: [(cos: [Double], sin: [Double])])
@@ -100,7 +127,7 @@ public struct MLAAttention: Sendable {
         q.scalars.withUnsafeMutableBufferPointer { buffer in
             for (t, position) in positions.enumerated() {
                 let (cosines, sines) = angles[t]
-                let tau = queryTemperature(position: position, config, profile)
+                let tau = temperature(position)
                 for h in 0..<config.numAttentionHeads {
                     let head = buffer.baseAddress! + (t * config.numAttentionHeads + h) * qk
                     rope.rotate(head + dn, cos: cosines, sin: sines)                           // (3)
@@ -201,6 +228,6 @@ public struct MLAAttention: Sendable {
 
     /// A raw q·k product scaled by σ, with the roundings of a bf16 matmul then a bf16 multiply under `hf-bf16`.
     private func score(_ product: Double) -> Double {
-        profile.activation(profile.activation(product) * Self.softmaxScale(config))
+        profile.activation(profile.activation(product) * softmaxScale)
     }
 }

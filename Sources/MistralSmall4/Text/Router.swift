@@ -27,6 +27,10 @@ public struct Routing: Sendable, Equatable {
     public var indices: Tensor<Int>
     /// Eq. (7). [T]
     public var margin: Tensor<Double>
+
+    public init(logits: Tensor<Double>, weights: Tensor<Double>, indices: Tensor<Int>, margin: Tensor<Double>) {
+        (self.logits, self.weights, self.indices, self.margin) = (logits, weights, indices, margin)
+    }
 }
 
 /// Group-limited top-k routing over softmax probabilities.

@@ -74,23 +74,29 @@ public struct TextDecoder: Sendable {
         let finalNorm = RMSNorm(weight: try store.tensor(prefix + ".norm.weight"), epsilon: config.rmsNormEps)
         let normed = finalNorm(h, profile)                                                                     // (4)
         taps.record(prefix + ".norm", normed.reshaped([batch, length, hidden]))
-        let logits = try languageModelHead(normed, store: store).reshaped([batch, length, config.vocabSize])   // (5)
+        let logits = try languageModelHead(normed, name: headWeightName, store: store, profile: profile)
+            .reshaped([batch, length, config.vocabSize])                                                        // (5)
         taps.record("lm_head", logits)
         return logits
     }
 
-    /// Eq. (5) streamed over blocks of vocabulary rows: `x [T, H] -> [T, V]`. A tied head reads the embedding.
-    private func languageModelHead(_ x: Tensor<Double>, store: some WeightStore) throws(WeightError) -> Tensor<Double> {
-        let name = store.config.tieWordEmbeddings ? prefix + ".embed_tokens.weight" : "lm_head.weight"
-        let (tokens, vocab, block) = (x.shape[0], config.vocabSize, 4096)
-        var logits = [Double](repeating: 0, count: tokens * vocab)
-        for start in stride(from: 0, to: vocab, by: block) {
-            let rows = start..<min(start + block, vocab)
-            let part = profile.activations(linear(x, try store.rows(name, rows)))   // [T, rows]
-            for t in 0..<tokens {
-                for (column, v) in rows.enumerated() { logits[t * vocab + v] = part.scalars[t * rows.count + column] }
-            }
-        }
-        return Tensor(shape: [tokens, vocab], scalars: logits)
+    /// The head's weight: `lm_head.weight`, or the embedding table when the config ties them.
+    public var headWeightName: String {
+        store.config.tieWordEmbeddings ? prefix + ".embed_tokens.weight" : "lm_head.weight"
     }
+}
+
+/// Eq. (5) streamed over blocks of 4096 vocabulary rows of `name` [V, H]: `x [T, H] -> [T, V]`.
+public func languageModelHead(_ x: Tensor<Double>, name: String, store: some WeightStore,
+                              profile: PrecisionProfile = .exact) throws(WeightError) -> Tensor<Double> {
+    let (tokens, vocab, block) = (x.shape[0], store.config.text.vocabSize, 4096)
+    var logits = [Double](repeating: 0, count: tokens * vocab)
+    for start in stride(from: 0, to: vocab, by: block) {
+        let rows = start..<min(start + block, vocab)
+        let part = profile.activations(linear(x, try store.rows(name, rows)))   // [T, rows]
+        for t in 0..<tokens {
+            for (column, v) in rows.enumerated() { logits[t * vocab + v] = part.scalars[t * rows.count + column] }
+        }
+    }
+    return Tensor(shape: [tokens, vocab], scalars: logits)
 }

@@ -39,17 +39,25 @@ public struct Projector: Sendable {
         let merged = merger(normed, grids: grids, profile)                                             // (2)–(3)
         taps.record(prefix + ".patch_merger", merged)
         let bias = config.multimodalProjectorBias
-        let up = profile.activations(linear(merged, try store.tensor(prefix + ".linear_1.weight"),
-                                            bias: bias ? try store.tensor(prefix + ".linear_1.bias") : nil))   // (4)
-        let activated = up.map { profile.activation(gelu($0)) }
-        let out = profile.activations(linear(activated, try store.tensor(prefix + ".linear_2.weight"),
-                                             bias: bias ? try store.tensor(prefix + ".linear_2.bias") : nil))  // (5)
+        let out = Self.mlp(merged, linear1: try store.tensor(prefix + ".linear_1.weight"),
+                           bias1: bias ? try store.tensor(prefix + ".linear_1.bias") : nil,
+                           linear2: try store.tensor(prefix + ".linear_2.weight"),
+                           bias2: bias ? try store.tensor(prefix + ".linear_2.bias") : nil, profile: profile)
         taps.record(prefix, out)
         return out
+    }
+
+    /// Eq. (4)–(5): `x [M, Hv] -> [M, H]`. `activation` is the exact GELU; only `assay selftest` passes another.
+    public static func mlp(_ x: Tensor<Double>, linear1: Tensor<Double>, bias1: Tensor<Double>?,
+                           linear2: Tensor<Double>, bias2: Tensor<Double>?, profile: PrecisionProfile = .exact,
+                           activation: (Double) -> Double = gelu) -> Tensor<Double> {
+        let up = profile.activations(linear(x, linear1, bias: bias1))                                   // (4)
+        let activated = up.map { profile.activation(activation($0)) }
+        return profile.activations(linear(activated, linear2, bias: bias2))                            // (5)
     }
 }
 
 /// The exact (erf) GELU of eq. (5), in torch's operation order: (u · ½) · (1 + erf(u · 1/√2)).
-func gelu(_ u: Double) -> Double {
+public func gelu(_ u: Double) -> Double {
     (u * 0.5) * (1 + erf(u * 0.70710678118654752440))
 }

@@ -12,17 +12,28 @@ import Tensor
 
 /// The verdict on one tap of one case.
 public struct TapVerdict: Sendable {
+    public enum Status: String, Sendable {
+        case pass = "PASS"
+        case fail = "FAIL"
+        /// The backend lacks the op that produces the tap (`assay diff`): nothing was compared.
+        case notCovered = "NOT COVERED"
+    }
+
     public let caseName: String
     public let tap: String
     public let shape: [Int]
     public let toleranceClass: ToleranceClass
-    /// The numeric comparison (nil for router indices).
+    /// The numeric comparison (nil for router indices and taps not covered).
     public let comparison: TensorComparison?
-    /// The NMSE limit (nil for router indices).
+    /// The NMSE limit (nil for router indices and taps not covered).
     public let limit: Double?
-    public let passed: Bool
-    /// Router swaps, logits agreement, or why it failed.
+    public let status: Status
+    /// Router swaps, logits agreement, why it failed, or which op is missing.
     public let note: String
+    /// NMSE of each token row, for attention taps (the per-position error of a report); padding rows are 0.
+    public let rowErrors: [Double]?
+
+    public var passed: Bool { status == .pass }
 }
 
 public enum Conformance {
@@ -34,6 +45,11 @@ public enum Conformance {
                              precision: CandidatePrecision, limits: Tolerances? = nil) throws(GoldenError) -> [TapVerdict] {
         let summary = try GoldenVerifier.verify(goldens)
         let tolerances = if let limits { limits } else { try Tolerances(precision) }
+        guard !tolerances.isolatedOnly else {
+            throw GoldenError(file: "tolerances.json", "precision \(precision.rawValue)'s limits are for isolated runs "
+                              + "(assay diff --mode isolated); a port's dump is chained, where one bf16 routing swap "
+                              + "moves every later tap")
+        }
         let cases = summary.manifest["cases"]?.arrayValue ?? []   // verify checked it is a non-empty array
         let names = summary.cases
         let chosen: [JSONValue]
@@ -50,68 +66,82 @@ public enum Conformance {
         }
         var verdicts = [TapVerdict]()
         for entry in chosen {
+            let stored = try StoredCase(goldens: goldens, entry: entry)
             let tapFile = entry["taps"]?["file"]?.stringValue ?? ""
             let candidatePath = FilePath.isDirectory(candidate) ? FilePath.join(candidate, tapFile) : candidate
-            verdicts += try CaseComparison(goldens: goldens, entry: entry, candidatePath: candidatePath,
+            verdicts += try CaseComparison(name: stored.name, taps: stored.taps, golden: stored.golden,
+                                           candidate: try TapTable(file: candidatePath), valid: stored.valid,
                                            tolerances: tolerances).verdicts()
         }
         return verdicts
     }
 }
 
-/// One case: the golden and candidate tap files, the rows that count, the limits.
-struct CaseComparison {
+/// One case of a golden set on disk: its taps (names and classes in manifest order), values and padding mask.
+struct StoredCase {
     let name: String
-    let golden: SafeTensorsFile
-    let candidate: SafeTensorsFile
     let taps: [(name: String, kind: ToleranceClass)]
-    /// Per token row (batch-major) of the text taps: 1 where attention_mask is 1.
+    let golden: TapTable
+    let inputs: TapTable
+    /// Per token row (batch-major): true where attention_mask is 1.
     let valid: [Bool]
-    let tolerances: Tolerances
 
-    init(goldens: String, entry: JSONValue, candidatePath: String, tolerances: Tolerances) throws(GoldenError) {
+    init(goldens: String, entry: JSONValue) throws(GoldenError) {
         name = entry["name"]?.stringValue ?? "?"
-        golden = try Self.open(FilePath.join(goldens, entry["taps"]?["file"]?.stringValue ?? ""))
-        candidate = try Self.open(candidatePath)
-        let inputs = try Self.open(FilePath.join(goldens, entry["inputs"]?["file"]?.stringValue ?? ""))
-        do { valid = try inputs.integers("attention_mask").scalars.map { $0 == 1 } } catch {
-            throw GoldenError(file: inputs.name, tensor: "attention_mask", error.message)
-        }
+        golden = try TapTable(file: FilePath.join(goldens, entry["taps"]?["file"]?.stringValue ?? ""))
+        inputs = try TapTable(file: FilePath.join(goldens, entry["inputs"]?["file"]?.stringValue ?? ""))
+        valid = try inputs.integers("attention_mask").scalars.map { $0 == 1 }
         taps = (entry["taps"]?["tensors"]?.arrayValue ?? []).map {
             ($0["name"]?.stringValue ?? "", ToleranceClass(rawValue: $0["tolerance_class"]?.stringValue ?? "") ?? .block)
         }
-        self.tolerances = tolerances
-        let expected = Set(taps.map(\.name))
-        if let extra = candidate.tensorNames.first(where: { !expected.contains($0) }) {
-            throw GoldenError(file: candidate.name, tensor: extra, "not a tap of case '\(name)' (spec/taps.md names)")
-        }
-        if let missing = taps.first(where: { !candidate.contains($0.name) }) {
-            throw GoldenError(file: candidate.name, tensor: missing.name, "missing: case '\(name)' has this tap")
-        }
     }
+}
 
-    private static func open(_ path: String) throws(GoldenError) -> SafeTensorsFile {
-        do { return try SafeTensorsFile(path: path) } catch {
-            throw GoldenError(file: error.file ?? FilePath.lastComponent(path), tensor: error.tensor, error.message)
+/// One case: golden and candidate taps, the rows that count, the limits.
+struct CaseComparison {
+    let name: String
+    let taps: [(name: String, kind: ToleranceClass)]
+    let golden: TapTable
+    let candidate: TapTable
+    /// Per token row (batch-major) of the text taps: true where attention_mask is 1.
+    let valid: [Bool]
+    let tolerances: Tolerances
+    /// Taps the candidate could not produce, with why (a backend's missing op).
+    let uncovered: [String: String]
+
+    /// Checks that the candidate has exactly the golden taps (or says why one is absent).
+    init(name: String, taps: [(name: String, kind: ToleranceClass)], golden: TapTable, candidate: TapTable,
+         valid: [Bool], tolerances: Tolerances, uncovered: [String: String] = [:]) throws(GoldenError) {
+        (self.name, self.taps, self.golden, self.candidate) = (name, taps, golden, candidate)
+        (self.valid, self.tolerances, self.uncovered) = (valid, tolerances, uncovered)
+        let expected = Set(taps.map(\.name))
+        if let extra = candidate.names.first(where: { !expected.contains($0) }) {
+            throw GoldenError(file: candidate.source, tensor: extra, "not a tap of case '\(name)' (spec/taps.md names)")
+        }
+        if let missing = taps.first(where: { candidate[$0.name] == nil && uncovered[$0.name] == nil }) {
+            throw GoldenError(file: candidate.source, tensor: missing.name, "missing: case '\(name)' has this tap")
         }
     }
 
     func verdicts() throws(GoldenError) -> [TapVerdict] {
         var out = [TapVerdict]()
         for (tap, kind) in taps where kind != .margin {
-            let shape = try info(golden, tap).shape
-            guard try info(candidate, tap).shape == shape else {
-                throw GoldenError(file: candidate.name, tensor: tap, "shape \(Shape.describe(try info(candidate, tap).shape))"
+            guard let shape = golden[tap]?.shape else {
+                throw GoldenError(file: golden.source, tensor: tap, "missing from the golden taps")
+            }
+            if let why = uncovered[tap] {
+                out.append(TapVerdict(caseName: name, tap: tap, shape: shape, toleranceClass: kind, comparison: nil,
+                                      limit: nil, status: .notCovered, note: why, rowErrors: nil))
+                continue
+            }
+            guard let candidateShape = candidate[tap]?.shape, candidateShape == shape else {
+                throw GoldenError(file: candidate.source, tensor: tap, "shape \(Shape.describe(candidate[tap]?.shape ?? []))"
                                   + ", the golden's is \(Shape.describe(shape))")
             }
             out.append(kind == .routerIndices ? try routerVerdict(tap, shape: shape)
                        : try realVerdict(tap, kind: kind, shape: shape))
         }
         return out
-    }
-
-    private func info(_ file: SafeTensorsFile, _ tap: String) throws(GoldenError) -> TensorInfo {
-        do { return try file.info(tap) } catch { throw GoldenError(file: file.name, tensor: tap, error.message) }
     }
 
     /// Row r of a tap of `rows` token rows counts when its token is not padding; vision and projector taps and
@@ -123,22 +153,11 @@ struct CaseComparison {
     }
 
     private func realVerdict(_ tap: String, kind: ToleranceClass, shape: [Int]) throws(GoldenError) -> TapVerdict {
-        guard try info(candidate, tap).dtype.isFloatingPoint else {
-            throw GoldenError(file: candidate.name, tensor: tap, "dtype \(try info(candidate, tap).dtype.rawValue); "
-                              + "a real-valued tap needs F64, F32, BF16 or F16")
-        }
-        var (a, b): (Tensor<Double>, Tensor<Double>)
-        do { (a, b) = (try candidate.doubles(tap), try golden.doubles(tap)) } catch {
-            throw GoldenError(file: error.file ?? candidate.name, tensor: tap, error.message)
-        }
+        var (a, b) = (try candidate.real(tap), try golden.real(tap))
         if tap.hasSuffix("#weights") {   // routing weights pair with their indices: compare them in expert-id order
             let indices = String(tap.dropLast("#weights".count)) + "#indices"
-            do {
-                a = Self.sortedByExpert(a, indices: try candidate.integers(indices))
-                b = Self.sortedByExpert(b, indices: try golden.integers(indices))
-            } catch {
-                throw GoldenError(file: error.file ?? candidate.name, tensor: indices, error.message)
-            }
+            a = Self.sortedByExpert(a, indices: try candidate.integers(indices))
+            b = Self.sortedByExpert(b, indices: try golden.integers(indices))
         }
         let rows = shape.count > 2 ? shape[0] * shape[1] : shape[0]
         let width = b.count / max(rows, 1)
@@ -147,7 +166,7 @@ struct CaseComparison {
         }
         let comparison: TensorComparison
         do { comparison = try TensorComparison(candidate: a, reference: b, relativeFloor: tolerances.relativeFloor) } catch {
-            throw GoldenError(file: candidate.name, tensor: tap, error.description)
+            throw GoldenError(file: candidate.source, tensor: tap, error.description)
         }
         let limit = tolerances.nmse[kind] ?? 0
         let finite = comparison.candidateNaNs == 0 && comparison.candidateInfinities == comparison.referenceInfinities
@@ -155,7 +174,20 @@ struct CaseComparison {
         var note = finite ? "" : "\(comparison.candidateNaNs) NaN, \(comparison.candidateInfinities) Inf"
         if kind == .logits { note = logitsNote(a, b, rows: rows, width: width, tap: tap) }
         return TapVerdict(caseName: name, tap: tap, shape: shape, toleranceClass: kind, comparison: comparison,
-                          limit: limit, passed: passed, note: note)
+                          limit: limit, status: passed ? .pass : .fail, note: note,
+                          rowErrors: kind == .attention ? Self.rowErrors(a, b, rows: rows, width: width) : nil)
+    }
+
+    /// Σ (a − b)² / Σ b² of each row (0 for an all-zero golden row that the candidate matches).
+    static func rowErrors(_ a: Tensor<Double>, _ b: Tensor<Double>, rows: Int, width: Int) -> [Double] {
+        (0..<rows).map { row in
+            var (error, norm) = (0.0, 0.0)
+            for i in (row * width)..<((row + 1) * width) {
+                error += (a.scalars[i] - b.scalars[i]) * (a.scalars[i] - b.scalars[i])
+                norm += b.scalars[i] * b.scalars[i]
+            }
+            return norm > 0 ? error / norm : (error == 0 ? 0 : .infinity)
+        }
     }
 
     /// Each row of `weights [T, k]` reordered by its expert ids ascending (selection order is unspecified:
@@ -195,28 +227,24 @@ struct CaseComparison {
     }
 
     /// Expert sets per token row; a changed set passes only where the golden `#margin` of that row is below the
-    /// precision's router margin (a near-tie), and is reported as an accepted swap.
+    /// precision's router margin (a near-tie), and is reported as an accepted swap. A margin of exactly 0 is a
+    /// tie the spec breaks (to the lower id), so a changed set there fails.
     private func routerVerdict(_ tap: String, shape: [Int]) throws(GoldenError) -> TapVerdict {
         let marginTap = String(tap.dropLast("#indices".count)) + "#margin"
-        let (a, b, margins): (Tensor<Int>, Tensor<Int>, Tensor<Double>)
-        do {
-            (a, b, margins) = (try candidate.integers(tap), try golden.integers(tap), try golden.doubles(marginTap))
-        } catch {
-            throw GoldenError(file: error.file ?? candidate.name, tensor: error.tensor ?? tap, error.message)
-        }
+        let (a, b, margins) = (try candidate.integers(tap), try golden.integers(tap), try golden.real(marginTap))
         let (rows, k) = (shape[0], shape.count > 1 ? shape[1] : 1)
         var (swaps, failures) = ([String](), [String]())
         for row in 0..<rows where counts(tap, rows: rows, row: row) {
             let x = Set(a.scalars[(row * k)..<((row + 1) * k)]), y = Set(b.scalars[(row * k)..<((row + 1) * k)])
             guard x != y else { continue }
-            let margin = margins.scalars[row]
-            (margin < tolerances.routerMargin ? { swaps.append("row \(row) (margin \(scientific(margin)))") }
+            let margin = margins.scalars[row]   // 0: an exact tie, which eq. 5 of spec/router.md decides
+            (margin > 0 && margin < tolerances.routerMargin ? { swaps.append("row \(row) (margin \(scientific(margin)))") }
                 : { failures.append("row \(row): \(x.sorted()) vs golden \(y.sorted()), margin \(scientific(margin))") })()
         }
         let note = failures.first.map { "\(failures.count) token(s) routed elsewhere; first \($0)" }
             ?? (swaps.isEmpty ? "" : "\(swaps.count) near-tie swap(s) accepted: \(swaps.joined(separator: ", "))")
         return TapVerdict(caseName: name, tap: tap, shape: shape, toleranceClass: .routerIndices, comparison: nil,
-                          limit: nil, passed: failures.isEmpty, note: note)
+                          limit: nil, status: failures.isEmpty ? .pass : .fail, note: note, rowErrors: nil)
     }
 }
 

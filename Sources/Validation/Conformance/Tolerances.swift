@@ -1,11 +1,7 @@
 // The limits of a conformance verdict, read from spec/tolerances.json (compiled in) — spec/conformance.md §3.
 
+import MistralSmall4
 import Tensor
-
-/// The precision a candidate computed in: it picks the row of spec/tolerances.json.
-public enum CandidatePrecision: String, Sendable, CaseIterable {
-    case f64, f32, bf16
-}
 
 /// NMSE limits per tolerance class and the router swap margin, for one candidate precision.
 public struct Tolerances: Sendable {
@@ -15,9 +11,13 @@ public struct Tolerances: Sendable {
     public let routerMargin: Double
     /// max |a − b| / max(|b|, floor): the floor of the relative error.
     public let relativeFloor: Double
+    /// The limits hold for isolated runs only (bf16: a chained run's routing swaps move every later tap), so a
+    /// port's dump, which is chained, cannot be judged by them.
+    public let isolatedOnly: Bool
 
-    /// The limits for `precision`, or an error naming the field (or why the precision has no limits yet).
-    public init(_ precision: CandidatePrecision, json: JSONValue? = nil) throws(GoldenError) {
+    /// The limits for `precision`, with the class limits of `backend`'s row for that precision on top (when the
+    /// file has one), or an error naming the field (or why the precision has no limits yet).
+    public init(_ precision: CandidatePrecision, backend: String? = nil, json: JSONValue? = nil) throws(GoldenError) {
         let file = "tolerances.json"
         let document: JSONValue
         if let json {
@@ -28,8 +28,7 @@ public struct Tolerances: Sendable {
             }
         }
         guard let row = document["precisions"]?[precision.rawValue] else {
-            let why = document["uncalibrated"]?[precision.rawValue]?.stringValue ?? "no limits"
-            throw GoldenError(file: file, "precision \(precision.rawValue) has no limits yet: \(why)")
+            throw GoldenError(file: file, "precision \(precision.rawValue) has no limits")
         }
         guard let base = row["nmse"]?.doubleValue, let margin = row["router_margin"]?.doubleValue,
               let floor = document["relative_floor"]?.doubleValue else {
@@ -38,14 +37,18 @@ public struct Tolerances: Sendable {
         }
         var limits = [ToleranceClass: Double]()
         for kind in ToleranceClass.allCases { limits[kind] = base }
-        for (name, value) in row["class_nmse"]?.objectValue ?? [] {
-            guard let kind = ToleranceClass(rawValue: name), let limit = value.doubleValue else {
-                throw GoldenError(file: file, "precisions.\(precision.rawValue).class_nmse: '\(name)' is not a "
-                                  + "tolerance class with a number")
+        let backendRow = backend.flatMap { document["backends"]?[$0]?[precision.rawValue] }
+        for (path, overrides) in [("precisions.\(precision.rawValue)", row["class_nmse"]),
+                                  ("backends.\(backend ?? "").\(precision.rawValue)", backendRow?["class_nmse"])] {
+            for (name, value) in overrides?.objectValue ?? [] {
+                guard let kind = ToleranceClass(rawValue: name), let limit = value.doubleValue else {
+                    throw GoldenError(file: file, "\(path).class_nmse: '\(name)' is not a tolerance class with a number")
+                }
+                limits[kind] = limit
             }
-            limits[kind] = limit
         }
         nmse = limits
+        isolatedOnly = row["isolated_only"] == .bool(true)
         routerMargin = margin
         relativeFloor = floor
     }

@@ -1,0 +1,96 @@
+// A golden set in memory: what `assay diff` runs a backend against — its config, weights, and each case's inputs
+// and golden taps. Loaded from a verified directory, or built from a reference run (`assay selftest`).
+
+import MistralSmall4
+import Tensor
+
+/// One case: inputs, the taps in production order with their classes, the golden values.
+public struct GoldenCaseData: Sendable {
+    public let name: String
+    public let inputs: ForwardInputs
+    public let images: VisionInputs?
+    public let taps: [(name: String, kind: ToleranceClass)]
+    public let golden: TapTable
+
+    public init(name: String, inputs: ForwardInputs, images: VisionInputs?, taps: [(name: String, kind: ToleranceClass)],
+                golden: TapTable) {
+        (self.name, self.inputs, self.images, self.taps, self.golden) = (name, inputs, images, taps, golden)
+    }
+
+    /// Per token row (batch-major): true where the attention mask is 1.
+    var valid: [Bool] { inputs.attentionMask.scalars.map { $0 == 1 } }
+}
+
+/// A whole golden set.
+public struct GoldenData: Sendable {
+    public let config: ModelConfig
+    public let profile: PrecisionProfile
+    /// The weights the goldens were made with (as the profile holds them).
+    public let store: any WeightStore
+    public let cases: [GoldenCaseData]
+    /// Where it came from, for the report (a directory, or `selftest`).
+    public let origin: String
+
+    public init(config: ModelConfig, profile: PrecisionProfile, store: any WeightStore, cases: [GoldenCaseData],
+                origin: String) {
+        (self.config, self.profile, self.cases, self.origin) = (config, profile, cases, origin)
+        self.store = profile == .hfBF16 ? BF16RoundedWeightStore(store) : store
+    }
+
+    /// Verifies the set in `directory` and reads it: its shipped checkpoint, or the synthetic weights of its
+    /// preset and seed when it ships none.
+    public static func load(_ directory: String) throws(GoldenError) -> GoldenData {
+        let summary = try GoldenVerifier.verify(directory)
+        let manifest = summary.manifest
+        let config: ModelConfig
+        do { config = try summary.preset.load() } catch { throw GoldenError(file: "manifest.json", error.description) }
+        guard let profile = PrecisionProfile(rawValue: manifest["profile"]?.stringValue ?? "") else {
+            throw GoldenError(file: "manifest.json", "'profile' is not one of \(PrecisionProfile.allCases.map(\.rawValue))")
+        }
+        let store: any WeightStore
+        if manifest["weights"]?.objectValue != nil {
+            do { store = try CheckpointWeightStore(config: config, directory: directory) } catch {
+                throw GoldenError(file: error.source, tensor: error.tensor, error.message)
+            }
+        } else {
+            guard case .number(let text)? = manifest["seed"], let seed = UInt64(text) else {
+                throw GoldenError(file: "manifest.json", "'seed' must be an unsigned integer (the set ships no weights)")
+            }
+            store = SyntheticWeightStore(config: config, seed: seed)
+        }
+        var cases = [GoldenCaseData]()
+        for entry in manifest["cases"]?.arrayValue ?? [] {
+            let stored = try StoredCase(goldens: directory, entry: entry)
+            cases.append(try stored.data(config))
+        }
+        return GoldenData(config: config, profile: profile, store: store, cases: cases,
+                          origin: FilePath.lastComponent(directory))
+    }
+}
+
+extension StoredCase {
+    /// The case's inputs checked against `config`, with its golden taps.
+    func data(_ config: ModelConfig) throws(GoldenError) -> GoldenCaseData {
+        let file = inputs.source
+        do {
+            let forward = try ForwardInputs(inputIds: try inputs.integers("input_ids"),
+                                            positionIds: try inputs.integers("position_ids"),
+                                            attentionMask: try inputs.integers("attention_mask"), config: config.text)
+            var images: VisionInputs?
+            if inputs["pixel_values"] != nil {
+                guard let multimodal = config.multimodal else {
+                    throw GoldenError(file: file, tensor: "pixel_values", "the preset has no vision tower")
+                }
+                images = try VisionInputs(pixelValues: try inputs.real("pixel_values"),
+                                          imageSizes: try inputs.integers("image_sizes"), config: multimodal)
+            }
+            return GoldenCaseData(name: name, inputs: forward, images: images, taps: taps, golden: golden)
+        } catch let error as GoldenError {
+            throw error
+        } catch let error as InputError {
+            throw GoldenError(file: file, tensor: error.field, error.message)
+        } catch {
+            throw GoldenError(file: file, "\(error)")
+        }
+    }
+}

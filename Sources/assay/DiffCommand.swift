@@ -1,0 +1,77 @@
+// `assay diff`: a backend run op by op against a golden set — spec/conformance.md §5.
+
+import ArgumentParser
+import MistralSmall4
+import Tensor
+import Validation
+
+struct DiffCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diff",
+        abstract: "Run a backend layer by layer against a golden set and print a per-tap verdict.",
+        discussion: """
+            isolated (default): every op gets the golden taps as its inputs, so each tap shows that op's own error. \
+            chained: every op gets what the backend produced before it, so the growth of error shows. Ops the \
+            backend lacks are reported NOT COVERED (and, chained, everything that depends on them); they never run \
+            on the reference instead. Limits: spec/tolerances.json by tolerance class, the backend's precision and \
+            the backend's own row. Exit 1 when a compared tap fails.
+            """)
+
+    @Option(help: "The backend: \(BackendRegistry.names).")
+    var backend: String
+
+    @Option(help: "The golden set directory.")
+    var goldens: String
+
+    @Option(help: "isolated or chained.")
+    var mode: DiffMode = .isolated
+
+    @Option(help: "Compare only the taps whose name matches this regular expression (anywhere in the name).")
+    var taps: String?
+
+    @Option(help: "Also write the report: FILE.json or FILE.html (self-contained).")
+    var report: String?
+
+    @Option(help: ArgumentHelp("The reference backend's precision profile (default: the golden set's). hf-bf16 "
+                               + "against an exact set measures bf16 error, judged by the bf16 limits."))
+    var profile: PrecisionProfile?
+
+    func validate() throws {
+        if let report, !report.hasSuffix(".json"), !report.hasSuffix(".html") {
+            throw ValidationError("--report must end in .json or .html: '\(report)'")
+        }
+    }
+
+    func run() throws {
+        let filter: Regex<AnyRegexOutput>?
+        do { filter = try taps.map { try Regex($0) } } catch {
+            throw ValidationError("--taps '\(taps ?? "")' is not a regular expression: \(error)")
+        }
+        let data = try GoldenData.load(goldens)
+        let chosen = try BackendRegistry.backend(backend, profile: profile ?? data.profile)
+        let tolerances = try Tolerances(chosen.precision, backend: chosen.name)
+        let result = try DiffEngine.run(chosen, on: data, mode: mode, tolerances: tolerances, filter: filter)
+        if result.verdicts.isEmpty { throw ValidationError("--taps '\(taps ?? "")' matches no tap of \(goldens)") }
+        if let report {
+            let text = report.hasSuffix(".html") ? result.html : result.json.serialized(pretty: true) + "\n"
+            try AtomicDirectory.writeFile(Array(text.utf8), to: report)
+        }
+        defer { if let report { print("report: \(report)") } }
+        try printVerdicts(result.verdicts, summary: "backend \(chosen.name), \(mode.rawValue), precision "
+                          + chosen.precision.rawValue)
+    }
+}
+
+extension DiffMode: ExpressibleByArgument {}
+
+/// The backends this build can run, by name.
+enum BackendRegistry {
+    static let names = "reference"
+
+    static func backend(_ name: String, profile: PrecisionProfile) throws -> any Backend {
+        switch name {
+        case "reference": return ReferenceBackend(profile: profile)
+        default: throw ValidationError("unknown backend '\(name)'; this build has: \(names)")
+        }
+    }
+}
