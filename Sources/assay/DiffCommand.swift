@@ -63,15 +63,3 @@ struct DiffCommand: ParsableCommand {
 }
 
 extension DiffMode: ExpressibleByArgument {}
-
-/// The backends this build can run, by name.
-enum BackendRegistry {
-    static let names = "reference"
-
-    static func backend(_ name: String, profile: PrecisionProfile) throws -> any Backend {
-        switch name {
-        case "reference": return ReferenceBackend(profile: profile)
-        default: throw ValidationError("unknown backend '\(name)'; this build has: \(names)")
-        }
-    }
-}
