@@ -57,9 +57,9 @@ public enum PlantedBug: String, CaseIterable, Sendable {
 }
 
 /// The reference backend with one planted bug.
-public struct BuggyBackend: Backend {
+public struct BuggyBackend: DelegatingBackend {
     public let bug: PlantedBug
-    let base: ReferenceBackend
+    public let base: any Backend
 
     public init(_ bug: PlantedBug) {
         self.bug = bug
@@ -98,18 +98,9 @@ public struct BuggyBackend: Backend {
     }
 
     public var name: String { "reference+" + bug.rawValue }
-    public var precision: CandidatePrecision { .f64 }
-    public var operations: Set<SpecOp> { base.operations }
-
-    public func embedding(_ ids: [Int], table: String, store: any WeightStore) throws -> Tensor<Double> {
-        try base.embedding(ids, table: table, store: store)
-    }
-
     public func rmsNorm(_ x: Tensor<Double>, weight: Tensor<Double>, epsilon: Double) throws -> Tensor<Double> {
         try base.rmsNorm(x, weight: weight, epsilon: bug == .normEpsilon ? 1e-5 : epsilon)
     }
-
-    public func add(_ a: Tensor<Double>, _ b: Tensor<Double>) throws -> Tensor<Double> { try base.add(a, b) }
 
     public func mlaAttention(_ x: Tensor<Double>, inputs: ForwardInputs, store: any WeightStore, prefix: String)
         throws -> (output: Tensor<Double>, latents: Tensor<Double>)
@@ -150,21 +141,6 @@ public struct BuggyBackend: Backend {
         return try base.routedExperts(x, routing: routing, store: TransformedWeightStore(store) { name, slab in
             name.hasPrefix(prefix) ? Self.readTransposed(slab) : slab
         }, prefix: prefix)
-    }
-
-    public func swiglu(_ x: Tensor<Double>, mlp: SwiGLU) throws -> Tensor<Double> { try base.swiglu(x, mlp: mlp) }
-
-    public func lmHead(_ x: Tensor<Double>, name: String, store: any WeightStore) throws -> Tensor<Double> {
-        try base.lmHead(x, name: name, store: store)
-    }
-
-    public func patchEmbedding(_ pixels: Tensor<Double>, weight: Tensor<Double>) throws -> Tensor<Double> {
-        try base.patchEmbedding(pixels, weight: weight)
-    }
-
-    public func visionAttention(_ x: Tensor<Double>, weights: VisionAttentionWeights, config: VisionConfig,
-                                grids: PatchGrids) throws -> Tensor<Double> {
-        try base.visionAttention(x, weights: weights, config: config, grids: grids)
     }
 
     public func patchMerger(_ x: Tensor<Double>, weight: Tensor<Double>, mergeSize: Int, grids: PatchGrids)

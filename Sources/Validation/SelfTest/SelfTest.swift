@@ -12,6 +12,8 @@ public struct SelfTestOutcome: Sendable {
     /// The first failing tap, with its NMSE when numeric.
     public let firstFailure: TapVerdict?
     public let failedTaps: Int
+    /// The precisions whose limits catch the bug too (any tap over that precision's limit, or routed elsewhere).
+    public let caughtBy: [CandidatePrecision]
 
     /// Caught at the expected tap (a bug), or no failure at all (the control).
     public var ok: Bool {
@@ -55,14 +57,22 @@ public enum SelfTest {
     public static func run(progress: (String) -> Void = { _ in }) throws -> [SelfTestOutcome] {
         let data = try goldens()
         let tolerances = try Tolerances(.f64)
+        let others = try [CandidatePrecision.f32, .bf16].map { ($0, try Tolerances($0)) }
         let text = TensorInventory.textPrefix(data.config)
         var outcomes = [SelfTestOutcome]()
         for bug in [nil] + PlantedBug.allCases.map(Optional.some) {
             progress(bug?.rawValue ?? "control")
             let backend: any Backend = bug.map { BuggyBackend($0) } ?? ReferenceBackend()
             let result = try DiffEngine.run(backend, on: data, mode: .isolated, tolerances: tolerances)
+            let caught = [.f64] + others.filter { _, limits in
+                result.verdicts.contains { v in
+                    v.toleranceClass == .routerIndices ? v.status == .fail
+                        : (v.comparison.map { !($0.nmse <= limits.nmse[v.toleranceClass] ?? 0) } ?? false)
+                }
+            }.map(\.0)
             outcomes.append(SelfTestOutcome(bug: bug, expected: bug?.expectedFirstFailure(text: text),
-                                            firstFailure: result.failures.first, failedTaps: result.failures.count))
+                                            firstFailure: result.failures.first, failedTaps: result.failures.count,
+                                            caughtBy: bug == nil ? [] : caught))
         }
         return outcomes
     }

@@ -1,0 +1,88 @@
+// `assay coverage`: which spec ops each backend implements, and whether their taps pass an isolated diff —
+// spec/conformance.md §6.
+
+import ArgumentParser
+import MistralSmall4
+import Tensor
+import Validation
+
+struct CoverageCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coverage",
+        abstract: "List the spec ops each backend implements and whether they pass an isolated diff.",
+        discussion: """
+            Runs every backend of this build (or --backend) over the golden sets in isolated mode and groups the \
+            verdicts by the spec op that produced each tap. A cell reads `pass (N taps)`, `FAIL (k of N)`, or \
+            `not implemented`. Exit 1 when an implemented op fails.
+            """)
+
+    @Option(parsing: .upToNextOption, help: "Golden set directories.")
+    var goldens = ["goldens/tiny", "goldens/tiny-vision"]
+
+    @Option(help: "Only this backend (default: every backend of this build: \(BackendRegistry.names)).")
+    var backend: String?
+
+    @Flag(help: "Print JSON instead of the table.")
+    var json = false
+
+    func run() throws {
+        let names = backend.map { [$0] } ?? BackendRegistry.names.split(separator: ",").map {
+            $0.trimmingPrefix(" ").description
+        }
+        let sets = try goldens.map { try GoldenData.load($0) }
+        var columns = [(name: String, cells: [SpecOp: Cell])]()
+        for name in names {
+            var cells = [SpecOp: Cell]()
+            for data in sets {
+                let chosen = try BackendRegistry.backend(name, profile: data.profile)
+                let result = try DiffEngine.run(chosen, on: data, mode: .isolated,
+                                                tolerances: try Tolerances(chosen.precision, backend: chosen.name))
+                for verdict in result.verdicts {
+                    guard case .some(.some(let op)) = result.ops[verdict.tap] else { continue }
+                    cells[op, default: Cell()].add(verdict)
+                }
+                for op in SpecOp.allCases where !chosen.operations.contains(op) { cells[op] = Cell(implemented: false) }
+            }
+            columns.append((name, cells))
+        }
+        if json {
+            print(JSONValue.object(SpecOp.allCases.map { op in
+                (op.rawValue, .object([("page", .string(op.page))] + columns.map { ($0.name, $0.cells[op, default: Cell()].json) }))
+            }).serialized(pretty: true))
+        } else {
+            print(([pad("spec op", 18), pad("spec page", 20)] + columns.map { pad($0.name, 22) }).joined(separator: " "))
+            for op in SpecOp.allCases {
+                print(([pad(op.rawValue, 18), pad(op.page, 20)]
+                       + columns.map { pad($0.cells[op, default: Cell()].text, 22) }).joined(separator: " "))
+            }
+        }
+        if columns.contains(where: { $0.cells.values.contains { $0.failed > 0 } }) { throw ExitCode(1) }
+    }
+
+    /// One op on one backend: implemented or not, and how its compared taps fared.
+    struct Cell {
+        var implemented = true
+        var compared = 0
+        var failed = 0
+        var notCovered = 0
+
+        mutating func add(_ verdict: TapVerdict) {
+            switch verdict.status {
+            case .pass: compared += 1
+            case .fail: (compared, failed) = (compared + 1, failed + 1)
+            case .notCovered: notCovered += 1
+            }
+        }
+
+        var text: String {
+            if !implemented || (compared == 0 && notCovered > 0) { return "not implemented" }
+            if compared == 0 { return "no taps" }
+            return failed == 0 ? "pass (\(compared) taps)" : "FAIL (\(failed) of \(compared))"
+        }
+
+        var json: JSONValue {
+            .object([("implemented", .bool(implemented && !(compared == 0 && notCovered > 0))),
+                     ("compared", .int(compared)), ("failed", .int(failed))])
+        }
+    }
+}

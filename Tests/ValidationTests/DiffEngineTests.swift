@@ -1,0 +1,112 @@
+// The diff engine: the reference passes its own goldens in both modes; a missing op is NOT COVERED (alone in
+// isolated mode, with everything downstream in chained mode) and never replaced by the reference; a planted bug
+// fails at its tap; the reports carry what the table shows and need no network.
+
+import Foundation
+import Testing
+import MistralSmall4
+import Tensor
+@testable import Validation
+
+/// The reference without one op.
+private struct Without: DelegatingBackend {
+    let missingOp: SpecOp
+    let base: any Backend = ReferenceBackend()
+    var name: String { "reference-without-\(missingOp.rawValue)" }
+    var operations: Set<SpecOp> { base.operations.subtracting([missingOp]) }
+
+    func routedExperts(_ x: Tensor<Double>, routing: Routing, store: any WeightStore, prefix: String) throws
+        -> Tensor<Double> {
+        guard missingOp != .routedExperts else { throw missing(.routedExperts) }
+        return try base.routedExperts(x, routing: routing, store: store, prefix: prefix)
+    }
+}
+
+/// The reference with an op that fails for a reason other than a missing op.
+private struct Broken: DelegatingBackend {
+    let base: any Backend = ReferenceBackend()
+    var name: String { "broken" }
+    func lmHead(_ x: Tensor<Double>, name: String, store: any WeightStore) throws -> Tensor<Double> {
+        throw BackendError(backend: "broken", op: .lmHead, "vocabulary of 128 is not a multiple of 256")
+    }
+}
+
+@Suite(.serialized) struct DiffEngineTests {
+    static let goldens = GoldenSetTests.repository.appendingPathComponent("goldens/tiny-vision").path
+    static let data = Result { try GoldenData.load(goldens) }
+
+    func diff(_ backend: any Backend, _ mode: DiffMode, filter: String? = nil) throws -> DiffResult {
+        try DiffEngine.run(backend, on: try Self.data.get(), mode: mode, tolerances: try Tolerances(backend.precision),
+                           filter: try filter.map { try Regex($0) })
+    }
+
+    @Test(arguments: DiffMode.allCases)
+    func referencePassesItsOwnGoldens(mode: DiffMode) throws {
+        let result = try diff(ReferenceBackend(), mode)
+        let manifestTaps = try Self.data.get().cases.reduce(0) { $0 + $1.taps.filter { $0.kind != .margin }.count }
+        #expect(result.verdicts.count == manifestTaps)
+        #expect(result.failures.isEmpty && result.notCovered.isEmpty)
+        #expect(result.opName("model.language_model.layers.1.mlp.gate#indices") == "router")
+        #expect(result.opName("model.language_model#inputs_embeds") == "engine")
+    }
+
+    @Test func aMissingOpIsNotCoveredAloneWhenIsolated() throws {
+        let result = try diff(Without(missingOp: .routedExperts), .isolated)
+        let uncovered = Set(result.notCovered.map(\.tap))
+        #expect(uncovered == ["model.language_model.layers.1.mlp.experts", "model.language_model.layers.2.mlp.experts"])
+        #expect(result.notCovered.allSatisfy { $0.comparison == nil && $0.note.contains("routed_experts") })
+        #expect(result.failures.isEmpty)
+    }
+
+    @Test func aMissingOpLeavesEverythingDownstreamNotCoveredWhenChained() throws {
+        let result = try diff(Without(missingOp: .routedExperts), .chained)
+        let start = result.verdicts.filter { $0.caseName == "start" }
+        let firstUncovered = try #require(start.firstIndex { $0.status == .notCovered })
+        #expect(start[firstUncovered].tap == "model.language_model.layers.1.mlp.experts")
+        #expect(start[..<firstUncovered].allSatisfy { $0.status == .pass })
+        #expect(start[firstUncovered...].allSatisfy { $0.status == .notCovered || $0.tap.contains("shared_experts") })
+        #expect(start.last?.tap == "lm_head" && start.last?.status == .notCovered)
+    }
+
+    @Test func aPlantedBugFailsAtItsTapInBothModes() throws {
+        for mode in DiffMode.allCases {
+            let result = try diff(BuggyBackend(.normEpsilon), mode)
+            #expect(result.failures.first?.tap == "model.language_model.layers.0.input_layernorm")
+        }
+    }
+
+    @Test func anOpThatFailsIsAnErrorNamingTheTap() throws {
+        let error = #expect(throws: GoldenError.self) { try diff(Broken(), .isolated, filter: "lm_head") }
+        #expect(error?.tensor == "lm_head")
+        #expect(error?.message.contains("not a multiple of 256") == true)
+    }
+
+    @Test func theFilterKeepsOnlyMatchingTaps() throws {
+        let result = try diff(ReferenceBackend(), .isolated, filter: #"layers\.0\.self_attn$"#)
+        #expect(result.verdicts.count == 4)   // one per case
+        #expect(result.verdicts.allSatisfy { $0.tap.hasSuffix("layers.0.self_attn") && $0.passed })
+        #expect(result.verdicts.allSatisfy { $0.rowErrors?.count == $0.shape[0] * $0.shape[1] })
+    }
+
+    @Test func reportsCarryTheVerdictsAndNeedNoNetwork() throws {
+        let result = try diff(BuggyBackend(.ropeHalfSplit), .isolated)
+        let json = try JSONValue.parse(Array(result.json.serialized(pretty: true).utf8))
+        #expect(json["failed"]?.intValue == result.failures.count)
+        #expect(json["first_failure"]?["tap"]?.stringValue == "model.language_model.layers.0.self_attn#kv_latent")
+        #expect(json["taps"]?.arrayValue?.count == result.verdicts.count)
+        let html = result.html
+        #expect(html.contains("<svg") && html.contains("FAIL: first failing tap model.language_model.layers.0.self_attn#kv_latent"))
+        for outside in ["<script", "src=", "href=", "@import", "url("] { #expect(!html.contains(outside)) }
+        #expect(html.components(separatedBy: "http").count - 1 == html.components(separatedBy: "<svg").count - 1)
+    }
+}
+
+@Suite struct SelfTestTests {
+    @Test func everyPlantedBugIsCaughtAtItsTapAndTheControlPasses() throws {
+        let outcomes = try SelfTest.run()
+        #expect(outcomes.count == PlantedBug.allCases.count + 1)
+        for outcome in outcomes {
+            #expect(outcome.ok, "\(outcome.bug?.rawValue ?? "control"): first failure \(outcome.firstFailure?.tap ?? "none")")
+        }
+    }
+}
