@@ -8,7 +8,7 @@ import MistralSmall4
 import Tensor
 
 extension DiffResult {
-    /// The page. Charts plot log10 NMSE; an NMSE of 0 is drawn at the floor 1e-40.
+    /// The page. Charts plot log10 NMSE; an NMSE of 0 is drawn on the bottom edge.
     public var html: String {
         let title = "Assay diff: \(backend) vs \(goldens) (\(mode.rawValue), \(precision.rawValue))"
         let verdictLine = failures.first.map { "FAIL: first failing tap \($0.tap) in case \($0.caseName)" }
@@ -30,7 +30,8 @@ extension DiffResult {
             <p class="verdict \(failures.isEmpty ? "PASS" : "FAIL")">\(escape(verdictLine))</p>
             <p>\(verdicts.count - notCovered.count) taps compared, \(failures.count) failed, \(notCovered.count) not \
             covered. Limits: spec/tolerances.json, precision \(precision.rawValue). Metrics: spec/conformance.md.</p>
-            <h2>Error per tap, in model order (log10 NMSE; dashed: the limit; red: failed)</h2>
+            <h2>Error per tap, in model order (log10 NMSE; dashed: the limit; red: failed; bottom edge: exactly 0; \
+            hover a point for its tap)</h2>
             \(errorChart())
             <h2>Attention error per token row (log10 NMSE; padding rows are not compared)</h2>
             \(positionCharts())
@@ -56,9 +57,9 @@ extension DiffResult {
         let (width, height, left, top) = (900.0, 220.0, 50.0, 10.0)
         let palette = ["#0969da", "#8250df", "#bf3989", "#1a7f37", "#9a6700", "#57606a"]
         let numeric = verdicts.filter { $0.comparison != nil }
-        let values = numeric.map { log10NMSE($0.comparison!.nmse) } + numeric.compactMap { $0.limit.map(log10NMSE) }
-        let low = (values.min() ?? -20).rounded(.down), high = Swift.max((values.max() ?? 0).rounded(.up), low + 1)
-        func y(_ v: Double) -> Double { top + (high - v) / (high - low) * (height - 2 * top) }
+        let values = (numeric.map { $0.comparison!.nmse } + numeric.compactMap(\.limit)).filter { $0 > 0 }.map(log10NMSE)
+        let low = (values.min() ?? -20).rounded(.down) - 1, high = Swift.max((values.max() ?? 0).rounded(.up), low + 2)
+        func y(_ v: Double) -> Double { top + (high - Swift.max(v, low)) / (high - low) * (height - 2 * top) }
         var svg = ""
         for (n, name) in caseNames.enumerated() {
             let taps = numeric.filter { $0.caseName == name }
