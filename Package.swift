@@ -25,11 +25,14 @@ let package = Package(
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         // OpenBLAS's CBLAS (Debian libopenblas-dev; Tools/test and Tools/validate install it).
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // FFTW 3 (Debian libfftw3-dev; Tools/test and Tools/validate install it): the FFT oracles and diagnostics.
+        .systemLibrary(name: "CFFTW", pkgConfig: "fftw3", providers: [.apt(["libfftw3-dev"])]),
         // Compute backends: today the BLAS linear layer; the reference and BLAS backends join it.
         .target(name: "Backends", dependencies: ["Tensor", "COpenBLAS"]),
         // Comparison metrics shared by tests, diffs and cross-checks; golden sets (write, verify); conformance.
         // `Resources/tolerances.json` is a symlink to spec/tolerances.json, compiled into the binary.
-        .target(name: "Validation", dependencies: ["Tensor", "MistralSmall4"], resources: [.embedInCode("Resources")]),
+        .target(name: "Validation", dependencies: ["Tensor", "MistralSmall4", "CFFTW"],
+                resources: [.embedInCode("Resources")]),
         .executableTarget(
             name: "assay",
             dependencies: [

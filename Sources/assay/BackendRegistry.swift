@@ -2,12 +2,21 @@
 
 import ArgumentParser
 import MistralSmall4
+import Validation
 
 /// The backends this build can run, by name.
 enum BackendRegistry {
     static let names = "reference"
 
+    /// `name`, or `reference+BUG` (the reference with one of `assay selftest`'s planted bugs, for demonstrations).
     static func backend(_ name: String, profile: PrecisionProfile) throws -> any Backend {
+        if name.hasPrefix("reference+") {
+            guard let bug = PlantedBug(rawValue: String(name.dropFirst("reference+".count))) else {
+                throw ValidationError("unknown planted bug in '\(name)'; bugs: "
+                                      + PlantedBug.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            return BuggyBackend(bug)
+        }
         switch name {
         case "reference": return ReferenceBackend(profile: profile)
         default: throw ValidationError("unknown backend '\(name)'; this build has: \(names)")

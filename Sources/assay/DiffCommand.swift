@@ -36,6 +36,11 @@ struct DiffCommand: ParsableCommand {
                                + "against an exact set measures bf16 error, judged by the bf16 limits."))
     var profile: PrecisionProfile?
 
+    @Option(help: "Patch embedding: the backend's own (direct) or the FFT convolution (fft: float64, an independent oracle).")
+    var conv: Convolution = .direct
+
+    enum Convolution: String, ExpressibleByArgument { case direct, fft }
+
     func validate() throws {
         if let report, !report.hasSuffix(".json"), !report.hasSuffix(".html") {
             throw ValidationError("--report must end in .json or .html: '\(report)'")
@@ -48,7 +53,8 @@ struct DiffCommand: ParsableCommand {
             throw ValidationError("--taps '\(taps ?? "")' is not a regular expression: \(error)")
         }
         let data = try GoldenData.load(goldens)
-        let chosen = try BackendRegistry.backend(backend, profile: profile ?? data.profile)
+        let own = try BackendRegistry.backend(backend, profile: profile ?? data.profile)
+        let chosen: any Backend = conv == .fft ? FFTConvolutionBackend(own) : own
         let tolerances = try Tolerances(chosen.precision, backend: chosen.name)
         let result = try DiffEngine.run(chosen, on: data, mode: mode, tolerances: tolerances, filter: filter)
         if result.verdicts.isEmpty { throw ValidationError("--taps '\(taps ?? "")' matches no tap of \(goldens)") }

@@ -251,7 +251,8 @@ struct CaseComparison {
 /// A short scientific rendering: 3 significant digits.
 public func scientific(_ x: Double) -> String {
     guard x.isFinite, x != 0 else { return x == 0 ? "0" : "\(x)" }
-    let exponent = Int(floor(log10(abs(x))))
-    let mantissa = (x / pow(10, Double(exponent)) * 100).rounded() / 100
+    var exponent = Int(floor(log10(abs(x))))
+    var mantissa = (x / pow(10, Double(exponent)) * 100).rounded() / 100
+    if abs(mantissa) >= 10 { (mantissa, exponent) = (mantissa / 10, exponent + 1) }   // 9.996 rounds to 10.0
     return "\(mantissa)e\(exponent)"
 }
