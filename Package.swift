@@ -27,8 +27,8 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // FFTW 3 (Debian libfftw3-dev; Tools/test and Tools/validate install it): the FFT oracles and diagnostics.
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3", providers: [.apt(["libfftw3-dev"])]),
-        // Compute backends: today the BLAS linear layer; the reference and BLAS backends join it.
-        .target(name: "Backends", dependencies: ["Tensor", "COpenBLAS"]),
+        // Compute backends: the OpenBLAS float32 backend (the Backend protocol and the reference live in MistralSmall4).
+        .target(name: "Backends", dependencies: ["Tensor", "MistralSmall4", "COpenBLAS"]),
         // Comparison metrics shared by tests, diffs and cross-checks; golden sets (write, verify); conformance.
         // `Resources/tolerances.json` is a symlink to spec/tolerances.json, compiled into the binary.
         .target(name: "Validation", dependencies: ["Tensor", "MistralSmall4", "CFFTW"],
@@ -36,13 +36,13 @@ let package = Package(
         .executableTarget(
             name: "assay",
             dependencies: [
-                "Tensor", "MistralSmall4", "Validation",
+                "Tensor", "MistralSmall4", "Validation", "Backends",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "MistralSmall4Tests", dependencies: ["MistralSmall4", "Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "ValidationTests", dependencies: ["Validation", "MistralSmall4", "Tensor"]),
-        .testTarget(name: "BackendsTests", dependencies: ["Backends", "Tensor"]),
+        .testTarget(name: "BackendsTests", dependencies: ["Backends", "MistralSmall4", "Validation", "Tensor"]),
     ]
 )

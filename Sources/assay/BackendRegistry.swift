@@ -1,12 +1,13 @@
 // The backends `assay diff`, `assay coverage` and `assay bench` can run, by name.
 
 import ArgumentParser
+import Backends
 import MistralSmall4
 import Validation
 
 /// The backends this build can run, by name.
 enum BackendRegistry {
-    static let names = "reference"
+    static let names = "reference, blas"
 
     /// `name`, or `reference+BUG` (the reference with one of `assay selftest`'s planted bugs, for demonstrations).
     static func backend(_ name: String, profile: PrecisionProfile) throws -> any Backend {
@@ -19,6 +20,7 @@ enum BackendRegistry {
         }
         switch name {
         case "reference": return ReferenceBackend(profile: profile)
+        case "blas": return BLASBackend()
         default: throw ValidationError("unknown backend '\(name)'; this build has: \(names)")
         }
     }

@@ -35,7 +35,7 @@ public struct Routing: Sendable, Equatable {
 
 /// Group-limited top-k routing over softmax probabilities.
 public struct Router: Sendable {
-    /// `mlp.gate.weight`. [E, H]
+    /// `mlp.gate.weight`. [E, H] (unused by `select`)
     public let weight: Tensor<Double>
     public let config: TextConfig
     public let profile: PrecisionProfile
@@ -48,8 +48,12 @@ public struct Router: Sendable {
 
     /// `x [T, H] -> Routing`.
     public func callAsFunction(_ x: Tensor<Double>) -> Routing {
-        let (tokens, experts, k) = (x.shape[0], config.nRoutedExperts, config.numExpertsPerTok)
-        let logits = profile.activations(linear(x, weight))                                     // (1)
+        select(profile.activations(linear(x, weight)))                                           // (1)
+    }
+
+    /// Eq. (2)–(7) from the logits `[T, E]` of eq. (1), however they were computed (a backend's own GEMM).
+    public func select(_ logits: Tensor<Double>) -> Routing {
+        let (tokens, experts, k) = (logits.shape[0], config.nRoutedExperts, config.numExpertsPerTok)
         var weights = [Double](), indices = [Int](), margins = [Double]()
         for t in 0..<tokens {
             let probabilities = profile.softmax(Array(logits.scalars[(t * experts)..<((t + 1) * experts)]))   // (2)

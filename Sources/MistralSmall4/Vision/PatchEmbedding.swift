@@ -26,9 +26,14 @@ public struct PatchEmbedding: Sendable {
     /// pixels are rounded to bf16 first, as transformers casts `pixel_values` to the weights' dtype.
     public func convolve(_ pixels: Tensor<Double>, _ profile: PrecisionProfile = .exact) -> Tensor<Double> {
         let (images, rows, cols) = (pixels.shape[0], pixels.shape[2] / patchSize, pixels.shape[3] / patchSize)
+        let embedded = profile.activations(linear(unrolled(profile.activations(pixels)), kernel))     // [N·rows·cols, Hv]
+        return Self.grid(embedded, images: images, rows: rows, cols: cols)
+    }
+
+    /// `[N·rows·cols, Hv]` (cells row-major, image after image) `-> [N, Hv, rows, cols]`.
+    public static func grid(_ embedded: Tensor<Double>, images: Int, rows: Int, cols: Int) -> Tensor<Double> {
         let cells = (0..<images).flatMap { n in (0..<rows).flatMap { r in (0..<cols).map { c in (n, r, c) } } }
-        let embedded = profile.activations(linear(unrolled(profile.activations(pixels), cells), kernel))     // [N·rows·cols, Hv]
-        let hidden = kernel.shape[0]
+        let hidden = embedded.shape[1]
         var out = [Double](repeating: 0, count: embedded.count)
         for (index, cell) in cells.enumerated() {   // [cell, Hv] -> [n, Hv, r, c]
             for o in 0..<hidden {
@@ -52,10 +57,12 @@ public struct PatchEmbedding: Sendable {
         return Tensor(shape: [out.count / hidden, hidden], scalars: out)
     }
 
-    /// Each cell's p × p patch of every channel as one row, in the kernel's (channel, row, column) order.
-    /// `pixels [N, C, H, W] -> [cells, C·p·p]`.
-    private func unrolled(_ pixels: Tensor<Double>, _ cells: [(Int, Int, Int)]) -> Tensor<Double> {
+    /// Each cell's p × p patch of every channel as one row, in the kernel's (channel, row, column) order, cells
+    /// row-major image after image (partial patches dropped). `pixels [N, C, H, W] -> [cells, C·p·p]`.
+    public func unrolled(_ pixels: Tensor<Double>) -> Tensor<Double> {
         let (channels, height, width, p) = (pixels.shape[1], pixels.shape[2], pixels.shape[3], patchSize)
+        let (gridRows, gridCols) = (height / p, width / p)
+        let cells = (0..<pixels.shape[0]).flatMap { n in (0..<gridRows).flatMap { r in (0..<gridCols).map { c in (n, r, c) } } }
         var rows = [Double]()
         rows.reserveCapacity(cells.count * channels * p * p)
         for (n, r, c) in cells {

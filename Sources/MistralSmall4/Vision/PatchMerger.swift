@@ -23,8 +23,13 @@ public struct PatchMerger: Sendable {
     /// `x [P, Hv]` (each image's patches consecutive, row-major over `grids`) `-> [P / s², Hv]`.
     public func callAsFunction(_ x: Tensor<Double>, grids: [(rows: Int, cols: Int)],
                                _ profile: PrecisionProfile = .exact) -> Tensor<Double> {
-        let (hidden, s) = (x.shape[1], mergeSize)
-        var unfolded = [Double]()                                          // [P / s², Hv·s²]
+        profile.activations(linear(Self.unfold(x, grids: grids, mergeSize: mergeSize), weight))   // (3)
+    }
+
+    /// Eq. (2): each s × s block of patches as one row `v`. `x [P, Hv] -> [P / s², Hv·s²]`.
+    public static func unfold(_ x: Tensor<Double>, grids: [(rows: Int, cols: Int)], mergeSize s: Int) -> Tensor<Double> {
+        let hidden = x.shape[1]
+        var unfolded = [Double]()
         unfolded.reserveCapacity(x.count)
         var start = 0
         for grid in grids {
@@ -41,7 +46,6 @@ public struct PatchMerger: Sendable {
             }
             start += grid.rows * grid.cols
         }
-        let merged = Tensor(shape: [unfolded.count / (hidden * s * s), hidden * s * s], scalars: unfolded)
-        return profile.activations(linear(merged, weight))                 // (3)
+        return Tensor(shape: [unfolded.count / (hidden * s * s), hidden * s * s], scalars: unfolded)
     }
 }

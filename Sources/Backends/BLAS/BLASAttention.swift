@@ -1,0 +1,127 @@
+// MLA prefill in float32 — spec/attention.md eq. (1)–(8), (11)–(12), the expanded algorithm, every projection
+// and both attention products (QKᵀ, PV) per head as one sgemm over a sequence.
+//
+//   q = W_qb · RMSNorm_q(W_qa · x)          [S, n·(d_n + d_r)]                                     (1)
+//   [c | k_r] = W_kva · x,  ĉ = RMSNorm_kv(c)                                                      (2)
+//   RoPE on q_r and k_r (float64 angles, rounded to float32), τ(p) on the whole query              (3), (4)
+//   [k_n | v] per head = W_kvb · ĉ          [S, n·(d_n + d_v)]                                     (5)
+//   S_h = σ · Q_h K_hᵀ, causal and masked, softmax, O_h = P_h V_h                                   (6)–(8), (11)–(12)
+
+import MistralSmall4
+import Tensor
+
+extension BLASBackend {
+    public func mlaAttention(_ x: Tensor<Double>, inputs: ForwardInputs, store: any WeightStore, prefix: String)
+        throws -> (output: Tensor<Double>, latents: Tensor<Double>)
+    {
+        let config = store.config.text
+        let weights = try MLAWeights(store, prefix: prefix)
+        let block = AttentionBlock(weights: weights, config: config)
+        let length = inputs.length
+        var output = [Float](), latents = [Float]()
+        let all = Matrix(x)
+        for b in 0..<inputs.batch {
+            let rows = (b * length)..<((b + 1) * length)
+            let (out, latent) = block(all.rows(rows), positions: Array(inputs.positionIds.scalars[rows]),
+                                      visible: inputs.attentionMask.scalars[rows].map { $0 == 1 })
+            output += out.values
+            latents += latent.values
+        }
+        return (Matrix(rows: all.rows, cols: config.hiddenSize, values: output).tensor(),
+                Matrix(rows: all.rows, cols: config.kvLoraRank + config.qkRopeHeadDim, values: latents).tensor())
+    }
+}
+
+/// One MLA block's float32 weights and the sequence-level computation.
+struct AttentionBlock {
+    let config: TextConfig
+    let queryDown: Matrix?, queryDownBias: [Float]?, queryNorm: [Float]?, queryUp: Matrix
+    let kvDown: Matrix, kvDownBias: [Float]?, kvNorm: [Float], kvUp: Matrix
+    let output: Matrix, outputBias: [Float]?
+    let rope: YarnRoPE
+    let scale: Float
+
+    init(weights: MLAWeights, config: TextConfig) {
+        self.config = config
+        queryDown = weights.queryDown.map { Matrix($0) }
+        queryDownBias = weights.queryDownBias.map { Matrix($0).values }
+        queryNorm = weights.queryNorm.map { Matrix($0.weight).values }
+        queryUp = Matrix(weights.queryUp)
+        kvDown = Matrix(weights.kvDown)
+        kvDownBias = weights.kvDownBias.map { Matrix($0).values }
+        kvNorm = Matrix(weights.kvNorm.weight).values
+        kvUp = Matrix(weights.kvUp)
+        output = Matrix(weights.output)
+        outputBias = weights.outputBias.map { Matrix($0).values }
+        rope = YarnRoPE(config)
+        scale = Float(MLAAttention.softmaxScale(config))
+    }
+
+    /// One sequence: `x [S, H]` at `positions`, `visible` its attention mask. Returns `[S, H]` and the latent
+    /// cache rows `[S, r_kv + d_r]`.
+    func callAsFunction(_ x: Matrix, positions: [Int], visible: [Bool]) -> (output: Matrix, latents: Matrix) {
+        let (n, dn, dr, dv, rank) = (config.numAttentionHeads, config.qkNopeHeadDim, config.qkRopeHeadDim,
+                                     config.vHeadDim, config.kvLoraRank)
+        let epsilon = Float(MLAWeights.latentNormEpsilon)
+        let tokens = x.rows
+        var q = if let queryDown, let queryNorm {                                                        // (1)
+            Kernels.linear(Kernels.rmsNorm(Kernels.linear(x, queryDown, bias: queryDownBias), weight: queryNorm,
+                                           epsilon: epsilon), queryUp)
+        } else {
+            Kernels.linear(x, queryUp)
+        }
+        var latents = Kernels.linear(x, kvDown, bias: kvDownBias)                                       // (2)
+        let normed = Kernels.rmsNorm(latents.columns(0..<rank), weight: kvNorm, epsilon: epsilon)
+        for t in 0..<tokens {
+            let (cosines, sines) = rope.angles(position: positions[t])
+            let (cos, sin) = (cosines.map { Float($0) }, sines.map { Float($0) })
+            let tau = Float(queryTemperature(position: positions[t], config))
+            for i in 0..<rank { latents.values[t * (rank + dr) + i] = normed.values[t * rank + i] }
+            Self.rotate(&latents.values, at: t * (rank + dr) + rank, count: dr, cos: cos, sin: sin)      // (3)
+            for h in 0..<n {
+                let head = (t * n + h) * (dn + dr)
+                Self.rotate(&q.values, at: head + dn, count: dr, cos: cos, sin: sin)
+                for i in head..<(head + dn + dr) { q.values[i] *= tau }                                   // (4)
+            }
+        }
+        let expanded = Kernels.linear(normed, kvUp)                                                      // (5) [S, n·(d_n + d_v)]
+        let keyRope = latents.columns(rank..<(rank + dr))
+        var heads = Matrix(rows: tokens, cols: n * dv)
+        for h in 0..<n {
+            let query = q.columns((h * (dn + dr))..<((h + 1) * (dn + dr)))
+            let keyNope = expanded.columns((h * (dn + dv))..<(h * (dn + dv) + dn))
+            var key = Matrix(rows: tokens, cols: dn + dr)
+            for t in 0..<tokens {
+                key.values.replaceSubrange((t * (dn + dr))..<(t * (dn + dr) + dn), with: keyNope.values[(t * dn)..<((t + 1) * dn)])
+                key.values.replaceSubrange((t * (dn + dr) + dn)..<((t + 1) * (dn + dr)),
+                                           with: keyRope.values[(t * dr)..<((t + 1) * dr)])
+            }
+            var scores = Kernels.linear(query, key)                                                      // (6) [S, S]
+            for i in 0..<tokens {
+                var row = scores.values[(i * tokens)..<((i + 1) * tokens)]
+                for j in row.indices { row[j] *= scale }
+                Kernels.softmax(&row) { j in j <= i && visible[j] }                                    // (7), (11), (12)
+                scores.values.replaceSubrange((i * tokens)..<((i + 1) * tokens), with: row)
+            }
+            let value = expanded.columns((h * (dn + dv) + dn)..<((h + 1) * (dn + dv)))
+            let mixed = Kernels.product(scores, value)                                                    // (8) [S, d_v]
+            for t in 0..<tokens {
+                heads.values.replaceSubrange((t * n * dv + h * dv)..<(t * n * dv + (h + 1) * dv),
+                                             with: mixed.values[(t * dv)..<((t + 1) * dv)])
+            }
+        }
+        return (Kernels.linear(heads, output, bias: outputBias), latents)
+    }
+
+    /// spec/rope.md eq. (9)–(10) on `count` values at `offset`: interleaved pairs in, first components to the first
+    /// half and second components to the second half out (the layout transformers returns).
+    static func rotate(_ x: inout [Float], at offset: Int, count: Int, cos: [Float], sin: [Float]) {
+        let original = Array(x[offset..<(offset + count)])
+        let half = count / 2
+        for i in 0..<half {
+            let (u, v) = (original[2 * i], original[2 * i + 1])
+            x[offset + i] = u * cos[i] - v * sin[i]
+            x[offset + i + half] = v * cos[i] + u * sin[i]
+        }
+    }
+}

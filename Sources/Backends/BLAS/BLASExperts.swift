@@ -1,0 +1,35 @@
+// Routed experts in float32, grouped by expert — spec/experts.md eq. (1)–(2): each expert some token chose runs
+// once, as two sgemms over all of its tokens, and its weighted rows are added to their tokens in ascending
+// expert id.
+
+import MistralSmall4
+import Tensor
+
+extension BLASBackend {
+    /// `x [T, H]` with `routing` -> `[T, H]`.
+    public func routedExperts(_ x: Tensor<Double>, routing: Routing, store: any WeightStore, prefix: String)
+        throws -> Tensor<Double>
+    {
+        let input = Matrix(x)
+        let k = routing.indices.shape[1]
+        var out = Matrix(rows: input.rows, cols: input.cols)
+        var slotsByExpert = [Int: [Int]]()                                    // expert -> token·k + rank
+        for (slot, expert) in routing.indices.scalars.enumerated() { slotsByExpert[expert, default: []].append(slot) }
+        for expert in slotsByExpert.keys.sorted() {
+            let slots = slotsByExpert[expert]!
+            var gathered = Matrix(rows: slots.count, cols: input.cols)        // [tokens of e, H]
+            for (row, slot) in slots.enumerated() {
+                let token = slot / k
+                gathered.values.replaceSubrange((row * input.cols)..<((row + 1) * input.cols),
+                                                with: input.values[(token * input.cols)..<((token + 1) * input.cols)])
+            }
+            let y = Self.swiglu(gathered, gateUp: Matrix(try store.row(prefix + ".gate_up_proj", expert)),
+                                down: Matrix(try store.row(prefix + ".down_proj", expert)))
+            for (row, slot) in slots.enumerated() {
+                let (token, weight) = (slot / k, Float(routing.weights.scalars[slot]))
+                for d in 0..<input.cols { out.values[token * input.cols + d] += weight * y.values[row * input.cols + d] }
+            }
+        }
+        return out.tensor()
+    }
+}
