@@ -14,7 +14,8 @@ struct DiffCommand: ParsableCommand {
             chained: every op gets what the backend produced before it, so the growth of error shows. Ops the \
             backend lacks are reported NOT COVERED (and, chained, everything that depends on them); they never run \
             on the reference instead. Limits: spec/tolerances.json by tolerance class, the backend's precision and \
-            the backend's own row. Exit 1 when a compared tap fails.
+            the backend's own row. decode: isolated, with attention run one position at a time through the \
+            backend's mla_decode op over its latent cache. Exit 1 when a compared tap fails.
             """)
 
     @Option(help: "The backend: \(BackendRegistry.names).")
@@ -23,7 +24,7 @@ struct DiffCommand: ParsableCommand {
     @Option(help: "The golden set directory.")
     var goldens: String
 
-    @Option(help: "isolated or chained.")
+    @Option(help: "isolated, chained or decode.")
     var mode: DiffMode = .isolated
 
     @Option(help: "Compare only the taps whose name matches this regular expression (anywhere in the name).")

@@ -6,6 +6,9 @@
 //   RoPE on q_r and k_r (float64 angles, rounded to float32), τ(p) on the whole query              (3), (4)
 //   [k_n | v] per head = W_kvb · ĉ          [S, n·(d_n + d_v)]                                     (5)
 //   S_h = σ · Q_h K_hᵀ, causal and masked, softmax, O_h = P_h V_h                                   (6)–(8), (11)–(12)
+// Decode, one token over the latent cache C [L, r_kv] and K_r [L, d_r] (absorbed, eq. 9–10):
+//   Q̃ [n, r_kv] = q_n^h · W_UK^h per head,  S [n, L] = σ · (Q̃ Cᵀ + Q_r K_rᵀ),  Õ [n, r_kv] = P C,
+//   o^h = W_UV^h · õ^h
 
 import MistralSmall4
 import Tensor
@@ -29,6 +32,26 @@ extension BLASBackend {
         }
         return (Matrix(rows: all.rows, cols: config.hiddenSize, values: output).tensor(),
                 Matrix(rows: all.rows, cols: config.kvLoraRank + config.qkRopeHeadDim, values: latents).tensor())
+    }
+}
+
+extension BLASBackend {
+    public func mlaDecode(_ x: Tensor<Double>, positions: [Int], visible: [Bool], caches: inout [LatentCache],
+                          store: any WeightStore, prefix: String) throws
+        -> (output: Tensor<Double>, latents: Tensor<Double>)
+    {
+        let config = store.config.text
+        let block = AttentionBlock(weights: try MLAWeights(store, prefix: prefix), config: config)
+        let input = Matrix(x)
+        var output = [Float](), latents = [Float]()
+        for b in 0..<positions.count {
+            let (out, row) = block.decode(input.rows(b..<(b + 1)), position: positions[b], visible: visible[b],
+                                          cache: &caches[b])
+            output += out.values
+            latents += row.values
+        }
+        return (Matrix(rows: positions.count, cols: config.hiddenSize, values: output).tensor(),
+                Matrix(rows: positions.count, cols: caches[0].width, values: latents).tensor())
     }
 }
 
@@ -62,28 +85,9 @@ struct AttentionBlock {
     func callAsFunction(_ x: Matrix, positions: [Int], visible: [Bool]) -> (output: Matrix, latents: Matrix) {
         let (n, dn, dr, dv, rank) = (config.numAttentionHeads, config.qkNopeHeadDim, config.qkRopeHeadDim,
                                      config.vHeadDim, config.kvLoraRank)
-        let epsilon = Float(MLAWeights.latentNormEpsilon)
         let tokens = x.rows
-        var q = if let queryDown, let queryNorm {                                                        // (1)
-            Kernels.linear(Kernels.rmsNorm(Kernels.linear(x, queryDown, bias: queryDownBias), weight: queryNorm,
-                                           epsilon: epsilon), queryUp)
-        } else {
-            Kernels.linear(x, queryUp)
-        }
-        var latents = Kernels.linear(x, kvDown, bias: kvDownBias)                                       // (2)
-        let normed = Kernels.rmsNorm(latents.columns(0..<rank), weight: kvNorm, epsilon: epsilon)
-        for t in 0..<tokens {
-            let (cosines, sines) = rope.angles(position: positions[t])
-            let (cos, sin) = (cosines.map { Float($0) }, sines.map { Float($0) })
-            let tau = Float(queryTemperature(position: positions[t], config))
-            for i in 0..<rank { latents.values[t * (rank + dr) + i] = normed.values[t * rank + i] }
-            Self.rotate(&latents.values, at: t * (rank + dr) + rank, count: dr, cos: cos, sin: sin)      // (3)
-            for h in 0..<n {
-                let head = (t * n + h) * (dn + dr)
-                Self.rotate(&q.values, at: head + dn, count: dr, cos: cos, sin: sin)
-                for i in head..<(head + dn + dr) { q.values[i] *= tau }                                   // (4)
-            }
-        }
+        let (q, latents) = project(x, positions: positions)
+        let normed = latents.columns(0..<rank)
         let expanded = Kernels.linear(normed, kvUp)                                                      // (5) [S, n·(d_n + d_v)]
         let keyRope = latents.columns(rank..<(rank + dr))
         var heads = Matrix(rows: tokens, cols: n * dv)
@@ -111,6 +115,69 @@ struct AttentionBlock {
             }
         }
         return (Kernels.linear(heads, output, bias: outputBias), latents)
+    }
+
+    /// Eq. (1)–(4) for `x [S, H]`: the queries `[S, n·(d_n + d_r)]` (RoPE and τ applied) and the cache rows
+    /// `[S, r_kv + d_r]` ([ĉ | RoPE(k_r)]).
+    func project(_ x: Matrix, positions: [Int]) -> (queries: Matrix, latents: Matrix) {
+        let (n, dn, dr, rank) = (config.numAttentionHeads, config.qkNopeHeadDim, config.qkRopeHeadDim, config.kvLoraRank)
+        let epsilon = Float(MLAWeights.latentNormEpsilon)
+        let tokens = x.rows
+        var q = if let queryDown, let queryNorm {                                                        // (1)
+            Kernels.linear(Kernels.rmsNorm(Kernels.linear(x, queryDown, bias: queryDownBias), weight: queryNorm,
+                                           epsilon: epsilon), queryUp)
+        } else {
+            Kernels.linear(x, queryUp)
+        }
+        var latents = Kernels.linear(x, kvDown, bias: kvDownBias)                                       // (2)
+        let normed = Kernels.rmsNorm(latents.columns(0..<rank), weight: kvNorm, epsilon: epsilon)
+        for t in 0..<tokens {
+            let (cosines, sines) = rope.angles(position: positions[t])
+            let (cos, sin) = (cosines.map { Float($0) }, sines.map { Float($0) })
+            let tau = Float(queryTemperature(position: positions[t], config))
+            for i in 0..<rank { latents.values[t * (rank + dr) + i] = normed.values[t * rank + i] }
+            Self.rotate(&latents.values, at: t * (rank + dr) + rank, count: dr, cos: cos, sin: sin)      // (3)
+            for h in 0..<n {
+                let head = (t * n + h) * (dn + dr)
+                Self.rotate(&q.values, at: head + dn, count: dr, cos: cos, sin: sin)
+                for i in head..<(head + dn + dr) { q.values[i] *= tau }                                   // (4)
+            }
+        }
+        return (q, latents)
+    }
+
+    /// Eq. (9)–(10): one token `x [1, H]` appended to `cache`, attending over all of it.
+    func decode(_ x: Matrix, position: Int, visible: Bool, cache: inout LatentCache) -> (output: Matrix, latent: Matrix) {
+        let (n, dn, dr, dv, rank) = (config.numAttentionHeads, config.qkNopeHeadDim, config.qkRopeHeadDim,
+                                     config.vHeadDim, config.kvLoraRank)
+        let (q, latent) = project(x, positions: [position])
+        cache.append(latent.tensor().scalars[...], visible: visible)
+        let cached = Matrix(rows: cache.count, cols: rank + dr, values: cache.rows.map { Float($0) })
+        let (c, keyRope) = (cached.columns(0..<rank), cached.columns(rank..<(rank + dr)))   // [L, r_kv], [L, d_r]
+        var absorbed = Matrix(rows: n, cols: rank), queryRope = Matrix(rows: n, cols: dr)
+        for h in 0..<n {                                                                    // (9) q̃ = (W_UK^h)ᵀ q_n^h
+            let head = h * (dn + dr)
+            let nope = Matrix(rows: 1, cols: dn, values: Array(q.values[head..<(head + dn)]))
+            let projected = Kernels.product(nope, kvUp.rows((h * (dn + dv))..<(h * (dn + dv) + dn)))
+            absorbed.values.replaceSubrange((h * rank)..<((h + 1) * rank), with: projected.values)
+            queryRope.values.replaceSubrange((h * dr)..<((h + 1) * dr), with: q.values[(head + dn)..<(head + dn + dr)])
+        }
+        var scores = Kernels.linear(absorbed, c)                                            // [n, L]
+        let ropeScores = Kernels.linear(queryRope, keyRope)
+        for h in 0..<n {
+            var row = scores.values[(h * cache.count)..<((h + 1) * cache.count)]
+            for j in row.indices { row[j] = (row[j] + ropeScores.values[j]) * scale }
+            Kernels.softmax(&row) { cache.visible[$0] }
+            scores.values.replaceSubrange((h * cache.count)..<((h + 1) * cache.count), with: row)
+        }
+        let mixed = Kernels.product(scores, c)                                              // (10) õ [n, r_kv]
+        var heads = Matrix(rows: 1, cols: n * dv)
+        for h in 0..<n {
+            let value = kvUp.rows((h * (dn + dv) + dn)..<((h + 1) * (dn + dv)))              // W_UV^h [d_v, r_kv]
+            let out = Kernels.linear(mixed.rows(h..<(h + 1)), value)
+            heads.values.replaceSubrange((h * dv)..<((h + 1) * dv), with: out.values)
+        }
+        return (Kernels.linear(heads, output, bias: outputBias), latent)
     }
 
     /// spec/rope.md eq. (9)–(10) on `count` values at `offset`: interleaved pairs in, first components to the first

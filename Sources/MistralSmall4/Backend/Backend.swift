@@ -26,6 +26,8 @@ public enum SpecOp: String, Sendable, CaseIterable, Comparable {
     case add
     /// MLA prefill with YaRN RoPE and τ (spec/attention.md eq. 1–8, spec/rope.md).
     case mlaAttention = "mla_attention"
+    /// MLA decode: one token per sequence, absorbed over the latent cache (spec/attention.md eq. 9–10).
+    case mlaDecode = "mla_decode"
     /// Softmax router, group-limited top-k, ties to the lower id (spec/router.md).
     case router
     /// Routed experts: each chosen expert's SwiGLU, weighted and summed (spec/experts.md eq. 2).
@@ -52,7 +54,7 @@ public enum SpecOp: String, Sendable, CaseIterable, Comparable {
         switch self {
         case .embedding, .add, .lmHead: "spec/decoder.md"
         case .rmsNorm: "spec/rmsnorm.md"
-        case .mlaAttention: "spec/attention.md"
+        case .mlaAttention, .mlaDecode: "spec/attention.md"
         case .router: "spec/router.md"
         case .routedExperts, .swiglu: "spec/experts.md"
         case .patchEmbedding, .visionAttention: "spec/vision.md"
@@ -103,6 +105,11 @@ public protocol Backend: Sendable {
     /// `[B·S, r_kv + d_r]`.
     func mlaAttention(_ x: Tensor<Double>, inputs: ForwardInputs, store: any WeightStore, prefix: String)
         throws -> (output: Tensor<Double>, latents: Tensor<Double>)
+    /// One new token per sequence: `x [B, H]` (normed) at `positions [B]`, `visible [B]` its mask entries, each
+    /// appended to `caches[b]` and attending over everything cached. Returns `[B, H]` and the new cache rows
+    /// `[B, r_kv + d_r]`.
+    func mlaDecode(_ x: Tensor<Double>, positions: [Int], visible: [Bool], caches: inout [LatentCache],
+                   store: any WeightStore, prefix: String) throws -> (output: Tensor<Double>, latents: Tensor<Double>)
     /// `x [T, H]`, `weight [E, H]` -> the routing of T tokens.
     func router(_ x: Tensor<Double>, weight: Tensor<Double>, config: TextConfig) throws -> Routing
     /// `x [T, H]` with `routing` -> `[T, H]`; experts `prefix.gate_up_proj` [E, 2I, H], `prefix.down_proj` [E, H, I].
@@ -140,6 +147,9 @@ extension Backend {
     public func add(_ a: Tensor<Double>, _ b: Tensor<Double>) throws -> Tensor<Double> { throw missing(.add) }
     public func mlaAttention(_ x: Tensor<Double>, inputs: ForwardInputs, store: any WeightStore, prefix: String)
         throws -> (output: Tensor<Double>, latents: Tensor<Double>) { throw missing(.mlaAttention) }
+    public func mlaDecode(_ x: Tensor<Double>, positions: [Int], visible: [Bool], caches: inout [LatentCache],
+                          store: any WeightStore, prefix: String) throws
+        -> (output: Tensor<Double>, latents: Tensor<Double>) { throw missing(.mlaDecode) }
     public func router(_ x: Tensor<Double>, weight: Tensor<Double>, config: TextConfig) throws -> Routing {
         throw missing(.router)
     }

@@ -23,6 +23,11 @@ extension DelegatingBackend {
         throws -> (output: Tensor<Double>, latents: Tensor<Double>) {
         try base.mlaAttention(x, inputs: inputs, store: store, prefix: prefix)
     }
+    public func mlaDecode(_ x: Tensor<Double>, positions: [Int], visible: [Bool], caches: inout [LatentCache],
+                          store: any WeightStore, prefix: String) throws
+        -> (output: Tensor<Double>, latents: Tensor<Double>) {
+        try base.mlaDecode(x, positions: positions, visible: visible, caches: &caches, store: store, prefix: prefix)
+    }
     public func router(_ x: Tensor<Double>, weight: Tensor<Double>, config: TextConfig) throws -> Routing {
         try base.router(x, weight: weight, config: config)
     }

@@ -42,6 +42,23 @@ public struct ReferenceBackend: Backend {
         return attention(x, inputs: inputs, caches: &caches)
     }
 
+    /// The absorbed algorithm (spec/attention.md eq. 9–10) over each sequence's cache.
+    public func mlaDecode(_ x: Tensor<Double>, positions: [Int], visible: [Bool], caches: inout [LatentCache],
+                          store: any WeightStore, prefix: String) throws
+        -> (output: Tensor<Double>, latents: Tensor<Double>)
+    {
+        let attention = makeAttention(try MLAWeights(store, prefix: prefix), store.config.text, profile)
+        var output = [Double](), latents = [Double]()
+        for b in 0..<positions.count {
+            let (out, rows) = attention(x.slice(b..<(b + 1)), positions: [positions[b]], visible: [visible[b]],
+                                        cache: &caches[b], algorithm: .absorbed)
+            output += out.scalars
+            latents += rows.scalars
+        }
+        return (Tensor(shape: [positions.count, x.shape[1]], scalars: output),
+                Tensor(shape: [positions.count, caches[0].width], scalars: latents))
+    }
+
     public func router(_ x: Tensor<Double>, weight: Tensor<Double>, config: TextConfig) throws -> Routing {
         Router(weight: weight, config: config, profile: profile)(x)
     }

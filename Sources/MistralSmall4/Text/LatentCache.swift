@@ -18,7 +18,7 @@ public struct LatentCache: Sendable {
     public var count: Int { visible.count }
 
     /// Appends one token's row.
-    mutating func append(_ row: ArraySlice<Double>, visible isVisible: Bool) {
+    public mutating func append(_ row: ArraySlice<Double>, visible isVisible: Bool) {
         precondition(row.count == width, "latent row of \(row.count), cache width \(width)")
         rows.append(contentsOf: row)
         visible.append(isVisible)

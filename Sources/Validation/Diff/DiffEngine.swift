@@ -3,6 +3,8 @@
 //
 //   isolated: every op gets the golden taps as inputs, so each tap shows that op's own error
 //   chained:  every op gets what the backend produced before it, so the growth of error through the model shows
+//   decode:   isolated, with attention run one token at a time through the backend's decode op over its latent
+//             cache: the prefill taps reproduced step by step
 //
 // Goals, in order: never a PASS for a tap that was not computed (an op the backend lacks makes its taps NOT
 // COVERED, and in chained mode everything downstream of them too); every tap of the golden set produced by
@@ -13,7 +15,7 @@ import Tensor
 
 /// How a diff feeds each op.
 public enum DiffMode: String, Sendable, CaseIterable {
-    case isolated, chained
+    case isolated, chained, decode
 }
 
 /// The outcome of one diff: what ran, against what, and a verdict per tap.
@@ -67,7 +69,7 @@ private final class CaseRun {
     let wanted: (String) -> Bool
     let store: any WeightStore
     let config: ModelConfig
-    /// The exact sum of two golden taps, for the residual inputs no tap holds (isolated mode).
+    /// The exact sum of two golden taps, for the residual inputs no tap holds (isolated and decode modes).
     let reference: ReferenceBackend
     private(set) var produced: TapTable
     /// Taps not produced, with why.
@@ -86,7 +88,7 @@ private final class CaseRun {
 
     /// The value of tap `name` an op takes as input: the golden one (isolated), or the backend's own (chained).
     func input(_ name: String) throws -> Tensor<Double> {
-        if mode == .isolated { return try golden.golden.real(name) }
+        if mode != .chained { return try golden.golden.real(name) }
         guard case .real(let value)? = produced[name] else { throw Unavailable(tap: name) }
         return value
     }
@@ -116,7 +118,7 @@ private final class CaseRun {
 
     /// A residual sum no tap holds: exact from golden taps (isolated), the backend's own `add` (chained).
     func sum(_ a: Tensor<Double>, _ b: Tensor<Double>) throws -> Tensor<Double> {
-        mode == .isolated ? try reference.add(a, b) : try backend.add(a, b)
+        mode != .chained ? try reference.add(a, b) : try backend.add(a, b)
     }
 
     func all() throws {
@@ -162,9 +164,11 @@ private final class CaseRun {
             [.real(try backend.rmsNorm(try flat(hidden), weight: try store.tensor(prefix + ".input_layernorm.weight"),
                                        epsilon: epsilon).reshaped(bsh))]
         }
-        try step(.mlaAttention, [prefix + ".self_attn#kv_latent", prefix + ".self_attn"]) {
-            let (output, latents) = try backend.mlaAttention(try flat(prefix + ".input_layernorm"), inputs: golden.inputs,
-                                                             store: store, prefix: prefix + ".self_attn")
+        try step(mode == .decode ? .mlaDecode : .mlaAttention, [prefix + ".self_attn#kv_latent", prefix + ".self_attn"]) {
+            let x = try flat(prefix + ".input_layernorm")
+            let (output, latents) = mode == .decode
+                ? try decode(x, prefix: prefix + ".self_attn")
+                : try backend.mlaAttention(x, inputs: golden.inputs, store: store, prefix: prefix + ".self_attn")
             return [.real(latents.reshaped([bsh[0], bsh[1], latents.shape[1]])), .real(output.reshaped(bsh))]
         }
         let mid = { try self.sum(try flat(hidden), try flat(prefix + ".self_attn")) }
@@ -183,6 +187,28 @@ private final class CaseRun {
         }
         try step(.add, [prefix]) { [.real(try backend.add(try mid(), try flat(mlp)).reshaped(bsh))] }
         return prefix
+    }
+
+    /// Attention over `x [B·S, H]` one position at a time through the decode op, each sequence's tokens appended
+    /// to its own latent cache (padding tokens cached invisible). Returns `[B·S, H]` and `[B·S, r_kv + d_r]`.
+    func decode(_ x: Tensor<Double>, prefix: String) throws -> (output: Tensor<Double>, latents: Tensor<Double>) {
+        let (batch, length, hidden) = (golden.inputs.batch, golden.inputs.length, x.shape[1])
+        let width = config.text.kvLoraRank + config.text.qkRopeHeadDim
+        var caches = Array(repeating: LatentCache(width: width), count: batch)
+        var output = [Double](repeating: 0, count: batch * length * hidden)
+        var latents = [Double](repeating: 0, count: batch * length * width)
+        for t in 0..<length {
+            let rows = (0..<batch).map { $0 * length + t }
+            let step = Tensor(shape: [batch, hidden], scalars: rows.flatMap { x.scalars[($0 * hidden)..<(($0 + 1) * hidden)] })
+            let (out, new) = try backend.mlaDecode(step, positions: rows.map { golden.inputs.positionIds.scalars[$0] },
+                                                   visible: rows.map { golden.inputs.attentionMask.scalars[$0] == 1 },
+                                                   caches: &caches, store: store, prefix: prefix)
+            for (b, row) in rows.enumerated() {
+                output.replaceSubrange((row * hidden)..<((row + 1) * hidden), with: out.scalars[(b * hidden)..<((b + 1) * hidden)])
+                latents.replaceSubrange((row * width)..<((row + 1) * width), with: new.scalars[(b * width)..<((b + 1) * width)])
+            }
+        }
+        return (Tensor(shape: [batch * length, hidden], scalars: output), Tensor(shape: [batch * length, width], scalars: latents))
     }
 
     /// The MoE block `mlp` (spec/experts.md eq. 3): router, routed experts, shared expert, their sum.
@@ -211,7 +237,7 @@ private final class CaseRun {
 
     /// The routing an experts op takes: the golden one (isolated) or the backend's (chained).
     func routing(_ gate: [String]) throws -> Routing {
-        let source = mode == .isolated ? golden.golden : produced
+        let source = mode != .chained ? golden.golden : produced
         guard case .integer(let indices)? = source[gate[2]] else { throw Unavailable(tap: gate[2]) }
         return Routing(logits: try input(gate[0]), weights: try input(gate[1]), indices: indices,
                        margin: try input(gate[3]))
