@@ -1,8 +1,12 @@
-// `assay bench`: timed runs of whole forward passes, reported with peak memory.
+// `assay bench`: one MoE decoder layer of a backend timed for prefills and a decode step, with the linears'
+// throughput against the machine's measured sgemm rate. Figures, not tests: Tools/bench_torch.py runs the same
+// layer in PyTorch eager and prints the ratio.
 
 import ArgumentParser
+import Backends
 import MistralSmall4
 import Tensor
+import Validation
 
 #if canImport(Glibc)
 import Glibc
@@ -11,55 +15,129 @@ import Glibc
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Benchmark a forward pass.",
-        subcommands: [BenchReferenceCommand.self])
-}
-
-struct BenchReferenceCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "reference",
-        abstract: "Time one prefill of the float64 reference on synthetic weights; print seconds, tokens/s, peak RSS.",
+        abstract: "Time one MoE decoder layer of a backend: prefills of N tokens and one decode step over a latent cache.",
         discussion: """
-            The weights are generated while the pass runs (the expert loop streams one expert at a time), so the \
-            time includes drawing every weight the tokens touch. Targets for full-shape-L1 at 32 tokens on a 2-core \
-            machine: ≤ 90 s and ≤ 4 GiB peak resident memory.
+            The layer is the preset's first MoE layer on synthetic weights (seed 0), run through the same backend \
+            ops as `assay diff` (DiffEngine.decoderLayer). A warm-up run converts and keeps the weights (the \
+            backend's own cache; non-expert weights memoized as float64), then the median of --repeats runs is \
+            reported: seconds, tokens/s, the linears' GFLOP/s over the whole layer's time (a lower bound of their \
+            own rate) and its share of a 2048³ sgemm measured in the same run, peak RSS. The decode step is one \
+            token at position C over a latent cache of C random rows. The reference backend is float64 and slow: \
+            use small presets with it.
             """)
+
+    @Option(help: "The backend: \(BackendRegistry.names).")
+    var backend: String
 
     @Option(help: "The preset: \(ParamsCommand.presetNames).")
     var preset: String = Preset.fullShapeL1.rawValue
 
-    @Option(help: "Tokens in the prompt (one sequence).")
-    var tokens: Int = 32
+    @Option(parsing: .upToNextOption, help: "Prefill lengths (one sequence each).")
+    var tokens: [Int] = [32]
 
-    @Option(help: "The seed of the synthetic weights.")
-    var seed: UInt64 = 0
+    @Option(help: "Latent cache rows for the decode step (0: no decode step).")
+    var context = 4096
 
-    @Option(help: "MLA algorithm: expanded or absorbed.")
-    var attention: AttentionAlgorithm = .expanded
+    @Option(help: "Threads (OpenBLAS and the reference's own); default: all cores.")
+    var threads: Int?
+
+    @Option(help: "Timed runs per figure (the median is reported).")
+    var repeats = 3
+
+    @Flag(help: "Print JSON.")
+    var json = false
 
     func validate() throws {
         guard Preset(rawValue: preset) != nil else {
             throw ValidationError("unknown preset '\(preset)'; presets: \(ParamsCommand.presetNames)")
         }
-        guard tokens > 0 else { throw ValidationError("--tokens must be at least 1") }
+        guard tokens.allSatisfy({ $0 > 0 }), !tokens.isEmpty else { throw ValidationError("--tokens must be at least 1") }
+        guard context >= 0, repeats >= 1 else { throw ValidationError("--context must be ≥ 0 and --repeats ≥ 1") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
+        let threads = self.threads ?? ComputeThreads.online
+        ComputeThreads.limit(to: threads)
+        OpenBLAS.setThreads(threads)
         let config = try Preset(rawValue: preset)!.load()
-        let ids = (0..<tokens).map { ($0 * 7919 + 13) % config.text.vocabSize }
-        let inputs = try ForwardInputs(inputIds: Tensor(shape: [1, tokens], scalars: ids), config: config.text)
-        let decoder = TextDecoder(store: SyntheticWeightStore(config: config, seed: seed), algorithm: attention)
-        let start = monotonicSeconds()
-        try decoder.forward(inputs, taps: TapRecorder(filter: try Regex("^lm_head$")))
-        let seconds = monotonicSeconds() - start
-        let peak = peakResidentBytes()
-        print("bench reference: preset \(preset), \(tokens) tokens, \(attention.rawValue) attention")
-        let targeted = preset == Preset.fullShapeL1.rawValue && tokens == 32
-        print("  seconds     \(twoDecimals(seconds))"
-              + (targeted ? "   (\(twoDecimals(seconds / 90))× the 90 s target)" : ""))
-        print("  tokens/s    \(twoDecimals(Double(tokens) / seconds))")
-        print("  peak RSS    \(twoDecimals(Double(peak) / Double(1 << 30))) GiB"
-              + (targeted ? "   (\(twoDecimals(Double(peak) / Double(4 << 30)))× the 4 GiB target)" : ""))
+        let text = config.text
+        guard let layer = (0..<text.numHiddenLayers).first(where: text.isMoELayer) else {
+            throw ValidationError("preset \(preset) has no MoE layer")
+        }
+        let chosen: any Backend = backend == "blas" ? BLASBackend(cachingWeights: true)
+            : try BackendRegistry.backend(backend, profile: .exact)
+        let store = MemoizedWeightStore(SyntheticWeightStore(config: config, seed: 0))
+        let peak = OpenBLAS.sgemmGFLOPs(clock: monotonicSeconds)
+        var seconds = [(key: String, value: Double)](), linearRates = [(key: String, value: Double)]()
+        for n in tokens {
+            let inputs = try ForwardInputs(inputIds: Tensor(shape: [1, n], repeating: 0), config: text)
+            let hidden = Self.hidden(rows: n, width: text.hiddenSize)
+            let time = try median { try DiffEngine.decoderLayer(chosen, index: layer, hidden: hidden, inputs: inputs,
+                                                                config: config, store: store) }
+            seconds.append(("prefill_\(n)", time))
+            linearRates.append(("prefill_\(n)", 2 * Double(text.linearMultiplyAddsPerToken(layer: layer) * n) / time / 1e9))
+        }
+        if context > 0 {
+            let inputs = try ForwardInputs(inputIds: Tensor(shape: [1, 1], repeating: 0),
+                                           positionIds: Tensor(shape: [1, 1], scalars: [context]), config: text)
+            let caches = [Self.cache(rows: context, config: text)]
+            let time = try median { try DiffEngine.decoderLayer(chosen, index: layer, hidden: Self.hidden(rows: 1, width: text.hiddenSize),
+                                                                inputs: inputs, config: config, store: store, caches: caches) }
+            seconds.append(("decode", time))
+        }
+        report(seconds: seconds, linearRates: linearRates, peak: peak, layer: layer, threads: threads)
+    }
+
+    /// The median seconds of `repeats` runs of `body`, after one warm-up run.
+    private func median(_ body: () throws -> Tensor<Double>) throws -> Double {
+        _ = try body()
+        var samples = [Double]()
+        for _ in 0..<repeats {
+            let start = monotonicSeconds()
+            _ = try body()
+            samples.append(monotonicSeconds() - start)
+        }
+        return samples.sorted()[samples.count / 2]
+    }
+
+    private func report(seconds: [(key: String, value: Double)], linearRates: [(key: String, value: Double)],
+                        peak: Double, layer: Int, threads: Int) {
+        let rss = peakResidentBytes()
+        if json {
+            print(JSONValue.object([
+                ("backend", .string(backend)), ("preset", .string(preset)), ("layer", .int(layer)),
+                ("threads", .int(threads)), ("context", .int(context)), ("sgemm_peak_gflops", .number("\(peak)")),
+                ("seconds", .object(seconds.map { ($0.key, .number("\($0.value)")) })),
+                ("linear_gflops", .object(linearRates.map { ($0.key, .number("\($0.value)")) })),
+                ("peak_rss_bytes", .int(rss)),
+            ]).serialized(pretty: false))
+            return
+        }
+        print("bench \(backend): preset \(preset), layer \(layer) (MoE), \(threads) threads; sgemm 2048³ peak "
+              + "\(twoDecimals(peak)) GFLOP/s")
+        for (key, time) in seconds {
+            var line = "  \(pad(key, 14)) \(pad(twoDecimals(time * 1000), 10, right: true)) ms"
+            if let n = Int(key.dropFirst("prefill_".count)), let rate = linearRates.first(where: { $0.key == key })?.value {
+                line += "  \(pad(twoDecimals(Double(n) / time), 10, right: true)) tokens/s  linears "
+                    + "\(twoDecimals(rate)) GFLOP/s = \(twoDecimals(rate / peak * 100))% of peak"
+            }
+            print(line)
+        }
+        print("  peak RSS       \(twoDecimals(Double(rss) / Double(1 << 30))) GiB")
+    }
+
+    /// Hidden states of a typical scale (standard normals × 0.5, Philox stream "bench.hidden"). [rows, width]
+    static func hidden(rows: Int, width: Int) -> Tensor<Double> {
+        Tensor(shape: [rows, width], scalars: TensorStream(seed: 0, name: "bench.hidden").normals(0..<(rows * width)).map { $0 * 0.5 })
+    }
+
+    /// A latent cache of `rows` visible random rows (Philox stream "bench.cache").
+    static func cache(rows: Int, config: TextConfig) -> LatentCache {
+        var cache = LatentCache(width: config.kvLoraRank + config.qkRopeHeadDim)
+        let values = TensorStream(seed: 0, name: "bench.cache").normals(0..<(rows * cache.width))
+        for r in 0..<rows { cache.append(values[(r * cache.width)..<((r + 1) * cache.width)], visible: true) }
+        return cache
     }
 }
 

@@ -18,8 +18,7 @@ extension BLASBackend {
         throws -> (output: Tensor<Double>, latents: Tensor<Double>)
     {
         let config = store.config.text
-        let weights = try MLAWeights(store, prefix: prefix)
-        let block = AttentionBlock(weights: weights, config: config)
+        let block = try weights(prefix) { AttentionBlock(weights: try MLAWeights(store, prefix: prefix), config: config) }
         let length = inputs.length
         var output = [Float](), latents = [Float]()
         let all = Matrix(x)
@@ -41,7 +40,7 @@ extension BLASBackend {
         -> (output: Tensor<Double>, latents: Tensor<Double>)
     {
         let config = store.config.text
-        let block = AttentionBlock(weights: try MLAWeights(store, prefix: prefix), config: config)
+        let block = try weights(prefix) { AttentionBlock(weights: try MLAWeights(store, prefix: prefix), config: config) }
         let input = Matrix(x)
         var output = [Float](), latents = [Float]()
         for b in 0..<positions.count {

@@ -10,7 +10,18 @@ import Tensor
 
 /// Float32 CPU kernels over OpenBLAS.
 public struct BLASBackend: Backend {
-    public init() {}
+    /// Float32 weights kept between calls (`assay bench`), or nil: converted from the store on every call.
+    let cache: Float32WeightCache?
+
+    /// `cachingWeights`: keep every converted weight (for repeated runs over one store; never for a diff).
+    public init(cachingWeights: Bool = false) {
+        cache = cachingWeights ? Float32WeightCache() : nil
+    }
+
+    /// What `convert` makes from the store, kept under `key` when caching.
+    func weights<T>(_ key: String, _ convert: () throws -> T) rethrows -> T {
+        try cache?.value(key, convert) ?? convert()
+    }
 
     public var name: String { "blas" }
     public var precision: CandidatePrecision { .f32 }
@@ -41,8 +52,12 @@ public struct BLASBackend: Backend {
         return routing
     }
 
-    public func swiglu(_ x: Tensor<Double>, mlp: SwiGLU) throws -> Tensor<Double> {
-        Self.swiglu(Matrix(x), gateUp: Matrix(mlp.gateUp), down: Matrix(mlp.down)).tensor()
+    public func swiglu(_ x: Tensor<Double>, store: any WeightStore, prefix: String) throws -> Tensor<Double> {
+        let w = try weights(prefix) {
+            let mlp = try SwiGLU(store, prefix: prefix)
+            return [Matrix(mlp.gateUp), Matrix(mlp.down)]
+        }
+        return Self.swiglu(Matrix(x), gateUp: w[0], down: w[1]).tensor()
     }
 
     /// spec/experts.md eq. (1): `x [T, H]`, gate|up [2I, H], down [H, I] -> [T, H].

@@ -23,8 +23,10 @@ extension BLASBackend {
                 gathered.values.replaceSubrange((row * input.cols)..<((row + 1) * input.cols),
                                                 with: input.values[(token * input.cols)..<((token + 1) * input.cols)])
             }
-            let y = Self.swiglu(gathered, gateUp: Matrix(try store.row(prefix + ".gate_up_proj", expert)),
-                                down: Matrix(try store.row(prefix + ".down_proj", expert)))
+            let w = try weights("\(prefix)#\(expert)") {
+                [Matrix(try store.row(prefix + ".gate_up_proj", expert)), Matrix(try store.row(prefix + ".down_proj", expert))]
+            }
+            let y = Self.swiglu(gathered, gateUp: w[0], down: w[1])
             for (row, slot) in slots.enumerated() {
                 let (token, weight) = (slot / k, Float(routing.weights.scalars[slot]))
                 for d in 0..<input.cols { out.values[token * input.cols + d] += weight * y.values[row * input.cols + d] }

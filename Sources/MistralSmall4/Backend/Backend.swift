@@ -115,8 +115,9 @@ public protocol Backend: Sendable {
     /// `x [T, H]` with `routing` -> `[T, H]`; experts `prefix.gate_up_proj` [E, 2I, H], `prefix.down_proj` [E, H, I].
     func routedExperts(_ x: Tensor<Double>, routing: Routing, store: any WeightStore, prefix: String)
         throws -> Tensor<Double>
-    /// `x [T, width] -> [T, width]` through one SwiGLU MLP.
-    func swiglu(_ x: Tensor<Double>, mlp: SwiGLU) throws -> Tensor<Double>
+    /// `x [T, width] -> [T, width]` through the SwiGLU MLP `prefix.{gate,up,down}_proj` (`….mlp`,
+    /// `….mlp.shared_experts`, `….feed_forward`).
+    func swiglu(_ x: Tensor<Double>, store: any WeightStore, prefix: String) throws -> Tensor<Double>
     /// `x [T, H] -> [T, V]` with the head `name` [V, H] in `store`.
     func lmHead(_ x: Tensor<Double>, name: String, store: any WeightStore) throws -> Tensor<Double>
     /// `pixels [N, C, H, W]`, `weight [Hv, C, p, p]` -> `[N, Hv, H/p, W/p]`.
@@ -155,7 +156,9 @@ extension Backend {
     }
     public func routedExperts(_ x: Tensor<Double>, routing: Routing, store: any WeightStore, prefix: String)
         throws -> Tensor<Double> { throw missing(.routedExperts) }
-    public func swiglu(_ x: Tensor<Double>, mlp: SwiGLU) throws -> Tensor<Double> { throw missing(.swiglu) }
+    public func swiglu(_ x: Tensor<Double>, store: any WeightStore, prefix: String) throws -> Tensor<Double> {
+        throw missing(.swiglu)
+    }
     public func lmHead(_ x: Tensor<Double>, name: String, store: any WeightStore) throws -> Tensor<Double> {
         throw missing(.lmHead)
     }

@@ -35,7 +35,9 @@ extension DelegatingBackend {
         throws -> Tensor<Double> {
         try base.routedExperts(x, routing: routing, store: store, prefix: prefix)
     }
-    public func swiglu(_ x: Tensor<Double>, mlp: SwiGLU) throws -> Tensor<Double> { try base.swiglu(x, mlp: mlp) }
+    public func swiglu(_ x: Tensor<Double>, store: any WeightStore, prefix: String) throws -> Tensor<Double> {
+        try base.swiglu(x, store: store, prefix: prefix)
+    }
     public func lmHead(_ x: Tensor<Double>, name: String, store: any WeightStore) throws -> Tensor<Double> {
         try base.lmHead(x, name: name, store: store)
     }

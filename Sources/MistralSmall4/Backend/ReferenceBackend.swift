@@ -69,7 +69,9 @@ public struct ReferenceBackend: Backend {
         try RoutedExperts(prefix: prefix, profile: profile)(x, routing: routing, store: store)
     }
 
-    public func swiglu(_ x: Tensor<Double>, mlp: SwiGLU) throws -> Tensor<Double> { mlp(x, profile) }
+    public func swiglu(_ x: Tensor<Double>, store: any WeightStore, prefix: String) throws -> Tensor<Double> {
+        try SwiGLU(store, prefix: prefix)(x, profile)
+    }
 
     public func lmHead(_ x: Tensor<Double>, name: String, store: any WeightStore) throws -> Tensor<Double> {
         try languageModelHead(x, name: name, store: store, profile: profile)

@@ -57,12 +57,12 @@ public enum DiffEngine {
 }
 
 /// A tap an op needs but nobody produced (chained mode, after an op the backend lacks).
-private struct Unavailable: Error {
+struct Unavailable: Error {
     let tap: String
 }
 
 /// One case through one backend: the ops in model order, each producing its taps.
-private final class CaseRun {
+final class CaseRun {
     let backend: any Backend
     let golden: GoldenCaseData
     let mode: DiffMode
@@ -76,6 +76,9 @@ private final class CaseRun {
     private(set) var uncovered: [String: String] = [:]
     /// The op behind each tap (nil: assembled by the engine).
     private(set) var ops: [String: SpecOp?] = [:]
+    /// Latent caches attention decodes over, one position per sequence (a bench's decode step); nil: a prefill,
+    /// or in decode mode fresh caches.
+    var caches: [LatentCache]?
     private let text: String
 
     init(backend: any Backend, data: GoldenData, golden: GoldenCaseData, mode: DiffMode, wanted: @escaping (String) -> Bool) {
@@ -92,6 +95,9 @@ private final class CaseRun {
         guard case .real(let value)? = produced[name] else { throw Unavailable(tap: name) }
         return value
     }
+
+    /// Sets what the backend produced as `name` (a run that starts mid-model).
+    func seed(_ name: String, _ value: Tensor<Double>) { produced[name] = .real(value) }
 
     /// What the backend itself produced as `name`, whatever the mode (for taps the engine assembles).
     func own(_ name: String) throws -> Tensor<Double> {
@@ -164,9 +170,9 @@ private final class CaseRun {
             [.real(try backend.rmsNorm(try flat(hidden), weight: try store.tensor(prefix + ".input_layernorm.weight"),
                                        epsilon: epsilon).reshaped(bsh))]
         }
-        try step(mode == .decode ? .mlaDecode : .mlaAttention, [prefix + ".self_attn#kv_latent", prefix + ".self_attn"]) {
+        try step(mode == .decode || caches != nil ? .mlaDecode : .mlaAttention, [prefix + ".self_attn#kv_latent", prefix + ".self_attn"]) {
             let x = try flat(prefix + ".input_layernorm")
-            let (output, latents) = mode == .decode
+            let (output, latents) = mode == .decode || caches != nil
                 ? try decode(x, prefix: prefix + ".self_attn")
                 : try backend.mlaAttention(x, inputs: golden.inputs, store: store, prefix: prefix + ".self_attn")
             return [.real(latents.reshaped([bsh[0], bsh[1], latents.shape[1]])), .real(output.reshaped(bsh))]
@@ -181,8 +187,8 @@ private final class CaseRun {
             try moe(mlp, shape: bsh)
         } else {
             try step(.swiglu, [mlp]) {
-                [.real(try backend.swiglu(try flat(prefix + ".post_attention_layernorm"),
-                                          mlp: try SwiGLU(store, prefix: mlp)).reshaped(bsh))]
+                [.real(try backend.swiglu(try flat(prefix + ".post_attention_layernorm"), store: store, prefix: mlp)
+                    .reshaped(bsh))]
             }
         }
         try step(.add, [prefix]) { [.real(try backend.add(try mid(), try flat(mlp)).reshaped(bsh))] }
@@ -194,7 +200,7 @@ private final class CaseRun {
     func decode(_ x: Tensor<Double>, prefix: String) throws -> (output: Tensor<Double>, latents: Tensor<Double>) {
         let (batch, length, hidden) = (golden.inputs.batch, golden.inputs.length, x.shape[1])
         let width = config.text.kvLoraRank + config.text.qkRopeHeadDim
-        var caches = Array(repeating: LatentCache(width: width), count: batch)
+        var caches = self.caches ?? Array(repeating: LatentCache(width: width), count: batch)
         var output = [Double](repeating: 0, count: batch * length * hidden)
         var latents = [Double](repeating: 0, count: batch * length * width)
         for t in 0..<length {
@@ -226,8 +232,8 @@ private final class CaseRun {
                                              prefix: mlp + ".experts"))]
         }
         try step(.swiglu, [mlp + ".shared_experts"]) {
-            [.real(try backend.swiglu(try input(normed).reshaped(rows),
-                                      mlp: try SwiGLU(store, prefix: mlp + ".shared_experts")).reshaped(bsh))]
+            [.real(try backend.swiglu(try input(normed).reshaped(rows), store: store, prefix: mlp + ".shared_experts")
+                .reshaped(bsh))]
         }
         try step(.add, [mlp]) {
             [.real(try backend.add(try input(mlp + ".experts"), try input(mlp + ".shared_experts").reshaped(rows))
@@ -284,7 +290,7 @@ private final class CaseRun {
             try norm("ffn_norm", mid)
             try step(.swiglu, [block + ".feed_forward"]) {
                 let x = try flat(block + ".ffn_norm")
-                return [.real(try backend.swiglu(x, mlp: try SwiGLU(store, prefix: block + ".feed_forward"))
+                return [.real(try backend.swiglu(x, store: store, prefix: block + ".feed_forward")
                     .reshaped([1] + x.shape))]
             }
             try step(.add, [block]) {
