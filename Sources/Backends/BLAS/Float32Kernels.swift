@@ -50,17 +50,7 @@ enum Kernels {
     /// `a [m, k] · bᵀ (b [n, k]) -> [m, n]` (+ bias [n]): a linear layer with checkpoint-layout weights.
     static func linear(_ a: Matrix, _ b: Matrix, bias: [Float]? = nil) -> Matrix {
         precondition(a.cols == b.cols, "linear: [\(a.rows), \(a.cols)] by weight [\(b.rows), \(b.cols)]")
-        var c = Matrix(rows: a.rows, cols: b.rows)
-        if a.rows > 0, b.rows > 0, a.cols > 0 {
-            a.values.withUnsafeBufferPointer { pa in
-                b.values.withUnsafeBufferPointer { pb in
-                    c.values.withUnsafeMutableBufferPointer { pc in
-                        Float.gemmTransposedB(m: a.rows, n: b.rows, k: a.cols, a: pa.baseAddress!, b: pb.baseAddress!,
-                                              c: pc.baseAddress!)
-                    }
-                }
-            }
-        }
+        var c = gemm(a, b, n: b.rows, transposeB: true)
         if let bias {
             for r in 0..<c.rows { for j in 0..<c.cols { c.values[r * c.cols + j] += bias[j] } }
         }
@@ -70,15 +60,19 @@ enum Kernels {
     /// `a [m, k] · b [k, n] -> [m, n]`: probabilities times values.
     static func product(_ a: Matrix, _ b: Matrix) -> Matrix {
         precondition(a.cols == b.rows, "product: [\(a.rows), \(a.cols)] by [\(b.rows), \(b.cols)]")
-        var c = Matrix(rows: a.rows, cols: b.cols)
-        if a.rows > 0, b.cols > 0, a.cols > 0 {
-            a.values.withUnsafeBufferPointer { pa in
-                b.values.withUnsafeBufferPointer { pb in
-                    c.values.withUnsafeMutableBufferPointer { pc in
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(a.rows), Int32(b.cols), Int32(a.cols),
-                                    1, pa.baseAddress!, Int32(a.cols), pb.baseAddress!, Int32(b.cols), 0,
-                                    pc.baseAddress!, Int32(b.cols))
-                    }
+        return gemm(a, b, n: b.cols, transposeB: false)
+    }
+
+    /// Row-major `a [m, k] · (bᵀ or b) -> [m, n]`, one cblas_sgemm.
+    private static func gemm(_ a: Matrix, _ b: Matrix, n: Int, transposeB: Bool) -> Matrix {
+        var c = Matrix(rows: a.rows, cols: n)
+        guard a.rows > 0, n > 0, a.cols > 0 else { return c }
+        a.values.withUnsafeBufferPointer { pa in
+            b.values.withUnsafeBufferPointer { pb in
+                c.values.withUnsafeMutableBufferPointer { pc in
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(a.rows),
+                                Int32(n), Int32(a.cols), 1, pa.baseAddress!, Int32(a.cols), pb.baseAddress!,
+                                Int32(b.cols), 0, pc.baseAddress!, Int32(n))
                 }
             }
         }
