@@ -21,7 +21,8 @@ struct BenchCommand: ParsableCommand {
             ops as `assay diff` (DiffEngine.decoderLayer). A warm-up run converts and keeps the weights (the \
             backend's own cache; non-expert weights memoized as float64), then the median of --repeats runs is \
             reported: seconds, tokens/s, the linears' GFLOP/s over the whole layer's time (a lower bound of their \
-            own rate) and its share of a 2048³ sgemm measured in the same run, peak RSS. The decode step is one \
+            own rate) and its share of a 2048³ sgemm measured in the same run, the rate inside the backend's own \
+            sgemm calls (blas), peak RSS. The decode step is one \
             token at position C over a latent cache of C random rows. The reference backend is float64 and slow: \
             use small presets with it.
             """)
@@ -70,12 +71,15 @@ struct BenchCommand: ParsableCommand {
         let store = MemoizedWeightStore(SyntheticWeightStore(config: config, seed: 0))
         let peak = OpenBLAS.sgemmGFLOPs(clock: monotonicSeconds)
         var seconds = [(key: String, value: Double)](), linearRates = [(key: String, value: Double)]()
+        var gemmRates = [(key: String, value: Double)]()
         for n in tokens {
             let inputs = try ForwardInputs(inputIds: Tensor(shape: [1, n], repeating: 0), config: text)
             let hidden = Self.hidden(rows: n, width: text.hiddenSize)
             let time = try median { try DiffEngine.decoderLayer(chosen, index: layer, hidden: hidden, inputs: inputs,
                                                                 config: config, store: store) }
             seconds.append(("prefill_\(n)", time))
+            let gemm = GEMMMeter.take()
+            if gemm.seconds > 0 { gemmRates.append(("prefill_\(n)", gemm.flops / gemm.seconds / 1e9)) }
             linearRates.append(("prefill_\(n)", 2 * Double(text.linearMultiplyAddsPerToken(layer: layer) * n) / time / 1e9))
         }
         if context > 0 {
@@ -85,13 +89,16 @@ struct BenchCommand: ParsableCommand {
             let time = try median { try DiffEngine.decoderLayer(chosen, index: layer, hidden: Self.hidden(rows: 1, width: text.hiddenSize),
                                                                 inputs: inputs, config: config, store: store, caches: caches) }
             seconds.append(("decode", time))
+            _ = GEMMMeter.take()
         }
-        report(seconds: seconds, linearRates: linearRates, peak: peak, layer: layer, threads: threads)
+        report(seconds: seconds, linearRates: linearRates, gemmRates: gemmRates, peak: peak, layer: layer,
+               threads: threads)
     }
 
-    /// The median seconds of `repeats` runs of `body`, after one warm-up run.
+    /// The median seconds of `repeats` runs of `body`, after one warm-up run (the GEMM meter counts the timed runs).
     private func median(_ body: () throws -> Tensor<Double>) throws -> Double {
         _ = try body()
+        _ = GEMMMeter.take()
         var samples = [Double]()
         for _ in 0..<repeats {
             let start = monotonicSeconds()
@@ -102,7 +109,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     private func report(seconds: [(key: String, value: Double)], linearRates: [(key: String, value: Double)],
-                        peak: Double, layer: Int, threads: Int) {
+                        gemmRates: [(key: String, value: Double)], peak: Double, layer: Int, threads: Int) {
         let rss = peakResidentBytes()
         if json {
             print(JSONValue.object([
@@ -110,6 +117,7 @@ struct BenchCommand: ParsableCommand {
                 ("threads", .int(threads)), ("context", .int(context)), ("sgemm_peak_gflops", .number("\(peak)")),
                 ("seconds", .object(seconds.map { ($0.key, .number("\($0.value)")) })),
                 ("linear_gflops", .object(linearRates.map { ($0.key, .number("\($0.value)")) })),
+                ("sgemm_call_gflops", .object(gemmRates.map { ($0.key, .number("\($0.value)")) })),
                 ("peak_rss_bytes", .int(rss)),
             ]).serialized(pretty: false))
             return
@@ -121,6 +129,9 @@ struct BenchCommand: ParsableCommand {
             if let n = Int(key.dropFirst("prefill_".count)), let rate = linearRates.first(where: { $0.key == key })?.value {
                 line += "  \(pad(twoDecimals(Double(n) / time), 10, right: true)) tokens/s  linears "
                     + "\(twoDecimals(rate)) GFLOP/s = \(twoDecimals(rate / peak * 100))% of peak"
+            }
+            if let rate = gemmRates.first(where: { $0.key == key })?.value {
+                line += "; inside sgemm \(twoDecimals(rate)) GFLOP/s = \(twoDecimals(rate / peak * 100))%"
             }
             print(line)
         }

@@ -63,10 +63,12 @@ enum Kernels {
         return gemm(a, b, n: b.cols, transposeB: false)
     }
 
-    /// Row-major `a [m, k] · (bᵀ or b) -> [m, n]`, one cblas_sgemm.
+    /// Row-major `a [m, k] · (bᵀ or b) -> [m, n]`, one cblas_sgemm (counted in `GEMMMeter`).
     private static func gemm(_ a: Matrix, _ b: Matrix, n: Int, transposeB: Bool) -> Matrix {
         var c = Matrix(rows: a.rows, cols: n)
         guard a.rows > 0, n > 0, a.cols > 0 else { return c }
+        let start = GEMMMeter.now()
+        defer { GEMMMeter.add(flops: 2 * Double(a.rows * n * a.cols), seconds: GEMMMeter.now() - start) }
         a.values.withUnsafeBufferPointer { pa in
             b.values.withUnsafeBufferPointer { pb in
                 c.values.withUnsafeMutableBufferPointer { pc in
@@ -115,5 +117,27 @@ enum Kernels {
             }
         }
         return h
+    }
+}
+
+/// FLOPs and seconds spent inside the backend's sgemm calls, for `assay bench` (the calls come from one thread).
+public enum GEMMMeter {
+    nonisolated(unsafe) private static var totals = (flops: 0.0, seconds: 0.0)
+
+    /// The totals since the last reset, then zeroes them.
+    public static func take() -> (flops: Double, seconds: Double) {
+        defer { totals = (0, 0) }
+        return totals
+    }
+
+    static func add(flops: Double, seconds: Double) {
+        totals.flops += flops
+        totals.seconds += seconds
+    }
+
+    static func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
     }
 }
