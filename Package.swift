@@ -28,7 +28,9 @@ let package = Package(
         // FFTW 3 (Debian libfftw3-dev; Tools/test and Tools/validate install it): the FFT oracles and diagnostics.
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3", providers: [.apt(["libfftw3-dev"])]),
         // Compute backends: the OpenBLAS float32 backend (the Backend protocol and the reference live in MistralSmall4).
-        .target(name: "Backends", dependencies: ["Tensor", "MistralSmall4", "COpenBLAS"]),
+        .target(name: "Backends", dependencies: ["Tensor", "MistralSmall4", "COpenBLAS", "CAssayPlugin"]),
+        // The C plugin ABI (include/assay_plugin.h): what `--backend plugin:PATH.so` loads (spec/plugin-abi.md).
+        .target(name: "CAssayPlugin"),
         // Comparison metrics shared by tests, diffs and cross-checks; golden sets (write, verify); conformance.
         // `Resources/tolerances.json` is a symlink to spec/tolerances.json, compiled into the binary.
         .target(name: "Validation", dependencies: ["Tensor", "MistralSmall4", "CFFTW"],

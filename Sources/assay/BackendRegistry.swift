@@ -7,10 +7,11 @@ import Validation
 
 /// The backends this build can run, by name.
 enum BackendRegistry {
-    static let names = "reference, blas"
+    static let names = "reference, blas, plugin:PATH.so"
 
     /// `name`, or `reference+BUG` (the reference with one of `assay selftest`'s planted bugs, for demonstrations).
     static func backend(_ name: String, profile: PrecisionProfile) throws -> any Backend {
+        if name.hasPrefix("plugin:") { return try PluginBackend(path: String(name.dropFirst("plugin:".count))) }
         if name.hasPrefix("reference+") {
             guard let bug = PlantedBug(rawValue: String(name.dropFirst("reference+".count))) else {
                 throw ValidationError("unknown planted bug in '\(name)'; bugs: "
