@@ -19,7 +19,7 @@ struct CoverageCommand: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Golden set directories.")
     var goldens = ["goldens/tiny", "goldens/tiny-vision"]
 
-    @Option(help: "Only this backend (default: every backend of this build: \(BackendRegistry.names)).")
+    @Option(help: "Only this backend, e.g. plugin:PATH.so (default: every backend built in: \(BackendRegistry.names)).")
     var backend: String?
 
     @Flag(help: "Print JSON instead of the table.")
@@ -28,18 +28,22 @@ struct CoverageCommand: ParsableCommand {
     func run() throws {
         let names = backend.map { [$0] } ?? BackendRegistry.names.split(separator: ",").map {
             $0.trimmingPrefix(" ").description
-        }
+        }.filter { !$0.hasPrefix("plugin:") }
         let sets = try goldens.map { try GoldenData.load($0) }
         var columns = [(name: String, cells: [SpecOp: Cell])]()
         for name in names {
             var cells = [SpecOp: Cell]()
             for data in sets {
                 let chosen = try BackendRegistry.backend(name, profile: data.profile)
-                let result = try DiffEngine.run(chosen, on: data, mode: .isolated,
-                                                tolerances: try Tolerances(chosen.precision, backend: chosen.name))
-                for verdict in result.verdicts {
-                    guard case .some(.some(let op)) = result.ops[verdict.tap] else { continue }
-                    cells[op, default: Cell()].add(verdict)
+                let tolerances = try Tolerances(chosen.precision, backend: chosen.name)
+                let isolated = try DiffEngine.run(chosen, on: data, mode: .isolated, tolerances: tolerances)
+                let decode = try DiffEngine.run(chosen, on: data, mode: .decode, tolerances: tolerances,
+                                                filter: try Regex(#"self_attn(#kv_latent)?$"#))
+                for result in [isolated, decode] {
+                    for verdict in result.verdicts {
+                        guard case .some(.some(let op)) = result.ops[verdict.tap] else { continue }
+                        cells[op, default: Cell()].add(verdict)
+                    }
                 }
                 for op in SpecOp.allCases where !chosen.operations.contains(op) { cells[op] = Cell(implemented: false) }
             }

@@ -11,14 +11,14 @@ struct DiffCommand: ParsableCommand {
         abstract: "Run a backend layer by layer against a golden set and print a per-tap verdict.",
         discussion: """
             isolated (default): every op gets the golden taps as its inputs, so each tap shows that op's own error. \
-            chained: every op gets what the backend produced before it, so the growth of error shows. Ops the \
-            backend lacks are reported NOT COVERED (and, chained, everything that depends on them); they never run \
-            on the reference instead. Limits: spec/tolerances.json by tolerance class, the backend's precision and \
-            the backend's own row. decode: isolated, with attention run one position at a time through the \
-            backend's mla_decode op over its latent cache. Exit 1 when a compared tap fails.
+            chained: every op gets what the backend produced before it, so the growth of error shows. decode: \
+            isolated, with attention run one position at a time through the backend's mla_decode op over its latent \
+            cache. Ops the backend lacks are reported NOT COVERED (and, chained, everything that depends on them); \
+            they never run on the reference instead. Limits: spec/tolerances.json by tolerance class, the backend's \
+            precision and the backend's own row. Exit 1 when a compared tap fails.
             """)
 
-    @Option(help: "The backend: \(BackendRegistry.names).")
+    @Option(help: "The backend: \(BackendRegistry.names), or reference+BUG (a planted bug of `assay selftest`).")
     var backend: String
 
     @Option(help: "The golden set directory.")
