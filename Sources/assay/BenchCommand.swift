@@ -69,7 +69,7 @@ struct BenchCommand: ParsableCommand {
         let chosen: any Backend = backend == "blas" ? BLASBackend(cachingWeights: true)
             : try BackendRegistry.backend(backend, profile: .exact)
         let store = MemoizedWeightStore(SyntheticWeightStore(config: config, seed: 0))
-        let peak = OpenBLAS.sgemmGFLOPs(clock: monotonicSeconds)
+        let peak = OpenBLAS.sgemmGFLOPs()
         var seconds = [(key: String, value: Double)](), linearRates = [(key: String, value: Double)]()
         var gemmRates = [(key: String, value: Double)]()
         for n in tokens {
@@ -150,13 +150,6 @@ struct BenchCommand: ParsableCommand {
         for r in 0..<rows { cache.append(values[(r * cache.width)..<((r + 1) * cache.width)], visible: true) }
         return cache
     }
-}
-
-/// Seconds on the monotonic clock.
-func monotonicSeconds() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9
 }
 
 /// The process's peak resident set size so far (getrusage; Linux reports KiB).

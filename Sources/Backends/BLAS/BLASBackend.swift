@@ -11,16 +11,18 @@ import Tensor
 /// Float32 CPU kernels over OpenBLAS.
 public struct BLASBackend: Backend {
     /// Float32 weights kept between calls (`assay bench`), or nil: converted from the store on every call.
-    let cache: Float32WeightCache?
+    let cache: KeyedMemo<Any>?
 
     /// `cachingWeights`: keep every converted weight (for repeated runs over one store; never for a diff).
     public init(cachingWeights: Bool = false) {
-        cache = cachingWeights ? Float32WeightCache() : nil
+        cache = cachingWeights ? KeyedMemo() : nil
     }
 
-    /// What `convert` makes from the store, kept under `key` when caching.
+    /// What `convert` makes from the store, kept under `key` when caching (keys are module names, one kind of
+    /// value each).
     func weights<T>(_ key: String, _ convert: () throws -> T) rethrows -> T {
-        try cache?.value(key, convert) ?? convert()
+        guard let cache else { return try convert() }
+        return try cache.value(key) { try convert() } as? T ?? convert()
     }
 
     public var name: String { "blas" }

@@ -67,8 +67,8 @@ enum Kernels {
     private static func gemm(_ a: Matrix, _ b: Matrix, n: Int, transposeB: Bool) -> Matrix {
         var c = Matrix(rows: a.rows, cols: n)
         guard a.rows > 0, n > 0, a.cols > 0 else { return c }
-        let start = GEMMMeter.now()
-        defer { GEMMMeter.add(flops: 2 * Double(a.rows * n * a.cols), seconds: GEMMMeter.now() - start) }
+        let start = monotonicSeconds()
+        defer { GEMMMeter.add(flops: 2 * Double(a.rows * n * a.cols), seconds: monotonicSeconds() - start) }
         a.values.withUnsafeBufferPointer { pa in
             b.values.withUnsafeBufferPointer { pb in
                 c.values.withUnsafeMutableBufferPointer { pc in
@@ -133,11 +133,5 @@ public enum GEMMMeter {
     static func add(flops: Double, seconds: Double) {
         totals.flops += flops
         totals.seconds += seconds
-    }
-
-    static func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
     }
 }

@@ -2,28 +2,15 @@
 // so results are deterministic). Used by the independent oracles (FFT convolution) and diagnostics (RoPE
 // spectrum); no model layer depends on it.
 
-#if canImport(Glibc)
-import Glibc
-#endif
 import CFFTW
+import Tensor
 
 /// A complex number as (re, im).
 public typealias Complex = (re: Double, im: Double)
 
 public enum FFT {
     /// FFTW's planner is not thread-safe: plans are made and destroyed under this lock (execution needs none).
-    nonisolated(unsafe) private static let planner: UnsafeMutablePointer<pthread_mutex_t> = {
-        let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
-        return mutex
-    }()
-
-    /// `body` with the planner lock held.
-    private static func planning<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(planner)
-        defer { pthread_mutex_unlock(planner) }
-        return body()
-    }
+    private static let planner = Lock()
 
     /// The forward (sign −1) or inverse (sign +1, unnormalized) DFT of `values`, laid out row-major over `shape`
     /// (1 or 2 axes).
@@ -33,12 +20,12 @@ public enum FFT {
         let input = fftw_alloc_complex(count)!, output = fftw_alloc_complex(count)!
         defer { fftw_free(input); fftw_free(output) }
         let sign = inverse ? FFTW_BACKWARD : FFTW_FORWARD
-        let plan = planning {
+        let plan = planner.withLock {
             shape.count == 1
                 ? fftw_plan_dft_1d(Int32(shape[0]), input, output, sign, FFTW_ESTIMATE)
                 : fftw_plan_dft_2d(Int32(shape[0]), Int32(shape[1]), input, output, sign, FFTW_ESTIMATE)
         }
-        defer { planning { fftw_destroy_plan(plan) } }
+        defer { planner.withLock { fftw_destroy_plan(plan) } }
         for (i, v) in values.enumerated() { input[i] = (v.re, v.im) }
         fftw_execute(plan)
         return (0..<count).map { (output[$0].0, output[$0].1) }
