@@ -49,9 +49,7 @@ struct BenchCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard Preset(rawValue: preset) != nil else {
-            throw ValidationError("unknown preset '\(preset)'; presets: \(ParamsCommand.presetNames)")
-        }
+        _ = try Preset.named(preset)
         guard tokens.allSatisfy({ $0 > 0 }), !tokens.isEmpty else { throw ValidationError("--tokens must be at least 1") }
         guard context >= 0, repeats >= 1 else { throw ValidationError("--context must be ≥ 0 and --repeats ≥ 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
@@ -61,7 +59,7 @@ struct BenchCommand: ParsableCommand {
         let threads = self.threads ?? ComputeThreads.online
         ComputeThreads.limit(to: threads)
         OpenBLAS.setThreads(threads)
-        let config = try Preset(rawValue: preset)!.load()
+        let config = try Preset.named(preset).load()
         let text = config.text
         guard let layer = (0..<text.numHiddenLayers).first(where: text.isMoELayer) else {
             throw ValidationError("preset \(preset) has no MoE layer")

@@ -27,13 +27,11 @@ struct ExportCheckpointCommand: ParsableCommand {
     var dtype: WeightDType = .bf16
 
     func validate() throws {
-        guard Preset(rawValue: preset) != nil else {
-            throw ValidationError("unknown preset '\(preset)'; presets: \(ParamsCommand.presetNames)")
-        }
+        _ = try Preset.named(preset)
     }
 
     func run() throws {
-        let preset = Preset(rawValue: preset)!
+        let preset = try Preset.named(preset)
         try AtomicDirectory.create(out) { directory in
             try SyntheticCheckpoint.write(preset, seed: seed, dtype: dtype.dtype, into: directory)
         }

@@ -52,9 +52,7 @@ struct GoldenCommand: ParsableCommand {
     var threads: Int?
 
     func validate() throws {
-        guard Preset(rawValue: preset) != nil else {
-            throw ValidationError("unknown preset '\(preset)'; presets: \(ParamsCommand.presetNames)")
-        }
+        _ = try Preset.named(preset)
         guard tokens >= 2 else { throw ValidationError("--tokens must be at least 2 (row 1 is left-padded)") }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         guard images >= 0 else { throw ValidationError("--images must not be negative") }
@@ -63,7 +61,7 @@ struct GoldenCommand: ParsableCommand {
 
     func run() throws {
         if let threads { ComputeThreads.limit(to: threads) }
-        var options = GoldenOptions(preset: Preset(rawValue: preset)!)
+        var options = GoldenOptions(preset: try Preset.named(preset))
         options.seed = seed
         options.profile = profile
         options.tokens = tokens

@@ -20,9 +20,7 @@ struct ModelSourceOptions: ParsableArguments {
         guard (preset == nil) != (checkpoint == nil) else {
             throw ValidationError("give exactly one of --preset, --checkpoint")
         }
-        if let preset, Preset(rawValue: preset) == nil {
-            throw ValidationError("unknown preset '\(preset)'; presets: \(ParamsCommand.presetNames)")
-        }
+        if let preset { _ = try Preset.named(preset) }
     }
 
     /// The config the options name: the preset's, or the checkpoint's config.json (or params.json).

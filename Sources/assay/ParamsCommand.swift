@@ -36,9 +36,7 @@ struct ParamsCommand: ParsableCommand {
         guard (preset == nil) != (config == nil) else {
             throw ValidationError("give exactly one of --preset, --config")
         }
-        if let preset, Preset(rawValue: preset) == nil {
-            throw ValidationError("unknown preset '\(preset)'; presets: \(Self.presetNames)")
-        }
+        if let preset { _ = try Preset.named(preset) }
     }
 
     func run() throws {
@@ -145,5 +143,15 @@ struct ParamsCommand: ParsableCommand {
             })))
         }
         return JSONValue.object(members).serialized(pretty: true)
+    }
+}
+
+extension Preset {
+    /// The preset a `--preset` option names, or the usage error listing them all.
+    static func named(_ name: String) throws -> Preset {
+        guard let preset = Preset(rawValue: name) else {
+            throw ValidationError("unknown preset '\(name)'; presets: \(ParamsCommand.presetNames)")
+        }
+        return preset
     }
 }

@@ -33,9 +33,7 @@ struct RopeSpectrumCommand: ParsableCommand {
     var start = 0
 
     func run() throws {
-        guard let chosen = Preset(rawValue: preset) else {
-            throw ValidationError("unknown preset '\(preset)'; presets: \(ParamsCommand.presetNames)")
-        }
+        let chosen = try Preset.named(preset)
         guard positions >= 16 else { throw ValidationError("--positions must be at least 16") }
         let config = try chosen.load()
         let pairs = try RopeSpectrum.measure(try BackendRegistry.backend(backend, profile: .exact), config: config,
