@@ -11,6 +11,7 @@ public func linear(_ x: Tensor<Double>, _ weight: Tensor<Double>, bias: Tensor<D
     precondition(x.rank == 2 && weight.rank == 2 && x.shape[1] == weight.shape[1],
                  "linear: x \(x.shape) · W \(weight.shape)ᵀ")
     let (rows, inner, outs) = (x.shape[0], x.shape[1], weight.shape[0])
+    MultiplyAddCounter.record(rows * outs * inner)
     var y = [Double](repeating: 0, count: rows * outs)
     x.scalars.withUnsafeBufferPointer { xs in
         weight.scalars.withUnsafeBufferPointer { ws in

@@ -169,6 +169,7 @@ public struct MLAAttention: Sendable {
         var out = [Double](repeating: 0, count: tokens * n * dv)
         for i in 0..<tokens {
             let visible = keys(for: i, start: start, cache: cache)
+            MultiplyAddCounter.record(n * visible.count * (dn + dr + dv))   // (6) and (8), every head
             for h in 0..<n {
                 let q = Array(queries.scalars[((i * n + h) * (dn + dr))..<((i * n + h + 1) * (dn + dr))])
                 let scores = visible.map { j in
@@ -198,6 +199,7 @@ public struct MLAAttention: Sendable {
         var out = [Double](repeating: 0, count: tokens * n * dv)
         for i in 0..<tokens {
             let visible = keys(for: i, start: start, cache: cache)
+            MultiplyAddCounter.record(n * (rank * (dn + dv) + visible.count * (2 * rank + dr)))   // (9)–(10), every head
             for h in 0..<n {
                 let q = (i * n + h) * (dn + dr)
                 let ukRows = h * (dn + dv)                             // W_UK^h: rows ukRows ..< ukRows + d_n

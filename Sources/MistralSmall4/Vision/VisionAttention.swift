@@ -34,6 +34,7 @@ public struct VisionAttention: Sendable {
         var start = 0
         for grid in grids {
             let block = start..<(start + grid.rows * grid.cols)
+            MultiplyAddCounter.record(2 * block.count * block.count * width)   // (9) q·k and P·v, every head
             mixed.withUnsafeMutableBufferPointer { out in
                 nonisolated(unsafe) let out = out
                 parallelChunks(block.count, work: block.count * block.count * width) { chunk in
