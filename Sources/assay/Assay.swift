@@ -6,7 +6,7 @@ struct Assay: ParsableCommand {
         commandName: "assay",
         abstract: "The reference model-spec of Mistral Small 4, and the tools that check kernels and ports against it.",
         subcommands: [
-            ForwardCommand.self, GoldenCommand.self, VerifyCommand.self, DiffCommand.self, CoverageCommand.self, SelfTestCommand.self, RopeSpectrumCommand.self, ConformCommand.self, PreprocessCommand.self, ExportCheckpointCommand.self, BenchCommand.self, InspectCommand.self,
+            ExplainCommand.self, ExploreCommand.self, ForwardCommand.self, GoldenCommand.self, VerifyCommand.self, DiffCommand.self, CoverageCommand.self, SelfTestCommand.self, RopeSpectrumCommand.self, ConformCommand.self, PreprocessCommand.self, ExportCheckpointCommand.self, BenchCommand.self, InspectCommand.self,
             CanonicalizeCommand.self,
             ParamsCommand.self,
         ]

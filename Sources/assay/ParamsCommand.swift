@@ -90,24 +90,6 @@ struct ParamsCommand: ParsableCommand {
         pad(name, 16) + pad(tensors, 8, right: true) + pad(total, 20, right: true) + pad(active, 20, right: true)
     }
 
-    /// `119401298944` → `"119,401,298,944"`.
-    func grouped(_ n: Int) -> String {
-        let digits = String(n.magnitude)
-        var out = ""
-        for (i, digit) in digits.enumerated() {
-            if i > 0, (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(digit)
-        }
-        return (n < 0 ? "-" : "") + out
-    }
-
-    /// `6095717376` → `"6.10B"`, `102604` → `"102.60K"`: two decimals in the largest unit that fits.
-    func abbreviated(_ n: Int) -> String {
-        guard let (unit, scale) = [("B", 1_000_000_000), ("M", 1_000_000), ("K", 1_000)].first(where: { n >= $0.1 })
-        else { return String(n) }
-        return hundredthsText((n + scale / 200) / (scale / 100)) + unit
-    }
-
     // MARK: JSON
 
     func jsonReport(_ counts: ParameterCounts, _ inventory: TensorInventory, label: String) -> String {

@@ -37,13 +37,16 @@ public enum Preset: String, CaseIterable, Sendable {
 
     /// Decodes and validates the preset.
     public func load() throws(ConfigError) -> ModelConfig {
-        let document: JSONValue
+        try ModelConfig.decodeHuggingFace(try document(), source: .preset(self))
+    }
+
+    /// The preset's JSON, parsed.
+    func document() throws(ConfigError) -> JSONValue {
         do {
-            document = try JSONValue.parse(bytes)
+            return try JSONValue.parse(bytes)
         } catch {
             throw ConfigError(file: fileName, message: error.description)
         }
-        return try ModelConfig.decodeHuggingFace(document, source: .preset(self))
     }
 
     /// The decoded preset. Every preset decodes and validates (PresetTests), so this does not fail.
