@@ -1,4 +1,5 @@
-// ForwardInputs: token ids, position ids and the attention mask of a batch, checked against the config.
+// ForwardInputs: token ids, position ids and the attention mask of a batch, checked against the config —
+// spec/decoder.md §3 (inputs and outputs).
 
 import Tensor
 

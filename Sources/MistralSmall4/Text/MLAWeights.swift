@@ -1,4 +1,4 @@
-// The parameters of one Multi-head Latent Attention block, under their transformers names.
+// The parameters of one Multi-head Latent Attention block, under their transformers names — spec/attention.md §3.
 
 import Tensor
 
