@@ -25,20 +25,10 @@ struct ExplainCommand: ParsableCommand {
 
     @OptionGroup var source: ModelSourceOptions
 
-    @Option(help: "Tokens of the prefill (and of the --run forward).")
-    var tokens = 512
-
-    @Option(help: "Keys each decode token sees, itself included (the latent cache length).")
-    var context = 4096
-
-    @Option(help: "Sequences decoded together in one step.")
-    var batch = 1
+    @OptionGroup var costs: CostOptions
 
     @Option(help: "The decoder layer to trace (default: the first MoE layer).")
     var layer: Int?
-
-    @Option(help: "Weight storage for bytes moved: bf16, or fp8 (the released checkpoint's FP8 linears).")
-    var weights: WeightFormat = .bf16
 
     @Option(help: "The image of the vision trace, HEIGHTxWIDTH pixels (default: the tower's largest, square).")
     var image: String?
@@ -51,9 +41,6 @@ struct ExplainCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard tokens >= 1, context >= 1, batch >= 1 else {
-            throw ValidationError("--tokens, --context and --batch must be at least 1")
-        }
         if runReference, source.preset == Preset.full.rawValue {
             throw ValidationError("--run on preset full would run the float64 reference through 36 layers of 119B "
                                   + "synthetic weights; use tiny, tiny-vision, small or full-shape-L1")
@@ -62,10 +49,9 @@ struct ExplainCommand: ParsableCommand {
 
     func run() throws {
         let config = try source.config()
-        let explanation = try Explanation(config: config, tokens: tokens, context: context, batch: batch,
-                                          layer: try chosenLayer(config.text), image: try imageSize(config),
-                                          weights: weights, machine: Roofline.measuredHere())
-        let statistics = runReference ? try TapStatistics.forward(store: try source.store(), tokens: tokens) : nil
+        let explanation = try Explanation(config: config, costs: costs, layer: try chosenLayer(config.text),
+                                          image: try imageSize(config), machine: Roofline.measuredHere())
+        let statistics = runReference ? try TapStatistics.forward(store: try source.store(), tokens: costs.tokens) : nil
         print(json ? explanation.json(statistics: statistics).serialized(pretty: true)
                    : explanation.tables(statistics: statistics))
     }
@@ -97,6 +83,27 @@ struct ExplainCommand: ParsableCommand {
 }
 
 extension WeightFormat: ExpressibleByArgument {}
+
+/// The workload `explain` and `explore` cost: a prefill, a decode step, and how weights are stored.
+struct CostOptions: ParsableArguments {
+    @Option(help: "Tokens of the prefill (and of the --run forward of explain).")
+    var tokens = 512
+
+    @Option(help: "Keys each decode token sees, itself included (the latent cache length).")
+    var context = 4096
+
+    @Option(help: "Sequences decoded together in one step.")
+    var batch = 1
+
+    @Option(help: "Weight storage for bytes moved: bf16, or fp8 (the released checkpoint's FP8 linears).")
+    var weights: WeightFormat = .bf16
+
+    func validate() throws {
+        guard tokens >= 1, context >= 1, batch >= 1 else {
+            throw ValidationError("--tokens, --context and --batch must be at least 1")
+        }
+    }
+}
 
 extension Roofline {
     /// This machine: OpenBLAS's float32 sgemm rate and one large copy's bandwidth, measured now.

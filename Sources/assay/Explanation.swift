@@ -21,11 +21,10 @@ struct Explanation {
     let decode: ForwardCost
     let rooflines: [Roofline]
 
-    init(config: ModelConfig, tokens: Int, context: Int, batch: Int, layer: Int, image: (height: Int, width: Int)?,
-         weights: WeightFormat, machine: Roofline?) throws {
+    init(config: ModelConfig, costs: CostOptions, layer: Int, image: (height: Int, width: Int)?, machine: Roofline?) throws {
         self.config = config
-        (self.tokens, self.context, self.batch, self.layer, self.image) = (tokens, context, batch, layer, image)
-        model = CostModel(config, format: weights)
+        (tokens, context, batch, self.layer, self.image) = (costs.tokens, costs.context, costs.batch, layer, image)
+        model = CostModel(config, format: costs.weights)
         counts = ParameterCounts(config)
         prefillSteps = model.trace.decoderLayer(layer, span: TokenSpan(tokens: tokens), algorithm: .expanded)
         decodeSteps = model.trace.decoderLayer(layer, span: TokenSpan(start: context - 1, tokens: 1, batch: batch),

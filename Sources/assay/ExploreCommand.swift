@@ -25,17 +25,7 @@ struct ExploreCommand: ParsableCommand {
     @Option(name: .customLong("set"), help: "FIELD=VALUE, repeatable, applied in order.")
     var changes: [String] = []
 
-    @Option(help: "Tokens of the prefill (and of the --run forward).")
-    var tokens = 512
-
-    @Option(help: "Keys each decode token sees, itself included.")
-    var context = 4096
-
-    @Option(help: "Sequences decoded together in one step.")
-    var batch = 1
-
-    @Option(help: "Weight storage for bytes moved: bf16 or fp8.")
-    var weights: WeightFormat = .bf16
+    @OptionGroup var costs: CostOptions
 
     @Flag(name: .customLong("run"), help: "Also run the reference on the change carried over to tiny (8 tokens).")
     var runReference = false
@@ -46,18 +36,15 @@ struct ExploreCommand: ParsableCommand {
     func validate() throws {
         _ = try Preset.named(preset)
         guard !changes.isEmpty else { throw ValidationError("give at least one --set FIELD=VALUE") }
-        guard tokens >= 1, context >= 1, batch >= 1 else {
-            throw ValidationError("--tokens, --context and --batch must be at least 1")
-        }
     }
 
     func run() throws {
         let base = try Preset.named(preset)
         let overrides = try changes.map { (text) throws(ConfigError) in try ConfigOverride(parsing: text) }
         let explain = { (config: ModelConfig) throws in
-            try Explanation(config: config, tokens: tokens, context: context, batch: batch,
+            try Explanation(config: config, costs: costs,
                             layer: (0..<config.text.numHiddenLayers).first(where: config.text.isMoELayer) ?? 0,
-                            image: nil, weights: weights, machine: nil)
+                            image: nil, machine: nil)
         }
         let original = try explain(try base.load()), modified = try explain(try base.load(overrides: overrides))
         let scaled = runReference ? try base.tinyScaled(overrides) : nil
