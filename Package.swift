@@ -28,9 +28,12 @@ let package = Package(
         // FFTW 3 (Debian libfftw3-dev; Tools/test and Tools/validate install it): the FFT oracles and diagnostics.
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3", providers: [.apt(["libfftw3-dev"])]),
         // Compute backends: the OpenBLAS float32 backend (the Backend protocol and the reference live in MistralSmall4).
-        .target(name: "Backends", dependencies: ["Tensor", "MistralSmall4", "COpenBLAS", "CAssayPlugin"]),
+        .target(name: "Backends", dependencies: ["Tensor", "MistralSmall4", "COpenBLAS", "CAssayPlugin", "CPanelGEMM"]),
         // The C plugin ABI (include/assay_plugin.h): what `--backend plugin:PATH.so` loads (spec/plugin-abi.md).
         .target(name: "CAssayPlugin"),
+        // The BLAS backend's few-row GEMM over packed weight panels (AVX2 + FMA, checked at run time); -O3 in debug
+        // builds too, so tests run it at speed.
+        .target(name: "CPanelGEMM", cSettings: [.unsafeFlags(["-O3"])]),
         // Comparison metrics shared by tests, diffs and cross-checks; golden sets (write, verify); conformance.
         // `Resources/tolerances.json` is a symlink to spec/tolerances.json, compiled into the binary.
         .target(name: "Validation", dependencies: ["Tensor", "MistralSmall4", "CFFTW"],

@@ -57,23 +57,23 @@ extension BLASBackend {
 /// One MLA block's float32 weights and the sequence-level computation.
 struct AttentionBlock {
     let config: TextConfig
-    let queryDown: Matrix?, queryDownBias: [Float]?, queryNorm: [Float]?, queryUp: Matrix
-    let kvDown: Matrix, kvDownBias: [Float]?, kvNorm: [Float], kvUp: Matrix
-    let output: Matrix, outputBias: [Float]?
+    let queryDown: LinearWeight?, queryDownBias: [Float]?, queryNorm: [Float]?, queryUp: LinearWeight
+    let kvDown: LinearWeight, kvDownBias: [Float]?, kvNorm: [Float], kvUp: Matrix
+    let output: LinearWeight, outputBias: [Float]?
     let rope: YarnRoPE
     let scale: Float
 
     init(weights: MLAWeights, config: TextConfig) {
         self.config = config
-        queryDown = weights.queryDown.map { Matrix($0) }
+        queryDown = weights.queryDown.map { LinearWeight(Matrix($0)) }
         queryDownBias = weights.queryDownBias.map { Matrix($0).values }
         queryNorm = weights.queryNorm.map { Matrix($0.weight).values }
-        queryUp = Matrix(weights.queryUp)
-        kvDown = Matrix(weights.kvDown)
+        queryUp = LinearWeight(Matrix(weights.queryUp))
+        kvDown = LinearWeight(Matrix(weights.kvDown))
         kvDownBias = weights.kvDownBias.map { Matrix($0).values }
         kvNorm = Matrix(weights.kvNorm.weight).values
         kvUp = Matrix(weights.kvUp)
-        output = Matrix(weights.output)
+        output = LinearWeight(Matrix(weights.output))
         outputBias = weights.outputBias.map { Matrix($0).values }
         rope = YarnRoPE(config)
         scale = Float(MLAAttention.softmaxScale(config))

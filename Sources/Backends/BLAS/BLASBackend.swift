@@ -1,5 +1,6 @@
-// The OpenBLAS backend: every spec op in float32 with float32 accumulation, linears and attention products
-// through cblas_sgemm — what a CPU kernel author would write, diffed by `assay diff --backend blas`.
+// The OpenBLAS backend: every spec op in float32 with float32 accumulation, attention products and the remaining
+// linears through cblas_sgemm, the weight linears of attention and the MLPs through the panel GEMM where the CPU
+// runs it (PanelGEMM.swift) — what a CPU kernel author would write, diffed by `assay diff --backend blas`.
 // Attention: BLASAttention.swift; routed experts: BLASExperts.swift; vision: BLASVision.swift.
 
 #if canImport(Glibc)
@@ -57,13 +58,13 @@ public struct BLASBackend: Backend {
     public func swiglu(_ x: Tensor<Double>, store: any WeightStore, prefix: String) throws -> Tensor<Double> {
         let w = try weights(prefix) {
             let mlp = try SwiGLU(store, prefix: prefix)
-            return [Matrix(mlp.gateUp), Matrix(mlp.down)]
+            return [LinearWeight(Matrix(mlp.gateUp)), LinearWeight(Matrix(mlp.down))]
         }
         return Self.swiglu(Matrix(x), gateUp: w[0], down: w[1]).tensor()
     }
 
     /// spec/experts.md eq. (1): `x [T, H]`, gate|up [2I, H], down [H, I] -> [T, H].
-    static func swiglu(_ x: Matrix, gateUp: Matrix, down: Matrix) -> Matrix {
+    static func swiglu(_ x: Matrix, gateUp: LinearWeight, down: LinearWeight) -> Matrix {
         Kernels.linear(Kernels.gatedSiLU(Kernels.linear(x, gateUp)), down)
     }
 

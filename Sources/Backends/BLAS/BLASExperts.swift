@@ -1,5 +1,5 @@
 // Routed experts in float32, grouped by expert — spec/experts.md eq. (1)–(2): each expert some token chose runs
-// once, as two sgemms over all of its tokens, and its weighted rows are added to their tokens in ascending
+// once, as two GEMMs over all of its tokens (the panel GEMM where the CPU runs it), and its weighted rows are added to their tokens in ascending
 // expert id.
 
 import MistralSmall4
@@ -24,7 +24,8 @@ extension BLASBackend {
                                                 with: input.values[(token * input.cols)..<((token + 1) * input.cols)])
             }
             let w = try weights("\(prefix)#\(expert)") {
-                [Matrix(try store.row(prefix + ".gate_up_proj", expert)), Matrix(try store.row(prefix + ".down_proj", expert))]
+                [LinearWeight(Matrix(try store.row(prefix + ".gate_up_proj", expert))),
+                 LinearWeight(Matrix(try store.row(prefix + ".down_proj", expert)))]
             }
             let y = Self.swiglu(gathered, gateUp: w[0], down: w[1])
             for (row, slot) in slots.enumerated() {

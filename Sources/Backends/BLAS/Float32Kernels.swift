@@ -51,10 +51,14 @@ enum Kernels {
     static func linear(_ a: Matrix, _ b: Matrix, bias: [Float]? = nil) -> Matrix {
         precondition(a.cols == b.cols, "linear: [\(a.rows), \(a.cols)] by weight [\(b.rows), \(b.cols)]")
         var c = gemm(a, b, n: b.rows, transposeB: true)
-        if let bias {
-            for r in 0..<c.rows { for j in 0..<c.cols { c.values[r * c.cols + j] += bias[j] } }
-        }
+        addBias(bias, to: &c)
         return c
+    }
+
+    /// `c[r, j] += bias[j]` on every row, when there is a bias.
+    static func addBias(_ bias: [Float]?, to c: inout Matrix) {
+        guard let bias else { return }
+        for r in 0..<c.rows { for j in 0..<c.cols { c.values[r * c.cols + j] += bias[j] } }
     }
 
     /// `a [m, k] · b [k, n] -> [m, n]`: probabilities times values.

@@ -1,0 +1,84 @@
+// Linear weights as the BLAS backend holds them: packed once into 16-column panels for the panel GEMM
+// (Sources/CPanelGEMM) where the CPU runs it, or kept row-major for cblas_sgemm where it does not.
+//
+// Why a second GEMM: a MoE layer's experts see few rows each (16 at 512 tokens, 1 or 2 at 32), and a decode step one
+// row per sequence. OpenBLAS's sgemm repacks the whole weight on every such call and reached 40–58 GFLOP/s on 16 rows
+// here against 98 for the panel kernel (2 threads, 4096 × 4096 weights; spec/conformance.md §5, "Performance" in
+// README). Both sum in float32; the diff holds either to the same limits.
+
+import CPanelGEMM
+import Dispatch
+import MistralSmall4
+import Tensor
+
+/// A linear layer's weight `W [out, in]`, ready for `Kernels.linear`.
+enum LinearWeight {
+    /// Row-major, for cblas_sgemm.
+    case dense(Matrix)
+    /// Panels `[ceil(out/16)][in][16]` for the panel GEMM.
+    case packed(panels: [Float], outputs: Int, inputs: Int)
+
+    /// The panel kernel runs on this CPU (AVX2 and FMA).
+    static let panelsAvailable = assay_panel_gemm_available() != 0
+
+    /// `w` packed when the panel kernel runs here, as it is otherwise.
+    init(_ w: Matrix) {
+        guard Self.panelsAvailable else { self = .dense(w); return }
+        let count = (w.rows + Int(ASSAY_PANEL_COLUMNS) - 1) / Int(ASSAY_PANEL_COLUMNS)
+        var panels = [Float](repeating: 0, count: count * w.cols * Int(ASSAY_PANEL_COLUMNS))
+        w.values.withUnsafeBufferPointer { source in
+            panels.withUnsafeMutableBufferPointer { assay_pack_panels(source.baseAddress!, Int64(w.rows), Int64(w.cols), $0.baseAddress!) }
+        }
+        self = .packed(panels: panels, outputs: w.rows, inputs: w.cols)
+    }
+
+    /// `W`'s shape [out, in].
+    var shape: (outputs: Int, inputs: Int) {
+        switch self {
+        case .dense(let w): (w.rows, w.cols)
+        case .packed(_, let outputs, let inputs): (outputs, inputs)
+        }
+    }
+}
+
+extension Kernels {
+    /// `a [m, k] · Wᵀ -> [m, out]` (+ bias [out]).
+    static func linear(_ a: Matrix, _ weight: LinearWeight, bias: [Float]? = nil) -> Matrix {
+        switch weight {
+        case .dense(let w):
+            return linear(a, w, bias: bias)
+        case .packed(let panels, let outputs, let inputs):
+            precondition(a.cols == inputs, "linear: [\(a.rows), \(a.cols)] by weight [\(outputs), \(inputs)]")
+            var c = panelProduct(a, panels: panels, outputs: outputs)
+            addBias(bias, to: &c)
+            return c
+        }
+    }
+
+    /// The panel GEMM, its panels split across `ComputeThreads` (counted in `GEMMMeter`).
+    private static func panelProduct(_ a: Matrix, panels: [Float], outputs: Int) -> Matrix {
+        var c = Matrix(rows: a.rows, cols: outputs)
+        guard a.rows > 0, outputs > 0, a.cols > 0 else { return c }
+        let start = monotonicSeconds()
+        defer { GEMMMeter.add(flops: 2 * Double(a.rows * outputs * a.cols), seconds: monotonicSeconds() - start) }
+        let rowBlock = Int(ASSAY_BLOCK_ROWS), panelCount = (outputs + Int(ASSAY_PANEL_COLUMNS) - 1) / Int(ASSAY_PANEL_COLUMNS)
+        var blocks = [Float](repeating: 0, count: (a.rows + rowBlock - 1) / rowBlock * rowBlock * a.cols)
+        a.values.withUnsafeBufferPointer { x in
+            blocks.withUnsafeMutableBufferPointer { assay_pack_blocks(x.baseAddress!, Int64(a.rows), Int64(a.cols), $0.baseAddress!) }
+        }
+        let chunks = min(panelCount, ComputeThreads.count)
+        blocks.withUnsafeBufferPointer { b in
+            panels.withUnsafeBufferPointer { w in
+                c.values.withUnsafeMutableBufferPointer { y in
+                    // Chunks write disjoint column ranges of y.
+                    nonisolated(unsafe) let (bp, wp, yp) = (b.baseAddress!, w.baseAddress!, y.baseAddress!)
+                    DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                        assay_panel_gemm(Int64(a.rows), Int64(outputs), Int64(a.cols), bp, wp,
+                                         Int64(chunk * panelCount / chunks), Int64((chunk + 1) * panelCount / chunks), yp)
+                    }
+                }
+            }
+        }
+        return c
+    }
+}

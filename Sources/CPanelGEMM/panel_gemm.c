@@ -1,0 +1,85 @@
+/* panel_gemm.c — see include/panel_gemm.h. One 6 × 16 tile at a time: per k, two loads of the weight panel, six
+ * broadcasts of the activation block, twelve FMAs into twelve accumulators; the panel (16·k floats) stays in L2
+ * while every block of rows passes over it, so each weight is read from memory once per call. */
+
+#include "panel_gemm.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+int assay_panel_gemm_available(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+void assay_pack_panels(const float *w, int64_t n, int64_t k, float *panels) {
+    const int64_t count = (n + ASSAY_PANEL_COLUMNS - 1) / ASSAY_PANEL_COLUMNS;
+    for (int64_t p = 0; p < count; p++) {
+        float *panel = panels + p * k * ASSAY_PANEL_COLUMNS;
+        for (int64_t kk = 0; kk < k; kk++) {
+            for (int64_t j = 0; j < ASSAY_PANEL_COLUMNS; j++) {
+                const int64_t row = p * ASSAY_PANEL_COLUMNS + j;
+                panel[kk * ASSAY_PANEL_COLUMNS + j] = row < n ? w[row * k + kk] : 0.0f;
+            }
+        }
+    }
+}
+
+void assay_pack_blocks(const float *x, int64_t m, int64_t k, float *blocks) {
+    const int64_t count = (m + ASSAY_BLOCK_ROWS - 1) / ASSAY_BLOCK_ROWS;
+    for (int64_t b = 0; b < count; b++) {
+        float *block = blocks + b * k * ASSAY_BLOCK_ROWS;
+        for (int64_t kk = 0; kk < k; kk++) {
+            for (int64_t i = 0; i < ASSAY_BLOCK_ROWS; i++) {
+                const int64_t row = b * ASSAY_BLOCK_ROWS + i;
+                block[kk * ASSAY_BLOCK_ROWS + i] = row < m ? x[row * k + kk] : 0.0f;
+            }
+        }
+    }
+}
+
+#if defined(__x86_64__)
+/* tile[6][16] = block [k][6] · panel [k][16], summed over k in order. */
+__attribute__((target("avx2,fma"))) static void tile(const float *block, const float *panel, int64_t k, float *tile) {
+    __m256 c[ASSAY_BLOCK_ROWS][2];
+    for (int i = 0; i < ASSAY_BLOCK_ROWS; i++) c[i][0] = c[i][1] = _mm256_setzero_ps();
+    for (int64_t kk = 0; kk < k; kk++) {
+        const __m256 w0 = _mm256_loadu_ps(panel + kk * ASSAY_PANEL_COLUMNS);
+        const __m256 w1 = _mm256_loadu_ps(panel + kk * ASSAY_PANEL_COLUMNS + 8);
+        const float *a = block + kk * ASSAY_BLOCK_ROWS;
+        for (int i = 0; i < ASSAY_BLOCK_ROWS; i++) {   /* unrolled by the compiler: the bound is a constant */
+            const __m256 x = _mm256_broadcast_ss(a + i);
+            c[i][0] = _mm256_fmadd_ps(x, w0, c[i][0]);
+            c[i][1] = _mm256_fmadd_ps(x, w1, c[i][1]);
+        }
+    }
+    for (int i = 0; i < ASSAY_BLOCK_ROWS; i++) {
+        _mm256_storeu_ps(tile + i * ASSAY_PANEL_COLUMNS, c[i][0]);
+        _mm256_storeu_ps(tile + i * ASSAY_PANEL_COLUMNS + 8, c[i][1]);
+    }
+}
+#endif
+
+void assay_panel_gemm(int64_t m, int64_t n, int64_t k, const float *blocks, const float *panels, int64_t first,
+                      int64_t end, float *y) {
+#if defined(__x86_64__)
+    float out[ASSAY_BLOCK_ROWS * ASSAY_PANEL_COLUMNS];
+    for (int64_t p = first; p < end; p++) {
+        const int64_t column = p * ASSAY_PANEL_COLUMNS;
+        const int64_t width = n - column < ASSAY_PANEL_COLUMNS ? n - column : ASSAY_PANEL_COLUMNS;
+        for (int64_t b = 0; b * ASSAY_BLOCK_ROWS < m; b++) {
+            tile(blocks + b * k * ASSAY_BLOCK_ROWS, panels + p * k * ASSAY_PANEL_COLUMNS, k, out);
+            const int64_t rows = m - b * ASSAY_BLOCK_ROWS < ASSAY_BLOCK_ROWS ? m - b * ASSAY_BLOCK_ROWS : ASSAY_BLOCK_ROWS;
+            for (int64_t i = 0; i < rows; i++) {
+                memcpy(y + (b * ASSAY_BLOCK_ROWS + i) * n + column, out + i * ASSAY_PANEL_COLUMNS, sizeof(float) * width);
+            }
+        }
+    }
+#else
+    (void)m; (void)n; (void)k; (void)blocks; (void)panels; (void)first; (void)end; (void)y;
+#endif
+}

@@ -1,0 +1,39 @@
+// The panel GEMM (Sources/CPanelGEMM) against float64 products and against cblas_sgemm, on shapes that take every
+// edge: a row block or a column panel cut short, one row, one input, one output.
+
+import Testing
+@testable import Backends
+
+@Suite struct PanelGEMMTests {
+    /// A deterministic matrix with entries in [-1, 1).
+    func matrix(_ rows: Int, _ cols: Int, seed: Int) -> Matrix {
+        Matrix(rows: rows, cols: cols, values: (0..<(rows * cols)).map { Float(($0 * 7919 + seed * 104_729) % 2001 - 1000) / 1000 })
+    }
+
+    @Test func runsOnThisMachine() {
+        // Tools/test runs on x86-64 machines with AVX2 and FMA; a fallback-only run would leave the kernel untested.
+        #expect(LinearWeight.panelsAvailable)
+    }
+
+    @Test(arguments: [(1, 1, 1), (1, 5, 3), (5, 17, 3), (6, 16, 64), (7, 33, 100), (13, 48, 64), (16, 100, 257)])
+    func matchesTheFloat64Product(shape: (m: Int, n: Int, k: Int)) {
+        let a = matrix(shape.m, shape.k, seed: 1), w = matrix(shape.n, shape.k, seed: 2)
+        let bias = (0..<shape.n).map { Float($0) / 8 }
+        let panel = Kernels.linear(a, LinearWeight(w), bias: bias)
+        let sgemm = Kernels.linear(a, w, bias: bias)
+        #expect(panel.rows == shape.m && panel.cols == shape.n)
+        for r in 0..<shape.m {
+            for c in 0..<shape.n {
+                var exact = Double(bias[c]), magnitude = abs(Double(bias[c]))
+                for i in 0..<shape.k {
+                    exact += Double(a.values[r * shape.k + i]) * Double(w.values[c * shape.k + i])
+                    magnitude += abs(Double(a.values[r * shape.k + i]) * Double(w.values[c * shape.k + i]))
+                }
+                // float32 summation of k + 1 terms: |error| ≤ (k + 1)·2⁻²⁴·Σ|terms|
+                let bound = Double(shape.k + 1) * 0x1p-24 * magnitude
+                #expect(abs(Double(panel.values[r * shape.n + c]) - exact) <= bound, "panel [\(r), \(c)] of \(shape)")
+                #expect(abs(Double(panel.values[r * shape.n + c] - sgemm.values[r * shape.n + c])) <= 2 * bound)
+            }
+        }
+    }
+}
