@@ -22,7 +22,7 @@ struct BenchCommand: ParsableCommand {
             backend's own cache; non-expert weights memoized as float64), then the median of --repeats runs is \
             reported: seconds, tokens/s, the linears' GFLOP/s over the whole layer's time (a lower bound of their \
             own rate) and its share of a 2048³ sgemm measured in the same run, the rate inside the backend's own \
-            sgemm calls (blas), peak RSS. The decode step is one \
+            GEMM calls (blas: sgemm and the panel GEMM), peak RSS. The decode step is one \
             token at position C over a latent cache of C random rows. The reference backend is float64 and slow: \
             use small presets with it.
             """)
@@ -129,7 +129,7 @@ struct BenchCommand: ParsableCommand {
                     + "\(twoDecimals(rate)) GFLOP/s = \(twoDecimals(rate / peak * 100))% of peak"
             }
             if let rate = gemmRates.first(where: { $0.key == key })?.value {
-                line += "; inside sgemm \(twoDecimals(rate)) GFLOP/s = \(twoDecimals(rate / peak * 100))%"
+                line += "; inside GEMMs \(twoDecimals(rate)) GFLOP/s = \(twoDecimals(rate / peak * 100))%"
             }
             print(line)
         }

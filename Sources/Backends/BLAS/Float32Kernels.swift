@@ -124,7 +124,8 @@ enum Kernels {
     }
 }
 
-/// FLOPs and seconds spent inside the backend's sgemm calls, for `assay bench` (the calls come from one thread).
+/// FLOPs and seconds spent inside the backend's GEMM calls (sgemm and the panel GEMM), for `assay bench` (the calls
+/// come from one thread).
 public enum GEMMMeter {
     nonisolated(unsafe) private static var totals = (flops: 0.0, seconds: 0.0)
 
