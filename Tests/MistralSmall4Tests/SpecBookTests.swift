@@ -11,7 +11,7 @@ import Testing
 
     /// The pages that define an op of the model.
     static let opPages = ["rmsnorm", "rope", "attention", "router", "experts", "decoder", "vision", "projector",
-                          "preprocessing"]
+                          "preprocessing", "quant"]
 
     static func read(_ relative: String) throws -> String {
         try String(contentsOf: root.appendingPathComponent(relative), encoding: .utf8)
