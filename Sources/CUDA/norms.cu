@@ -1,0 +1,51 @@
+// Row-wise and elementwise kernels: RMSNorm, add, the SwiGLU gate (kernels.cuh).
+
+#include "kernels.cuh"
+
+namespace {
+
+constexpr int threads = 256;
+
+__global__ void rms_norm(const float *x, const float *weight, float *y, int64_t width, float epsilon) {
+    __shared__ float partial[threads];
+    const float *row = x + blockIdx.x * width;
+    float sum = 0;
+    for (int64_t i = threadIdx.x; i < width; i += blockDim.x) sum += row[i] * row[i];
+    partial[threadIdx.x] = sum;
+    __syncthreads();
+    for (int stride = threads / 2; stride > 0; stride /= 2) {   // tree sum: a fixed order for a fixed width
+        if (threadIdx.x < stride) partial[threadIdx.x] += partial[threadIdx.x + stride];
+        __syncthreads();
+    }
+    const float inverse = rsqrtf(partial[0] / float(width) + epsilon);
+    for (int64_t i = threadIdx.x; i < width; i += blockDim.x) y[blockIdx.x * width + i] = weight[i] * (row[i] * inverse);
+}
+
+__global__ void add(const float *a, const float *b, float *y, int64_t count) {
+    const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i < count) y[i] = a[i] + b[i];
+}
+
+__global__ void gated_silu(const float *gate_up, float *h, int64_t tokens, int64_t width) {
+    const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i >= tokens * width) return;
+    const int64_t t = i / width, j = i % width;
+    const float g = gate_up[t * 2 * width + j], u = gate_up[t * 2 * width + width + j];
+    h[i] = g / (1.0f + expf(-g)) * u;
+}
+
+unsigned blocks(int64_t count) { return unsigned((count + threads - 1) / threads); }
+
+} // namespace
+
+void launch_rms_norm(const float *x, const float *weight, float *y, int64_t rows, int64_t width, float epsilon) {
+    if (rows > 0) rms_norm<<<unsigned(rows), threads>>>(x, weight, y, width, epsilon);
+}
+
+void launch_add(const float *a, const float *b, float *y, int64_t count) {
+    if (count > 0) add<<<blocks(count), threads>>>(a, b, y, count);
+}
+
+void launch_gated_silu(const float *gate_up, float *h, int64_t tokens, int64_t width) {
+    if (tokens * width > 0) gated_silu<<<blocks(tokens * width), threads>>>(gate_up, h, tokens, width);
+}
