@@ -16,27 +16,14 @@ int assay_panel_gemm_available(void) {
 #endif
 }
 
-void assay_pack_panels(const float *w, int64_t n, int64_t k, float *panels) {
-    const int64_t count = (n + ASSAY_PANEL_COLUMNS - 1) / ASSAY_PANEL_COLUMNS;
-    for (int64_t p = 0; p < count; p++) {
-        float *panel = panels + p * k * ASSAY_PANEL_COLUMNS;
+void assay_pack(const float *matrix, int64_t rows, int64_t k, int64_t group, float *packed) {
+    const int64_t count = (rows + group - 1) / group;
+    for (int64_t g = 0; g < count; g++) {
+        float *out = packed + g * k * group;
         for (int64_t kk = 0; kk < k; kk++) {
-            for (int64_t j = 0; j < ASSAY_PANEL_COLUMNS; j++) {
-                const int64_t row = p * ASSAY_PANEL_COLUMNS + j;
-                panel[kk * ASSAY_PANEL_COLUMNS + j] = row < n ? w[row * k + kk] : 0.0f;
-            }
-        }
-    }
-}
-
-void assay_pack_blocks(const float *x, int64_t m, int64_t k, float *blocks) {
-    const int64_t count = (m + ASSAY_BLOCK_ROWS - 1) / ASSAY_BLOCK_ROWS;
-    for (int64_t b = 0; b < count; b++) {
-        float *block = blocks + b * k * ASSAY_BLOCK_ROWS;
-        for (int64_t kk = 0; kk < k; kk++) {
-            for (int64_t i = 0; i < ASSAY_BLOCK_ROWS; i++) {
-                const int64_t row = b * ASSAY_BLOCK_ROWS + i;
-                block[kk * ASSAY_BLOCK_ROWS + i] = row < m ? x[row * k + kk] : 0.0f;
+            for (int64_t i = 0; i < group; i++) {
+                const int64_t row = g * group + i;
+                out[kk * group + i] = row < rows ? matrix[row * k + kk] : 0.0f;
             }
         }
     }

@@ -79,7 +79,7 @@ import Testing
     @Test(arguments: opPages)
     func opPageHasEveryPart(page: String) throws {
         let text = try Self.read("spec/\(page).md").lowercased()
-        let missing = ["reference symbol", "golden tap", "what ports got wrong", "precision"]
+        let missing = ["attribute", "input", "reference symbol", "golden tap", "what ports got wrong", "precision"]
             .filter { Self.sections($0, of: text).isEmpty }
         #expect(missing.isEmpty, "spec/\(page).md has no section on \(missing)")
         #expect(text.contains("(1)"), "spec/\(page).md numbers no equation")

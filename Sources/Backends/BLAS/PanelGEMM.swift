@@ -27,7 +27,9 @@ enum LinearWeight {
         let count = (w.rows + Int(ASSAY_PANEL_COLUMNS) - 1) / Int(ASSAY_PANEL_COLUMNS)
         var panels = [Float](repeating: 0, count: count * w.cols * Int(ASSAY_PANEL_COLUMNS))
         w.values.withUnsafeBufferPointer { source in
-            panels.withUnsafeMutableBufferPointer { assay_pack_panels(source.baseAddress!, Int64(w.rows), Int64(w.cols), $0.baseAddress!) }
+            panels.withUnsafeMutableBufferPointer {
+                assay_pack(source.baseAddress!, Int64(w.rows), Int64(w.cols), Int64(ASSAY_PANEL_COLUMNS), $0.baseAddress!)
+            }
         }
         self = .packed(panels: panels, outputs: w.rows, inputs: w.cols)
     }
@@ -64,7 +66,9 @@ extension Kernels {
         let rowBlock = Int(ASSAY_BLOCK_ROWS), panelCount = (outputs + Int(ASSAY_PANEL_COLUMNS) - 1) / Int(ASSAY_PANEL_COLUMNS)
         var blocks = [Float](repeating: 0, count: (a.rows + rowBlock - 1) / rowBlock * rowBlock * a.cols)
         a.values.withUnsafeBufferPointer { x in
-            blocks.withUnsafeMutableBufferPointer { assay_pack_blocks(x.baseAddress!, Int64(a.rows), Int64(a.cols), $0.baseAddress!) }
+            blocks.withUnsafeMutableBufferPointer {
+                assay_pack(x.baseAddress!, Int64(a.rows), Int64(a.cols), Int64(rowBlock), $0.baseAddress!)
+            }
         }
         let chunks = min(panelCount, ComputeThreads.count)
         blocks.withUnsafeBufferPointer { b in

@@ -20,11 +20,9 @@ extern "C" {
 /* 1 when this CPU runs the kernel (AVX2 and FMA), 0 otherwise: callers fall back to sgemm. */
 int assay_panel_gemm_available(void);
 
-/* W [n, k] row-major -> panels [ceil(n/16)][k][16]: panel p, row kk holds W[16p + j, kk], zero past n. */
-void assay_pack_panels(const float *w, int64_t n, int64_t k, float *panels);
-
-/* x [m, k] row-major -> blocks [ceil(m/6)][k][6]: block b, row kk holds x[6b + i, kk], zero past m. */
-void assay_pack_blocks(const float *x, int64_t m, int64_t k, float *blocks);
+/* matrix [rows, k] row-major -> groups [ceil(rows/group)][k][group]: group g, row kk holds matrix[group·g + i, kk],
+ * zero past `rows`. Weights are packed with group 16 (panels), activations with group 6 (blocks). */
+void assay_pack(const float *matrix, int64_t rows, int64_t k, int64_t group, float *packed);
 
 /* y[:, 16·first ..< min(16·end, n)] of y [m, n] row-major, from packed x blocks and W panels first ..< end. */
 void assay_panel_gemm(int64_t m, int64_t n, int64_t k, const float *blocks, const float *panels, int64_t first,
