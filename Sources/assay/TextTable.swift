@@ -36,6 +36,7 @@ func engineering(_ x: Double) -> String {
     let units: [(String, Double)] = [("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3), ("", 1)]
     let (unit, scale) = units.first { abs(x) >= $0.1 } ?? ("", 1)
     let value = x / scale
+    if unit.isEmpty, value == value.rounded(), abs(value) < 1000 { return String(Int(value)) }   // 64, not 64.0
     let decimals = abs(value) >= 100 ? 0 : abs(value) >= 10 ? 1 : 2
     var factor = 1.0
     for _ in 0..<decimals { factor *= 10 }
