@@ -60,3 +60,36 @@ import Tensor
         }
     }
 }
+
+@Suite struct FP8ExpertScaleTests {
+    @Test func perExpertOrPerLayer() {
+        let scales = [0.03125, 0.078125, 0.0625]
+        #expect(FP8ExpertActivationScale.perExpert.scale(of: 0, among: scales) == 0.03125)
+        #expect(FP8ExpertActivationScale.perLayer.scale(of: 0, among: scales) == 0.078125)
+        // The choice changes x_q: 1.5625 / 0.03125 = 50 lies halfway between the E4M3 values 48 and 52 (step 4 in
+        // [32, 64)) and rounds to the even 48; 1.5625 / 0.078125 = 20 is on the grid.
+        #expect(FP8StaticLinear.quantizeActivation(1.5625, scale: 0.03125, .vllm) == 48)
+        #expect(FP8StaticLinear.quantizeActivation(1.5625, scale: 0.078125, .vllm) == 20)
+    }
+
+    @Test func fusingKeepsTheLargerScaleAndRequantizesTheOtherHalf() {
+        let gate = FP8StaticLinear(weight: Tensor(shape: [1, 2], scalars: [448.0, -3]), weightScale: 0.5, activationScale: 1)
+        let up = FP8StaticLinear(weight: Tensor(shape: [1, 2], scalars: [448.0, 7]), weightScale: 0.25, activationScale: 1)
+        let fused = FP8StaticLinear.fusingGateUp(gate: gate, up: up)
+        #expect(fused.weightScale == 0.5)
+        // gate is kept; up's codes are halved (448 → 224, 7 → 3.5), both E4M3 values, so nothing is lost here.
+        #expect(fused.weight.scalars == [448, -3, 224, 3.5])
+        // Dequantized, every row is what it was.
+        let x = Tensor(shape: [1, 2], scalars: [1.0, 1.0])
+        let separate = gate(x, convention: .vllm, accumulation: .exact).scalars + up(x, convention: .vllm, accumulation: .exact).scalars
+        #expect(fused(x, convention: .vllm, accumulation: .exact).scalars == separate)
+    }
+
+    @Test func requantizingCanRound() {
+        // s_gate = 0.75, s_up = 0.25: up's codes scale by 1/3. 3 → 1 exactly; 7 → 2.333…, between the E4M3 values
+        // 2.25 and 2.5 (step 0.25 in [2, 4)), nearer 2.25.
+        let gate = FP8StaticLinear(weight: Tensor(shape: [1, 2], scalars: [1.0, 2]), weightScale: 0.75, activationScale: 1)
+        let up = FP8StaticLinear(weight: Tensor(shape: [1, 2], scalars: [3.0, 7]), weightScale: 0.25, activationScale: 1)
+        #expect(FP8StaticLinear.fusingGateUp(gate: gate, up: up).weight.scalars == [1, 2, 1, 2.25])
+    }
+}
