@@ -24,19 +24,20 @@ int fail(const char *what, cudaError_t status) {
     return 1;
 }
 
-// A device copy of `count` floats, freed on scope exit; `upload` copies host data in.
-struct DeviceBuffer {
-    float *data = nullptr;
+// A device copy of `count` values, freed on scope exit; the two-argument form copies host data in.
+template <typename T> struct Device {
+    T *data = nullptr;
     cudaError_t status = cudaSuccess;
 
-    explicit DeviceBuffer(size_t count) { status = cudaMalloc(&data, count * sizeof(float)); }
-    DeviceBuffer(const float *host, size_t count) : DeviceBuffer(count) {
-        if (status == cudaSuccess) status = cudaMemcpy(data, host, count * sizeof(float), cudaMemcpyHostToDevice);
+    explicit Device(size_t count) { status = cudaMalloc(&data, count * sizeof(T)); }
+    Device(const T *host, size_t count) : Device(count) {
+        if (status == cudaSuccess) status = cudaMemcpy(data, host, count * sizeof(T), cudaMemcpyHostToDevice);
     }
-    ~DeviceBuffer() { cudaFree(data); }
-    DeviceBuffer(const DeviceBuffer &) = delete;
-    DeviceBuffer &operator=(const DeviceBuffer &) = delete;
+    ~Device() { cudaFree(data); }
+    Device(const Device &) = delete;
+    Device &operator=(const Device &) = delete;
 };
+using DeviceBuffer = Device<float>;
 
 // The first failure among `buffers`, or cudaSuccess.
 template <typename... Buffers> cudaError_t first_failure(const Buffers &...buffers) {
@@ -59,6 +60,8 @@ const assay_op_info operations[] = {
     {"rms_norm", ASSAY_DTYPE_F32},
     {"add", ASSAY_DTYPE_F32},
     {"swiglu", ASSAY_DTYPE_F32},
+    {"embedding", ASSAY_DTYPE_F32},
+    {"lm_head", ASSAY_DTYPE_F32},
 };
 
 const assay_plugin_info info = {ASSAY_PLUGIN_ABI_VERSION, "cuda", sizeof operations / sizeof operations[0],
@@ -99,6 +102,23 @@ int assay_swiglu_f32(const assay_swiglu_args *args, const float *x, const float 
     launch_gated_silu(projected.data, gated.data, tokens, width);                    // [T, I]
     launch_linear(gated.data, dd.data, dy.data, tokens, hidden, width);              // [T, H] = h · downᵀ
     return finish("swiglu", dy, y, size_t(tokens * hidden));
+}
+
+int assay_embedding_f32(const assay_embedding_args *args, const int64_t *ids, const float *table, float *y) {
+    const size_t count = size_t(args->tokens * args->hidden);
+    Device<int64_t> dids(ids, size_t(args->tokens));
+    DeviceBuffer dtable(table, size_t(args->rows * args->hidden)), dy(count);
+    if (cudaError_t status = first_failure(dids, dtable, dy)) return fail("embedding: device buffers", status);
+    launch_gather(dids.data, dtable.data, dy.data, args->tokens, args->hidden);
+    return finish("embedding", dy, y, count);
+}
+
+int assay_lm_head_f32(const assay_lm_head_args *args, const float *x, const float *weight, float *y) {
+    const size_t count = size_t(args->tokens * args->vocab);
+    DeviceBuffer dx(x, size_t(args->tokens * args->hidden)), dw(weight, size_t(args->vocab * args->hidden)), dy(count);
+    if (cudaError_t status = first_failure(dx, dw, dy)) return fail("lm_head: device buffers", status);
+    launch_linear(dx.data, dw.data, dy.data, args->tokens, args->vocab, args->hidden);   // [T, V] = x · Wᵀ
+    return finish("lm_head", dy, y, count);
 }
 
 } // extern "C"

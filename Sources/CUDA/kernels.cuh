@@ -11,3 +11,5 @@ void launch_add(const float *a, const float *b, float *y, int64_t count);
 void launch_linear(const float *x, const float *w, float *y, int64_t m, int64_t n, int64_t k);
 // h [t, i] = silu(g [t, i]) · u [t, i] over rows [gate (width) | up (width)] (spec/experts.md eq. 1).
 void launch_gated_silu(const float *gate_up, float *h, int64_t tokens, int64_t width);
+// y [t, :] = table [ids[t], :] (spec/decoder.md eq. 1).
+void launch_gather(const int64_t *ids, const float *table, float *y, int64_t tokens, int64_t hidden);

@@ -1,4 +1,4 @@
-// Row-wise and elementwise kernels: RMSNorm, add, the SwiGLU gate (kernels.cuh).
+// Row-wise and elementwise kernels: RMSNorm, add, the SwiGLU gate, the embedding gather (kernels.cuh).
 
 #include "kernels.cuh"
 
@@ -34,6 +34,11 @@ __global__ void gated_silu(const float *gate_up, float *h, int64_t tokens, int64
     h[i] = g / (1.0f + expf(-g)) * u;
 }
 
+__global__ void gather(const int64_t *ids, const float *table, float *y, int64_t tokens, int64_t hidden) {
+    const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i < tokens * hidden) y[i] = table[ids[i / hidden] * hidden + i % hidden];
+}
+
 unsigned blocks(int64_t count) { return unsigned((count + threads - 1) / threads); }
 
 } // namespace
@@ -48,4 +53,8 @@ void launch_add(const float *a, const float *b, float *y, int64_t count) {
 
 void launch_gated_silu(const float *gate_up, float *h, int64_t tokens, int64_t width) {
     if (tokens * width > 0) gated_silu<<<blocks(tokens * width), threads>>>(gate_up, h, tokens, width);
+}
+
+void launch_gather(const int64_t *ids, const float *table, float *y, int64_t tokens, int64_t hidden) {
+    if (tokens * hidden > 0) gather<<<blocks(tokens * hidden), threads>>>(ids, table, y, tokens, hidden);
 }

@@ -20,7 +20,8 @@ struct ExplainCommand: ParsableCommand {
             forward (routed experts: the expected distinct experts under uniform routing), the latent cache read \
             once per layer and the new rows written; activations are not counted. This machine's roofline is \
             measured in the run (a 2048³ sgemm and a 256 MiB copy); the H100's is its datasheet. --run also runs the \
-            reference on the preset's synthetic weights and prints each tap's statistics. spec/explain.md.
+            reference on the weights (the preset's synthetic ones or the checkpoint's) and prints each tap's \
+            statistics. spec/explain.md.
             """)
 
     @OptionGroup var source: ModelSourceOptions

@@ -51,6 +51,32 @@ import Validation
         #expect(result.notCovered.count == 69)
     }
 
+    @Test func embeddingAndLMHeadThroughThePluginPassTheirTaps() throws {
+        let path = try plugin("ends", ops: #"{"embedding", ASSAY_DTYPE_F32}, {"lm_head", ASSAY_DTYPE_F32}"#, body: """
+            int assay_embedding_f32(const assay_embedding_args *a, const int64_t *ids, const float *table, float *y) {
+                for (int64_t t = 0; t < a->tokens; t++)
+                    for (int64_t i = 0; i < a->hidden; i++) y[t * a->hidden + i] = table[ids[t] * a->hidden + i];
+                return 0;
+            }
+            int assay_lm_head_f32(const assay_lm_head_args *a, const float *x, const float *w, float *y) {
+                for (int64_t t = 0; t < a->tokens; t++)
+                    for (int64_t v = 0; v < a->vocab; v++) {
+                        float sum = 0;
+                        for (int64_t i = 0; i < a->hidden; i++) sum += x[t * a->hidden + i] * w[v * a->hidden + i];
+                        y[t * a->vocab + v] = sum;
+                    }
+                return 0;
+            }
+            """)
+        let backend = try PluginBackend(path: path)
+        #expect(backend.operations == [.embedding, .lmHead])
+        let data = try GoldenData.load(Self.repository.path + "/goldens/tiny")
+        let result = try DiffEngine.run(backend, on: data, mode: .isolated, tolerances: try Tolerances(.f32))
+        let passed = Set(result.verdicts.filter { $0.passed }.map(\.tap))
+        #expect(result.failures.isEmpty)
+        #expect(passed.contains { $0.hasSuffix("embed_tokens") } && passed.contains { $0.hasSuffix("lm_head") })
+    }
+
     @Test func anOutOfBoundsWriteIsCaught() throws {
         let path = try plugin("overrun", ops: #"{"add", ASSAY_DTYPE_F32}"#, body: """
             int assay_add_f32(const assay_add_args *a, const float *x, const float *y, float *out) {

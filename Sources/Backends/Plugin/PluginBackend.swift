@@ -69,7 +69,8 @@ public final class PluginBackend: Backend, @unchecked Sendable {
 
     /// The f32 entry point of each op ABI version 1 defines.
     static let entryPoints: [SpecOp: String] = [.rmsNorm: "assay_rms_norm_f32", .add: "assay_add_f32",
-                                                .swiglu: "assay_swiglu_f32"]
+                                                .swiglu: "assay_swiglu_f32", .embedding: "assay_embedding_f32",
+                                                .lmHead: "assay_lm_head_f32"]
 
     private func function<F>(_ op: SpecOp, as type: F.Type) throws -> F {
         guard operations.contains(op), let pointer = dlsym(handle, Self.entryPoints[op]!) else { throw missing(op) }
@@ -101,6 +102,43 @@ public final class PluginBackend: Backend, @unchecked Sendable {
     private typealias SwiGLUCall = @convention(c) (UnsafePointer<assay_swiglu_args>?, UnsafePointer<Float>?,
                                                    UnsafePointer<Float>?, UnsafePointer<Float>?,
                                                    UnsafeMutablePointer<Float>?) -> Int32
+
+    private typealias Embedding = @convention(c) (UnsafePointer<assay_embedding_args>?, UnsafePointer<Int64>?,
+                                                  UnsafePointer<Float>?, UnsafeMutablePointer<Float>?) -> Int32
+    private typealias LMHead = @convention(c) (UnsafePointer<assay_lm_head_args>?, UnsafePointer<Float>?,
+                                               UnsafePointer<Float>?, UnsafeMutablePointer<Float>?) -> Int32
+
+    /// The rows the ids use (ascending id) and the ids re-indexed into them: the gather is the plugin's.
+    public func embedding(_ ids: [Int], table: String, store: any WeightStore) throws -> Tensor<Double> {
+        let call = try function(.embedding, as: Embedding.self)
+        let used = Array(Set(ids)).sorted()
+        let slot = Dictionary(uniqueKeysWithValues: used.enumerated().map { ($1, $0) })
+        var rows = [Float]()
+        for id in used { rows += try store.rows(table, id..<(id + 1)).scalars.map { Float($0) } }
+        let hidden = rows.count / max(used.count, 1)
+        var args = assay_embedding_args(tokens: Int64(ids.count), rows: Int64(used.count), hidden: Int64(hidden))
+        let indices = ids.map { Int64(slot[$0]!) }
+        let y = try guarded(.embedding, count: ids.count * hidden) { out in call(&args, indices, rows, out) }
+        return Tensor(shape: [ids.count, hidden], scalars: y.map(Double.init))
+    }
+
+    /// One call per block of 4096 vocabulary rows, as the reference streams the head.
+    public func lmHead(_ x: Tensor<Double>, name: String, store: any WeightStore) throws -> Tensor<Double> {
+        let call = try function(.lmHead, as: LMHead.self)
+        let (tokens, hidden, vocab) = (x.shape[0], x.shape[1], store.config.text.vocabSize)
+        let input = x.scalars.map { Float($0) }
+        var logits = [Double](repeating: 0, count: tokens * vocab)
+        for start in stride(from: 0, to: vocab, by: 4096) {
+            let block = start..<min(start + 4096, vocab)
+            let weight = try store.rows(name, block).scalars.map { Float($0) }
+            var args = assay_lm_head_args(tokens: Int64(tokens), hidden: Int64(hidden), vocab: Int64(block.count))
+            let part = try guarded(.lmHead, count: tokens * block.count) { out in call(&args, input, weight, out) }
+            for t in 0..<tokens {
+                for (column, v) in block.enumerated() { logits[t * vocab + v] = Double(part[t * block.count + column]) }
+            }
+        }
+        return Tensor(shape: [tokens, vocab], scalars: logits)
+    }
 
     public func rmsNorm(_ x: Tensor<Double>, weight: Tensor<Double>, epsilon: Double) throws -> Tensor<Double> {
         let call = try function(.rmsNorm, as: RMSNorm.self)

@@ -69,6 +69,25 @@ int assay_swiglu_f32(const assay_swiglu_args *args, const float *x /* [tokens, h
                      const float *gate_up /* [2 * intermediate, hidden] */, const float *down /* [hidden, intermediate] */,
                      float *y /* [tokens, hidden] */);
 
+/* embedding — spec/decoder.md eq. (1): y[t, :] = table[ids[t], :]. Assay passes the rows the ids use (args->rows of
+ * them, in ascending token id) and ids re-indexed into them, so the table it hands over stays small. */
+typedef struct {
+    int64_t tokens;
+    int64_t rows;
+    int64_t hidden;
+} assay_embedding_args;
+int assay_embedding_f32(const assay_embedding_args *args, const int64_t *ids /* [tokens], each in [0, rows) */,
+                        const float *table /* [rows, hidden] */, float *y /* [tokens, hidden] */);
+
+/* lm_head — spec/decoder.md eq. (5): y = x · Wᵀ. Assay calls it once per block of at most 4096 vocabulary rows. */
+typedef struct {
+    int64_t tokens;
+    int64_t hidden;
+    int64_t vocab;
+} assay_lm_head_args;
+int assay_lm_head_f32(const assay_lm_head_args *args, const float *x /* [tokens, hidden] */,
+                      const float *weight /* [vocab, hidden] */, float *y /* [tokens, vocab] */);
+
 #ifdef __cplusplus
 }
 #endif
