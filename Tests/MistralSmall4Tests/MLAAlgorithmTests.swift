@@ -35,7 +35,7 @@ import Tensor
             ).output.scalars
         }
         let reference = run(weights, .expanded)
-        weights.kvUp.scalars[weights.kvUp.count - 1] += 0.5   // one W_UV element of the last head
+        weights.kvUp.weight.scalars[weights.kvUp.weight.count - 1] += 0.5   // one W_UV element of the last head
         #expect(nmse(run(weights, .absorbed), reference) > 1e-8)
     }
 }

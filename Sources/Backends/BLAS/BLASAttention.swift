@@ -57,24 +57,24 @@ extension BLASBackend {
 /// One MLA block's float32 weights and the sequence-level computation.
 struct AttentionBlock {
     let config: TextConfig
-    let queryDown: LinearWeight?, queryDownBias: [Float]?, queryNorm: [Float]?, queryUp: LinearWeight
-    let kvDown: LinearWeight, kvDownBias: [Float]?, kvNorm: [Float], kvUp: Matrix
-    let output: LinearWeight, outputBias: [Float]?
+    let queryDown: ProjectionWeight?, queryNorm: [Float]?, queryUp: ProjectionWeight
+    let kvDown: ProjectionWeight, kvNorm: [Float], kvUp: ProjectionWeight
+    /// W_UK | W_UV per head as the absorbed products fold them (FP8: dequantized), and kv_b's FP8 scales.
+    let kvUpValues: Matrix, kvUpFP8: FP8Quantization?
+    let output: ProjectionWeight
     let rope: YarnRoPE
     let scale: Float
 
     init(weights: MLAWeights, config: TextConfig) {
         self.config = config
-        queryDown = weights.queryDown.map { LinearWeight(Matrix($0)) }
-        queryDownBias = weights.queryDownBias.map { Matrix($0).values }
+        queryDown = weights.queryDown.map(ProjectionWeight.init)
         queryNorm = weights.queryNorm.map { Matrix($0.weight).values }
-        queryUp = LinearWeight(Matrix(weights.queryUp))
-        kvDown = LinearWeight(Matrix(weights.kvDown))
-        kvDownBias = weights.kvDownBias.map { Matrix($0).values }
+        queryUp = ProjectionWeight(weights.queryUp)
+        kvDown = ProjectionWeight(weights.kvDown)
         kvNorm = Matrix(weights.kvNorm.weight).values
-        kvUp = Matrix(weights.kvUp)
-        output = LinearWeight(Matrix(weights.output))
-        outputBias = weights.outputBias.map { Matrix($0).values }
+        kvUp = ProjectionWeight(weights.kvUp)
+        (kvUpValues, kvUpFP8) = (Matrix(weights.kvUp.weight), weights.kvUp.fp8)
+        output = ProjectionWeight(weights.output)
         rope = YarnRoPE(config)
         scale = Float(MLAAttention.softmaxScale(config))
     }
@@ -113,7 +113,7 @@ struct AttentionBlock {
                                              with: mixed.values[(t * dv)..<((t + 1) * dv)])
             }
         }
-        return (Kernels.linear(heads, output, bias: outputBias), latents)
+        return (Kernels.linear(heads, output), latents)
     }
 
     /// Eq. (1)–(4) for `x [S, H]`: the queries `[S, n·(d_n + d_r)]` (RoPE and τ applied) and the cache rows
@@ -123,12 +123,12 @@ struct AttentionBlock {
         let epsilon = Float(MLAWeights.latentNormEpsilon)
         let tokens = x.rows
         var q = if let queryDown, let queryNorm {                                                        // (1)
-            Kernels.linear(Kernels.rmsNorm(Kernels.linear(x, queryDown, bias: queryDownBias), weight: queryNorm,
+            Kernels.linear(Kernels.rmsNorm(Kernels.linear(x, queryDown), weight: queryNorm,
                                            epsilon: epsilon), queryUp)
         } else {
             Kernels.linear(x, queryUp)
         }
-        var latents = Kernels.linear(x, kvDown, bias: kvDownBias)                                       // (2)
+        var latents = Kernels.linear(x, kvDown)                                       // (2)
         let normed = Kernels.rmsNorm(latents.columns(0..<rank), weight: kvNorm, epsilon: epsilon)
         for t in 0..<tokens {
             let (cosines, sines) = rope.angles(position: positions[t])
@@ -152,12 +152,13 @@ struct AttentionBlock {
         let (q, latent) = project(x, positions: [position])
         cache.append(latent.tensor().scalars[...], visible: visible)
         let cached = Matrix(rows: cache.count, cols: rank + dr, values: cache.rows.map { Float($0) })
-        let (c, keyRope) = (cached.columns(0..<rank), cached.columns(rank..<(rank + dr)))   // [L, r_kv], [L, d_r]
+        let c = Kernels.effectiveInput(cached.columns(0..<rank), kvUpFP8)                  // ĉ as kv_b sees it [L, r_kv]
+        let keyRope = cached.columns(rank..<(rank + dr))                                   // [L, d_r]
         var absorbed = Matrix(rows: n, cols: rank), queryRope = Matrix(rows: n, cols: dr)
         for h in 0..<n {                                                                    // (9) q̃ = (W_UK^h)ᵀ q_n^h
             let head = h * (dn + dr)
             let nope = Matrix(rows: 1, cols: dn, values: Array(q.values[head..<(head + dn)]))
-            let projected = Kernels.product(nope, kvUp.rows((h * (dn + dv))..<(h * (dn + dv) + dn)))
+            let projected = Kernels.product(nope, kvUpValues.rows((h * (dn + dv))..<(h * (dn + dv) + dn)))
             absorbed.values.replaceSubrange((h * rank)..<((h + 1) * rank), with: projected.values)
             queryRope.values.replaceSubrange((h * dr)..<((h + 1) * dr), with: q.values[(head + dn)..<(head + dn + dr)])
         }
@@ -172,11 +173,11 @@ struct AttentionBlock {
         let mixed = Kernels.product(scores, c)                                              // (10) õ [n, r_kv]
         var heads = Matrix(rows: 1, cols: n * dv)
         for h in 0..<n {
-            let value = kvUp.rows((h * (dn + dv) + dn)..<((h + 1) * (dn + dv)))              // W_UV^h [d_v, r_kv]
+            let value = kvUpValues.rows((h * (dn + dv) + dn)..<((h + 1) * (dn + dv)))              // W_UV^h [d_v, r_kv]
             let out = Kernels.linear(mixed.rows(h..<(h + 1)), value)
             heads.values.replaceSubrange((h * dv)..<((h + 1) * dv), with: out.values)
         }
-        return (Kernels.linear(heads, output, bias: outputBias), latent)
+        return (Kernels.linear(heads, output), latent)
     }
 
     /// spec/rope.md eq. (9)–(10) on `count` values at `offset`: interleaved pairs in, first components to the first

@@ -58,13 +58,13 @@ public struct BLASBackend: Backend {
     public func swiglu(_ x: Tensor<Double>, store: any WeightStore, prefix: String) throws -> Tensor<Double> {
         let w = try weights(prefix) {
             let mlp = try SwiGLU(store, prefix: prefix)
-            return [LinearWeight(Matrix(mlp.gateUp)), LinearWeight(Matrix(mlp.down))]
+            return [ProjectionWeight(mlp.gateUp), ProjectionWeight(mlp.down)]
         }
         return Self.swiglu(Matrix(x), gateUp: w[0], down: w[1]).tensor()
     }
 
     /// spec/experts.md eq. (1): `x [T, H]`, gate|up [2I, H], down [H, I] -> [T, H].
-    static func swiglu(_ x: Matrix, gateUp: LinearWeight, down: LinearWeight) -> Matrix {
+    static func swiglu(_ x: Matrix, gateUp: ProjectionWeight, down: ProjectionWeight) -> Matrix {
         Kernels.linear(Kernels.gatedSiLU(Kernels.linear(x, gateUp)), down)
     }
 

@@ -24,8 +24,8 @@ extension BLASBackend {
                                                 with: input.values[(token * input.cols)..<((token + 1) * input.cols)])
             }
             let w = try weights("\(prefix)#\(expert)") {
-                [LinearWeight(Matrix(try store.row(prefix + ".gate_up_proj", expert))),
-                 LinearWeight(Matrix(try store.row(prefix + ".down_proj", expert)))]
+                let mlp = try SwiGLU(store, experts: prefix, expert: expert)
+                return [ProjectionWeight(mlp.gateUp), ProjectionWeight(mlp.down)]
             }
             let y = Self.swiglu(gathered, gateUp: w[0], down: w[1])
             for (row, slot) in slots.enumerated() {

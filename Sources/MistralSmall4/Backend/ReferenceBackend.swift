@@ -17,8 +17,8 @@ public struct ReferenceBackend: Backend {
     }
 
     public var name: String { "reference" }
-    /// float64 sums; under `hf-bf16` the stored values are bf16, which only a bf16 limit tolerates.
-    public var precision: CandidatePrecision { profile == .exact ? .f64 : .bf16 }
+    /// float64 sums; under `hf-bf16` and `hf-fp8-static` the stored values are bf16, which only a bf16 limit tolerates.
+    public var precision: CandidatePrecision { profile.bf16Roundings ? .bf16 : .f64 }
     public var operations: Set<SpecOp> { Set(SpecOp.allCases) }
 
     public func embedding(_ ids: [Int], table: String, store: any WeightStore) throws -> Tensor<Double> {

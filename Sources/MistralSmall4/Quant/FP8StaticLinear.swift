@@ -82,25 +82,25 @@ public struct FP8StaticLinear: Sendable {
         let (rows, inputs, outputs) = (x.shape[0], weight.shape[1], weight.shape[0])
         let quantized = x.scalars.map { Self.quantizeActivation($0, scale: activationScale, convention) }
         var y = [Double](repeating: 0, count: rows * outputs)
+        if accumulation == .exact {                                                              // (4)
+            // Every partial sum of E4M3 products is a multiple of 2⁻¹⁸ below 2³⁵·width: float64 holds each one
+            // exactly, so the sums of `linear` (in any order, on any number of cores) are eq. (4)'s exact sums.
+            let sums = linear(Tensor(shape: x.shape, scalars: quantized), weight)
+            y = sums.scalars.enumerated().map { $1 * activationScale * weightScale + (bias?.scalars[$0 % outputs] ?? 0) }
+            return Tensor(shape: [rows, outputs], scalars: y)
+        }
         for r in 0..<rows {
             for o in 0..<outputs {
                 let xs = quantized[(r * inputs)..<((r + 1) * inputs)], ws = weight.scalars[(o * inputs)..<((o + 1) * inputs)]
-                y[r * outputs + o] = dequantized(zip(xs, ws), accumulation) + (bias?.scalars[o] ?? 0)
+                y[r * outputs + o] = float32Dequantized(zip(xs, ws)) + (bias?.scalars[o] ?? 0)      // (5)
             }
         }
         return Tensor(shape: [rows, outputs], scalars: y)
     }
 
-    /// Eq. (4)–(5): Σ x_q·w_q, then × s_a·s_w, in the accumulation's arithmetic.
-    func dequantized(_ pairs: Zip2Sequence<ArraySlice<Double>, ArraySlice<Double>>, _ accumulation: FP8Accumulation)
-        -> Double
-    {
-        switch accumulation {
-        case .exact:
-            return pairs.reduce(0) { $0 + $1.0 * $1.1 } * activationScale * weightScale
-        case .float32:
-            let sum = pairs.reduce(Float(0)) { $0 + Float($1.0) * Float($1.1) }   // E4M3 × E4M3 is exact in float32
-            return Double(sum * (Float(activationScale) * Float(weightScale)))
-        }
+    /// Eq. (5): Σ x_q·w_q in float32 in input order, then × s_a·s_w in float32.
+    func float32Dequantized(_ pairs: Zip2Sequence<ArraySlice<Double>, ArraySlice<Double>>) -> Double {
+        let sum = pairs.reduce(Float(0)) { $0 + Float($1.0) * Float($1.1) }   // E4M3 × E4M3 is exact in float32
+        return Double(sum * (Float(activationScale) * Float(weightScale)))
     }
 }

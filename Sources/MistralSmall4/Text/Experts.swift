@@ -16,35 +16,41 @@ import Tensor
 /// One SwiGLU MLP H → I → H.
 public struct SwiGLU: Sendable {
     /// Gate rows then up rows, as transformers fuses them in `experts.gate_up_proj`. [2I, H]
-    public let gateUp: Tensor<Double>
+    public let gateUp: LinearLayer
     /// [H, I]
-    public let down: Tensor<Double>
+    public let down: LinearLayer
 
     /// `gateUp` [2I, H] (gate rows first), `down` [H, I].
-    public init(gateUp: Tensor<Double>, down: Tensor<Double>) {
-        precondition(gateUp.rank == 2 && down.rank == 2 && gateUp.shape[0] == 2 * down.shape[1],
-                     "SwiGLU: gate_up \(gateUp.shape), down \(down.shape)")
+    public init(gateUp: LinearLayer, down: LinearLayer) {
+        precondition(gateUp.weight.rank == 2 && down.weight.rank == 2 && gateUp.weight.shape[0] == 2 * down.weight.shape[1],
+                     "SwiGLU: gate_up \(gateUp.weight.shape), down \(down.weight.shape)")
         self.gateUp = gateUp
         self.down = down
     }
 
-    /// A named MLP (`gate_proj`, `up_proj` [I, H], `down_proj` [H, I] under `prefix`).
+    /// A named MLP (`gate_proj`, `up_proj` [I, H], `down_proj` [H, I] under `prefix`). Gate and up are fused, so
+    /// FP8 ones must share their scales (spec/quant.md eq. 7 says how a checkpoint gets there).
     public init(_ store: some WeightStore, prefix: String) throws(WeightError) {
-        let gate = try store.tensor(prefix + ".gate_proj.weight"), up = try store.tensor(prefix + ".up_proj.weight")
-        self.init(gateUp: Tensor(shape: [2 * gate.shape[0], gate.shape[1]], scalars: gate.scalars + up.scalars),
-                  down: try store.tensor(prefix + ".down_proj.weight"))
+        let gate = try store.linearLayer(prefix + ".gate_proj"), up = try store.linearLayer(prefix + ".up_proj")
+        guard gate.fp8 == up.fp8 else {
+            throw WeightError(source: "fp8", tensor: prefix + ".up_proj.weight",
+                              "FP8 scales \(String(describing: up.fp8)) differ from gate_proj's "
+                              + "\(String(describing: gate.fp8)); fused gate|up needs one set (spec/quant.md eq. 7)")
+        }
+        let fused = Tensor(shape: [2 * gate.weight.shape[0], gate.weight.shape[1]], scalars: gate.weight.scalars + up.weight.scalars)
+        self.init(gateUp: LinearLayer(weight: fused, fp8: gate.fp8), down: try store.linearLayer(prefix + ".down_proj"))
     }
 
     /// Routed expert `expert`: its slices of the fused `gate_up_proj` [E, 2I, H] and `down_proj` [E, H, I] (eq. 4).
     public init(_ store: some WeightStore, experts prefix: String, expert: Int) throws(WeightError) {
-        self.init(gateUp: try store.row(prefix + ".gate_up_proj", expert),
-                  down: try store.row(prefix + ".down_proj", expert))
+        self.init(gateUp: try store.linearLayer(stacked: prefix + ".gate_up_proj", row: expert),
+                  down: try store.linearLayer(stacked: prefix + ".down_proj", row: expert))
     }
 
     /// `x [T, H] -> [T, H]` (eq. 1), each product rounded as a bf16 module output under `hf-bf16`.
     public func callAsFunction(_ x: Tensor<Double>, _ profile: PrecisionProfile = .exact) -> Tensor<Double> {
-        let projected = profile.activations(linear(x, gateUp))          // [T, 2I]: gate | up per token
-        let (tokens, width) = (x.shape[0], down.shape[1])
+        let projected = profile.activations(gateUp(x))        // [T, 2I]: gate | up per token
+        let (tokens, width) = (x.shape[0], down.weight.shape[1])
         var h = [Double](repeating: 0, count: tokens * width)
         for t in 0..<tokens {
             for i in 0..<width {
@@ -52,7 +58,7 @@ public struct SwiGLU: Sendable {
                 h[t * width + i] = profile.activation(profile.activation(a / (1 + exp(-a))) * u)
             }
         }
-        return profile.activations(linear(Tensor(shape: [tokens, width], scalars: h), down))
+        return profile.activations(down(Tensor(shape: [tokens, width], scalars: h)))
     }
 }
 

@@ -89,7 +89,7 @@ public struct MLAAttention: Sendable {
         case .expanded: attendExpanded(queries, cache: cache, start: start)
         case .absorbed: attendAbsorbed(queries, cache: cache, start: start)
         }
-        let output = profile.activations(linear(heads, weights.output, bias: weights.outputBias))   // (8)
+        let output = profile.activations(weights.output(heads))   // (8)
         return (output, latents)
     }
 
@@ -118,10 +118,10 @@ public struct MLAAttention: Sendable {
     {
         var q: Tensor<Double>
         if let down = weights.queryDown, let norm = weights.queryNorm {
-            let compressed = profile.activations(linear(x, down, bias: weights.queryDownBias))
-            q = profile.activations(linear(norm(compressed, profile), weights.queryUp))
+            let compressed = profile.activations(down(x))
+            q = profile.activations(weights.queryUp(norm(compressed, profile)))
         } else {
-            q = profile.activations(linear(x, weights.queryUp))
+            q = profile.activations(weights.queryUp(x))
         }
         let (dn, dr, qk) = (config.qkNopeHeadDim, config.qkRopeHeadDim, config.qkHeadDim)
         q.scalars.withUnsafeMutableBufferPointer { buffer in
@@ -141,7 +141,7 @@ public struct MLAAttention: Sendable {
     /// Eq. (2), (3): `x [s, H] -> [ĉ ‖ RoPE(k_r)] [s, r_kv + d_r]`, the rows the cache keeps.
     func projectLatents(_ x: Tensor<Double>, angles: [(cos: [Double], sin: [Double])]) -> Tensor<Double> {
         let (rank, dr) = (config.kvLoraRank, config.qkRopeHeadDim)
-        let compressed = profile.activations(linear(x, weights.kvDown, bias: weights.kvDownBias))
+        let compressed = profile.activations(weights.kvDown(x))
         var rows = compressed.scalars
         for (t, (cosines, sines)) in angles.enumerated() {
             let row = t * (rank + dr)
@@ -150,6 +150,13 @@ public struct MLAAttention: Sendable {
             rows.withUnsafeMutableBufferPointer { rope.rotate($0.baseAddress! + row + rank, cos: cosines, sin: sines) }
         }
         return Tensor(shape: [angles.count, rank + dr], scalars: rows)
+    }
+
+    /// The ĉ part of every cache row: `[cached, r_kv]`.
+    private func cachedLatents(_ cache: LatentCache) -> Tensor<Double> {
+        let rank = config.kvLoraRank
+        return Tensor(shape: [cache.count, rank],
+                      scalars: (0..<cache.count).flatMap { cache.rows[($0 * cache.width)..<($0 * cache.width + rank)] })
     }
 
     /// The cache indices query `i` (cache index `start + i`) may attend to: visible and not in the future.
@@ -163,9 +170,8 @@ public struct MLAAttention: Sendable {
         let (n, dn, dr, dv, rank) = (config.numAttentionHeads, config.qkNopeHeadDim, config.qkRopeHeadDim,
                                      config.vHeadDim, config.kvLoraRank)
         let tokens = queries.shape[0]
-        let latent = Tensor(shape: [cache.count, rank],
-                            scalars: (0..<cache.count).flatMap { cache.rows[($0 * cache.width)..<($0 * cache.width + rank)] })
-        let expanded = profile.activations(linear(latent, weights.kvUp))                             // (5)
+        let latent = cachedLatents(cache)
+        let expanded = profile.activations(weights.kvUp(latent))                           // (5)
         var out = [Double](repeating: 0, count: tokens * n * dv)
         for i in 0..<tokens {
             let visible = keys(for: i, start: start, cache: cache)
@@ -195,7 +201,9 @@ public struct MLAAttention: Sendable {
         let (n, dn, dr, dv, rank) = (config.numAttentionHeads, config.qkNopeHeadDim, config.qkRopeHeadDim,
                                      config.vHeadDim, config.kvLoraRank)
         let tokens = queries.shape[0]
-        let up = weights.kvUp.scalars                                  // [n·(d_n + d_v), r_kv]
+        let up = weights.kvUp.weight.scalars                           // [n·(d_n + d_v), r_kv]
+        // ĉ as kv_b_proj sees it (FP8: quantized, spec/quant.md), so absorbing W_UK changes no input.   [cached, r_kv]
+        let latent = weights.kvUp.effectiveInput(cachedLatents(cache))
         var out = [Double](repeating: 0, count: tokens * n * dv)
         for i in 0..<tokens {
             let visible = keys(for: i, start: start, cache: cache)
@@ -211,13 +219,13 @@ public struct MLAAttention: Sendable {
                 let queryRope = Array(queries.scalars[(q + dn)..<(q + dn + dr)])
                 let scores = visible.map { j in
                     let row = j * cache.width
-                    return score(dot(absorbed, Array(cache.rows[row..<(row + rank)]))
+                    return score(dot(absorbed, Array(latent.scalars[(j * rank)..<((j + 1) * rank)]))
                                  + dot(queryRope, Array(cache.rows[(row + rank)..<(row + cache.width)])))
                 }
                 let p = profile.softmax(scores)
                 var mixed = [Double](repeating: 0, count: rank)        // õ = Σ_j P_j ĉ_j   (10)
                 for (slot, j) in visible.enumerated() {
-                    for c in 0..<rank { mixed[c] += p[slot] * cache.rows[j * cache.width + c] }
+                    for c in 0..<rank { mixed[c] += p[slot] * latent.scalars[j * rank + c] }
                 }
                 for d in 0..<dv {
                     let row = (ukRows + dn + d) * rank

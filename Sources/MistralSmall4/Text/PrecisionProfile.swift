@@ -5,7 +5,10 @@
 // transformers does when the model runs in bfloat16: each module's output is stored in bf16, and the float32
 // islands (RMSNorm statistics, RoPE angles, softmax) are rounded to float32. Sums inside one matrix product are
 // float64 in both profiles (a GPU accumulates them in float32 in an order of its own; the tolerance classes
-// absorb that).
+// absorb that). The FP8 profiles put the text decoder's linears in FP8 E4M3 W8A8 (spec/quant.md) on top of
+// `exact` (`fp8-static`: transformers' activation convention and per-expert scales; `fp8-static-vllm`: vLLM's and
+// one expert scale per layer) or of `hf-bf16` (`hf-fp8-static`: transformers running the FP8 checkpoint in
+// bf16). FP8 products are summed exactly (eq. 4), like every other product of the reference.
 
 #if canImport(Glibc)
 import Glibc
@@ -20,22 +23,44 @@ public enum PrecisionProfile: String, CaseIterable, Sendable {
     case exact
     /// The casts transformers makes when the model runs in bfloat16.
     case hfBF16 = "hf-bf16"
+    /// `exact` with FP8 static linears in transformers' convention (spec/quant.md eq. 2, per-expert scales).
+    case fp8Static = "fp8-static"
+    /// `exact` with FP8 static linears in vLLM's convention (spec/quant.md eq. 3, one expert scale per layer).
+    case fp8StaticVLLM = "fp8-static-vllm"
+    /// `hf-bf16` with FP8 static linears in transformers' convention: the FP8 checkpoint as transformers runs it.
+    case hfFP8Static = "hf-fp8-static"
 
-    /// A value as a bf16 activation tensor holds it (identity under `exact`).
-    @inlinable
-    func activation(_ x: Double) -> Double {
-        self == .exact ? x : BFloat16.rounded(x)
+    /// Whether activations are stored in bf16 and the float32 islands rounded (`hf-bf16`, `hf-fp8-static`).
+    public var bf16Roundings: Bool { self == .hfBF16 || self == .hfFP8Static }
+
+    /// The weights a run in this profile multiplies: `store` as it is (`exact`), rounded to bf16 as transformers
+    /// holds it, and with the quantized modules in FP8 (spec/quant.md §6) under the `fp8-static` profiles.
+    public func weights(_ store: any WeightStore) -> any WeightStore {
+        switch self {
+        case .exact: store
+        case .hfBF16: BF16RoundedWeightStore(store)
+        case .fp8Static: FP8DerivedWeightStore(store, convention: .huggingFace, expertActivationScale: .perExpert)
+        case .fp8StaticVLLM: FP8DerivedWeightStore(store, convention: .vllm, expertActivationScale: .perLayer)
+        case .hfFP8Static:
+            FP8DerivedWeightStore(BF16RoundedWeightStore(store), convention: .huggingFace, expertActivationScale: .perExpert)
+        }
     }
 
-    /// A value as a float32 island holds it (identity under `exact`).
+    /// A value as a bf16 activation tensor holds it (identity without `bf16Roundings`).
+    @inlinable
+    func activation(_ x: Double) -> Double {
+        bf16Roundings ? BFloat16.rounded(x) : x
+    }
+
+    /// A value as a float32 island holds it (identity without `bf16Roundings`).
     @inlinable
     func island(_ x: Double) -> Double {
-        self == .exact ? x : Double(Float(x))
+        bf16Roundings ? Double(Float(x)) : x
     }
 
     /// Every element of `t` rounded as an activation.
     func activations(_ t: Tensor<Double>) -> Tensor<Double> {
-        self == .exact ? t : t.map(BFloat16.rounded)
+        bf16Roundings ? t.map(BFloat16.rounded) : t
     }
 
     /// The residual sum `a + b` (same shape), stored as the profile stores activations.

@@ -16,7 +16,7 @@ import Darwin
 public func queryTemperature(position: Int, _ config: TextConfig, _ profile: PrecisionProfile = .exact) -> Double {
     let beta = config.rope.llama4ScalingBeta
     let period = config.rope.originalMaxPositionEmbeddings
-    if profile == .exact { return 1 + beta * log(1 + Double(position / period)) }
+    if !profile.bf16Roundings { return 1 + beta * log(1 + Double(position / period)) }
     let steps = (Float(position) / Float(period)).rounded(.down)
     return profile.activation(Double(1 + Float(beta) * logf(1 + steps)))
 }

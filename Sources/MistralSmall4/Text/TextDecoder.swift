@@ -17,9 +17,9 @@ public struct TextDecoder: Sendable {
     /// `model.language_model` (mistral3) or `model` (mistral4): the prefix of weights and taps.
     public var prefix: String { TensorInventory.textPrefix(store.config) }
 
-    /// Under `hf-bf16` the weights are rounded to bf16 as they are read (a no-op for synthetic and BF16 weights).
+    /// The weights are read as the profile holds them (`PrecisionProfile.weights`: bf16, and FP8 where quantized).
     public init(store: any WeightStore, profile: PrecisionProfile = .exact, algorithm: AttentionAlgorithm = .expanded) {
-        self.store = profile == .hfBF16 ? BF16RoundedWeightStore(store) : store
+        self.store = profile.weights(store)
         self.profile = profile
         self.algorithm = algorithm
     }

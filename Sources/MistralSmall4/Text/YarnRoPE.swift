@@ -64,7 +64,7 @@ public struct YarnRoPE: Sendable {
 
     /// `θ^e`, in float32 under `hf-bf16` (transformers raises a float32 tensor to the power).
     private static func power(_ base: Double, _ exponent: Double, _ profile: PrecisionProfile) -> Double {
-        profile == .exact ? pow(base, exponent) : Double(powf(Float(base), Float(exponent)))
+        !profile.bf16Roundings ? pow(base, exponent) : Double(powf(Float(base), Float(exponent)))
     }
 
     /// (lo, hi) of eq. (3)–(5), with hi nudged by 0.001 when the two meet.
@@ -86,7 +86,7 @@ public struct YarnRoPE: Sendable {
     public func angles(position: Int) -> (cos: [Double], sin: [Double]) {
         var cosines = [Double](), sines = [Double]()
         for omega in inverseFrequencies {
-            if profile == .exact {
+            if !profile.bf16Roundings {
                 let angle = Double(position) * omega
                 cosines.append(attentionFactor * cos(angle))
                 sines.append(attentionFactor * sin(angle))

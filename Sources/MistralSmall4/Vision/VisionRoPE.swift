@@ -24,7 +24,7 @@ public struct VisionRoPE: Sendable {
     public init(headDim: Int, theta: Double, profile: PrecisionProfile = .exact) {
         self.profile = profile
         frequencies = (0..<(headDim / 2)).map { k in
-            profile == .exact ? 1 / pow(theta, Double(2 * k) / Double(headDim))
+            !profile.bf16Roundings ? 1 / pow(theta, Double(2 * k) / Double(headDim))
                 : Double(1 / powf(Float(theta), Float(2 * k) / Float(headDim)))   // float32, as transformers
         }
     }
@@ -36,7 +36,7 @@ public struct VisionRoPE: Sendable {
         var cosines = [Double](), sines = [Double]()
         for j in 0..<frequencies.count {
             let (position, frequency) = j < quarter ? (row, frequencies[2 * j]) : (col, frequencies[2 * (j - quarter) + 1])
-            if profile == .exact {
+            if !profile.bf16Roundings {
                 cosines.append(cos(Double(position) * frequency))
                 sines.append(sin(Double(position) * frequency))
             } else {

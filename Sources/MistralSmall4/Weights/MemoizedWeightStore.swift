@@ -19,4 +19,8 @@ public struct MemoizedWeightStore: WeightStore {
             try base.rows(name, rows)
         }
     }
+
+    public func fp8Quantization(of name: String, row: Int?) throws(WeightError) -> FP8Quantization? {
+        try base.fp8Quantization(of: name, row: row)
+    }
 }

@@ -32,9 +32,14 @@ public protocol WeightStore: Sendable {
     var inventory: TensorInventory { get }
     /// Rows `rows` of the outermost axis of tensor `name`: shape `[rows.count] + inventory shape.dropFirst()`.
     func rows(_ name: String, _ rows: Range<Int>) throws(WeightError) -> Tensor<Double>
+    /// The FP8 scales of weight `name` (of its row `row` for stacked experts, one scale set per expert), or nil
+    /// when the store holds it in full precision (spec/quant.md §4). The default: nil for every weight.
+    func fp8Quantization(of name: String, row: Int?) throws(WeightError) -> FP8Quantization?
 }
 
 extension WeightStore {
+    public func fp8Quantization(of name: String, row: Int?) throws(WeightError) -> FP8Quantization? { nil }
+
     /// The inventory entry of `name`; an error when the config defines no such tensor.
     func entry(_ name: String) throws(WeightError) -> TensorEntry {
         guard let entry = inventory[name] else {
@@ -67,5 +72,9 @@ public struct BF16RoundedWeightStore: WeightStore {
 
     public func rows(_ name: String, _ rows: Range<Int>) throws(WeightError) -> Tensor<Double> {
         try base.rows(name, rows).map(BFloat16.rounded)
+    }
+
+    public func fp8Quantization(of name: String, row: Int?) throws(WeightError) -> FP8Quantization? {
+        try base.fp8Quantization(of: name, row: row)
     }
 }

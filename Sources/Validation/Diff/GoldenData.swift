@@ -34,7 +34,7 @@ public struct GoldenData: Sendable {
     public init(config: ModelConfig, profile: PrecisionProfile, store: any WeightStore, cases: [GoldenCaseData],
                 origin: String) {
         (self.config, self.profile, self.cases, self.origin) = (config, profile, cases, origin)
-        self.store = profile == .hfBF16 ? BF16RoundedWeightStore(store) : store
+        self.store = profile.weights(store)
     }
 
     /// Verifies the set in `directory` and reads it: its shipped checkpoint, or the synthetic weights of its

@@ -89,7 +89,7 @@ public struct BuggyBackend: DelegatingBackend {
         case .kvUpValueFirst:
             base.makeAttention = { weights, config, profile in
                 var swapped = weights
-                swapped.kvUp = Self.valueRowsFirst(weights.kvUp, config)
+                swapped.kvUp.weight = Self.valueRowsFirst(weights.kvUp.weight, config)
                 return MLAAttention(weights: swapped, config: config, profile: profile)
             }
         default: break
@@ -211,5 +211,9 @@ struct TransformedWeightStore: WeightStore {
 
     func rows(_ name: String, _ rows: Range<Int>) throws(WeightError) -> Tensor<Double> {
         transform(name, try base.rows(name, rows))
+    }
+
+    func fp8Quantization(of name: String, row: Int?) throws(WeightError) -> FP8Quantization? {
+        try base.fp8Quantization(of: name, row: row)
     }
 }
