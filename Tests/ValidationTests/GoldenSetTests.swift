@@ -23,16 +23,19 @@ import Tensor
         return out
     }
 
-    @Test(arguments: [Preset.tiny, .tinyVision])
-    func committedSetRegeneratesByteForByte(preset: Preset) throws {
-        let committed = Self.repository.appendingPathComponent("goldens/\(preset.rawValue)").path
-        let fresh = scratch(preset.rawValue)
+    @Test(arguments: [("tiny", Preset.tiny, PrecisionProfile.exact), ("tiny-vision", .tinyVision, .exact),
+                      ("tiny-fp8-static", .tiny, .fp8Static)])
+    func committedSetRegeneratesByteForByte(set: String, preset: Preset, profile: PrecisionProfile) throws {
+        let committed = Self.repository.appendingPathComponent("goldens/\(set)").path
+        let fresh = scratch(set)
         defer { try? FileManager.default.removeItem(atPath: fresh) }
-        try GoldenSet.write(GoldenOptions(preset: preset), to: fresh)
+        var options = GoldenOptions(preset: preset)
+        options.profile = profile
+        try GoldenSet.write(options, to: fresh)
         let (a, b) = (try files(committed), try files(fresh))
         #expect(a.keys.sorted() == b.keys.sorted())
         for name in a.keys.sorted() {
-            #expect(a[name] == b[name], "goldens/\(preset.rawValue)/\(name) differs from a fresh `assay golden`")
+            #expect(a[name] == b[name], "goldens/\(set)/\(name) differs from a fresh `assay golden`")
         }
         #expect(try GoldenVerifier.verify(committed).cases == ["start", "long", "far", "images"])
     }

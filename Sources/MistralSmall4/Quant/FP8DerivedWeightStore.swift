@@ -88,6 +88,9 @@ public struct FP8DerivedWeightStore: WeightStore {
             var amax = 0.0
             for member in members {
                 let values = if let row { try base.rows(member, row..<(row + 1)) } else { try base.tensor(member) }
+                guard values.scalars.allSatisfy(\.isFinite) else {
+                    throw WeightError(source: "fp8", tensor: member, "NaN or infinite value in a weight FP8 quantizes")
+                }
                 amax = values.scalars.reduce(amax) { max($0, abs($1)) }
             }
             return amax > 0 ? Double(Float(amax) / Float(MiniFloatFormat.e4m3fn.maxFinite)) : 1
