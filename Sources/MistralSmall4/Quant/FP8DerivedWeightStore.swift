@@ -1,5 +1,5 @@
-// FP8 weights derived from a full-precision store — spec/quant.md §6, the synthetic FP8 checkpoint: what the
-// `fp8-static` profiles run, and the one file that decides which modules are quantized and with which scales.
+// FP8 weights derived from a full-precision store — spec/quant.md §6, eq. (9)–(10), the synthetic FP8 checkpoint:
+// what the FP8 profiles run, and the one file that decides which modules are quantized and with which scales.
 //
 //   quantized     text-decoder linears: self_attn.{q_a,q_b,q,kv_a…,kv_b,o}_proj, mlp.{gate,up,down}_proj (dense and
 //                 shared experts), mlp.experts.{gate_up,down}_proj; kept: router mlp.gate, lm_head, embeddings,
@@ -66,7 +66,7 @@ public struct FP8DerivedWeightStore: WeightStore {
     public func fp8Quantization(of name: String, row: Int?) throws(WeightError) -> FP8Quantization? {
         guard isQuantized(name) else { return nil }
         guard Self.isStacked(name) == (row != nil) else {
-            throw WeightError(source: "fp8", tensor: name, Self.isStacked(name)
+            throw WeightError(source: "fp8 quantization", tensor: name, Self.isStacked(name)
                               ? "stacked expert weights have scales per expert: name the expert"
                               : "a per-tensor FP8 weight has no per-row scales")
         }
@@ -89,11 +89,11 @@ public struct FP8DerivedWeightStore: WeightStore {
             for member in members {
                 let values = if let row { try base.rows(member, row..<(row + 1)) } else { try base.tensor(member) }
                 guard values.scalars.allSatisfy(\.isFinite) else {
-                    throw WeightError(source: "fp8", tensor: member, "NaN or infinite value in a weight FP8 quantizes")
+                    throw WeightError(source: "fp8 quantization", tensor: member, "NaN or infinite value in a weight FP8 quantizes")
                 }
                 amax = values.scalars.reduce(amax) { max($0, abs($1)) }
             }
-            return amax > 0 ? Double(Float(amax) / Float(MiniFloatFormat.e4m3fn.maxFinite)) : 1
+            return FP8StaticLinear.weightScale(amax: amax)
         }
     }
 

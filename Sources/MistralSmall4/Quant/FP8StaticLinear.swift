@@ -52,15 +52,19 @@ public struct FP8StaticLinear: Sendable {
     }
 
     /// Eq. (1): quantizes a full-precision weight with the per-tensor scale amax(|W|) / 448 (float32), the rule
-    /// spec/quant.md §4 uses for synthetic checkpoints.
+    /// spec/quant.md eq. (9) uses for synthetic checkpoints.
     public static func quantizing(_ w: Tensor<Double>, activationScale: Double, bias: Tensor<Double>? = nil)
         -> FP8StaticLinear
     {
-        let amax = w.scalars.map(abs).max() ?? 0
-        let scale = amax > 0 ? Double(Float(amax) / Float(MiniFloatFormat.e4m3fn.maxFinite)) : 1
+        let scale = weightScale(amax: w.scalars.map(abs).max() ?? 0)
         let codes = w.scalars.map { MiniFloatFormat.e4m3fn.rounded($0 / scale, saturating: true) }
         return FP8StaticLinear(weight: Tensor(shape: w.shape, scalars: codes), weightScale: scale,
                                activationScale: activationScale, bias: bias)
+    }
+
+    /// s_w = F(amax / 448), or 1 for an all-zero weight (spec/quant.md eq. 9).
+    public static func weightScale(amax: Double) -> Double {
+        amax > 0 ? Double(Float(amax) / Float(MiniFloatFormat.e4m3fn.maxFinite)) : 1
     }
 
     /// Eq. (2)–(3): the E4M3 value of activation `x` under `convention`.

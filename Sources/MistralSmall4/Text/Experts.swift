@@ -33,7 +33,7 @@ public struct SwiGLU: Sendable {
     public init(_ store: some WeightStore, prefix: String) throws(WeightError) {
         let gate = try store.linearLayer(prefix + ".gate_proj"), up = try store.linearLayer(prefix + ".up_proj")
         guard gate.fp8 == up.fp8 else {
-            throw WeightError(source: "fp8", tensor: prefix + ".up_proj.weight",
+            throw WeightError(source: "fp8 quantization", tensor: prefix + ".up_proj.weight",
                               "FP8 scales \(String(describing: up.fp8)) differ from gate_proj's "
                               + "\(String(describing: gate.fp8)); fused gate|up needs one set (spec/quant.md eq. 7)")
         }
