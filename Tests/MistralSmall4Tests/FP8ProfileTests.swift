@@ -19,6 +19,21 @@ private struct NaNStore: WeightStore {
     }
 }
 
+/// A store whose `up_proj` weights carry a weight scale of their own (twice gate_proj's).
+private struct SplitScaleStore: WeightStore {
+    let base: any WeightStore
+    var config: ModelConfig { base.config }
+    var inventory: TensorInventory { base.inventory }
+    func rows(_ name: String, _ rows: Range<Int>) throws(WeightError) -> Tensor<Double> { try base.rows(name, rows) }
+    func fp8Quantization(of name: String, row: Int?) throws(WeightError) -> FP8Quantization? {
+        guard let q = try base.fp8Quantization(of: name, row: row), name.hasSuffix(".up_proj.weight") else {
+            return try base.fp8Quantization(of: name, row: row)
+        }
+        return try FP8Quantization(weightScale: 2 * q.weightScale, activationScale: q.activationScale,
+                                   convention: q.convention, tensor: name)
+    }
+}
+
 @Suite struct FP8ProfileTests {
     static let config = Preset.tiny.config
     static let base = SyntheticWeightStore(config: config, seed: 0)
@@ -97,6 +112,28 @@ private struct NaNStore: WeightStore {
             Issue.record("a NaN weight was quantized")
         } catch {
             #expect(error.tensor == poisoned && error.message.contains("NaN"), "\(error)")
+        }
+    }
+
+    @Test func gateAndUpUnderDifferentScalesAreAnErrorNamingUp() {
+        let mlp = Self.layer0 + ".mlp"
+        do {
+            _ = try SwiGLU(SplitScaleStore(base: Self.hf), prefix: mlp)
+            Issue.record("gate_proj and up_proj fused under two scales")
+        } catch {
+            #expect(error.tensor == mlp + ".up_proj.weight" && error.message.contains("eq. 7"), "\(error)")
+        }
+    }
+
+    @Test func scalesThatAreNotFiniteAndPositiveAreErrors() {
+        for (weight, activation, field) in [(Double.nan, 1.0, "weight_scale_inv"), (0, 1, "weight_scale_inv"),
+                                            (1, -0.5, "activation_scale"), (1, .infinity, "activation_scale")] {
+            do {
+                _ = try FP8Quantization(weightScale: weight, activationScale: activation, convention: .vllm, tensor: "w")
+                Issue.record("scales \(weight), \(activation) accepted")
+            } catch {
+                #expect(error.tensor == "w" && error.message.hasPrefix(field), "\(error)")
+            }
         }
     }
 

@@ -70,8 +70,8 @@ public struct FP8DerivedWeightStore: WeightStore {
                               ? "stacked expert weights have scales per expert: name the expert"
                               : "a per-tensor FP8 weight has no per-row scales")
         }
-        return FP8Quantization(weightScale: try weightScale(name, row: row),
-                               activationScale: activationScale(name, expert: row), convention: convention)
+        return try FP8Quantization(weightScale: try weightScale(name, row: row),
+                                   activationScale: activationScale(name, expert: row), convention: convention, tensor: name)
     }
 
     /// The weight whose scales `name` shares: an MLP's `gate_proj` for its `up_proj`, else `name` itself.

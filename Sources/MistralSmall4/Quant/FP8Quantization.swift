@@ -12,7 +12,15 @@ public struct FP8Quantization: Sendable, Equatable {
     public let activationScale: Double
     public let convention: FP8ActivationConvention
 
-    public init(weightScale: Double, activationScale: Double, convention: FP8ActivationConvention) {
+    /// The scales of weight `tensor`; a scale that is not finite and positive is an error naming the tensor and the
+    /// scale (as transformers names it), never a trap further on.
+    public init(weightScale: Double, activationScale: Double, convention: FP8ActivationConvention, tensor: String)
+        throws(WeightError)
+    {
+        for (field, scale) in [("weight_scale_inv", weightScale), ("activation_scale", activationScale)]
+        where !(scale.isFinite && scale > 0) {
+            throw WeightError(source: "fp8 quantization", tensor: tensor, "\(field) is \(scale); FP8 scales are finite and positive")
+        }
         self.weightScale = weightScale
         self.activationScale = activationScale
         self.convention = convention
