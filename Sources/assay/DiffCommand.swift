@@ -34,7 +34,9 @@ struct DiffCommand: ParsableCommand {
     var report: String?
 
     @Option(help: ArgumentHelp("The reference backend's precision profile (default: the golden set's). hf-bf16 "
-                               + "against an exact set measures bf16 error, judged by the bf16 limits."))
+                               + "against an exact set measures bf16 error, judged by the bf16 limits; so does "
+                               + "hf-fp8-static against an fp8-static set. A profile that quantizes differently from "
+                               + "the set is refused."))
     var profile: PrecisionProfile?
 
     @Option(help: "Patch embedding: the backend's own (direct) or the FFT convolution (fft: float64, an independent oracle).")
@@ -54,6 +56,12 @@ struct DiffCommand: ParsableCommand {
             throw ValidationError("--taps '\(taps ?? "")' is not a regular expression: \(error)")
         }
         let data = try GoldenData.load(goldens)
+        // The weights and their FP8 scales come from the set, so a profile may change roundings, not quantization.
+        if let profile, !profile.quantizesLike(data.profile) {
+            throw ValidationError("--profile \(profile.rawValue) quantizes differently from the set's profile "
+                                  + "\(data.profile.rawValue) (spec/quant.md §6); diff a set made in it: assay golden "
+                                  + "--profile \(profile.rawValue)")
+        }
         let own = try BackendRegistry.backend(backend, profile: profile ?? data.profile)
         let chosen: any Backend = conv == .fft ? FFTConvolutionBackend(own) : own
         let tolerances = try Tolerances(chosen.precision, backend: chosen.name)

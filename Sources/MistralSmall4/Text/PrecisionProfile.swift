@@ -4,7 +4,7 @@
 // `exact` rounds nowhere: every layer is float64 from the weights to the logits. `hf-bf16` rounds where
 // transformers does when the model runs in bfloat16: each module's output is stored in bf16, and the float32
 // islands (RMSNorm statistics, RoPE angles, softmax) are rounded to float32. Sums inside one matrix product are
-// float64 in both profiles (a GPU accumulates them in float32 in an order of its own; the tolerance classes
+// float64 in every profile (a GPU accumulates them in float32 in an order of its own; the tolerance classes
 // absorb that). The FP8 profiles put the text decoder's linears in FP8 E4M3 W8A8 (spec/quant.md) on top of
 // `exact` (`fp8-static`: transformers' activation convention and per-expert scales; `fp8-static-vllm`: vLLM's and
 // one expert scale per layer) or of `hf-bf16` (`hf-fp8-static`: transformers running the FP8 checkpoint in
@@ -33,17 +33,27 @@ public enum PrecisionProfile: String, CaseIterable, Sendable {
     /// Whether activations are stored in bf16 and the float32 islands rounded (`hf-bf16`, `hf-fp8-static`).
     public var bf16Roundings: Bool { self == .hfBF16 || self == .hfFP8Static }
 
-    /// The weights a run in this profile multiplies: `store` as it is (`exact`), rounded to bf16 as transformers
-    /// holds it, and with the quantized modules in FP8 (spec/quant.md §6) under the `fp8-static` profiles.
-    public func weights(_ store: any WeightStore) -> any WeightStore {
+    /// How the profile quantizes the text decoder's linears (spec/quant.md §6), or nil when it does not.
+    public var fp8Scheme: (convention: FP8ActivationConvention, expertScale: FP8ExpertActivationScale)? {
         switch self {
-        case .exact: store
-        case .hfBF16: BF16RoundedWeightStore(store)
-        case .fp8Static: FP8DerivedWeightStore(store, convention: .huggingFace, expertActivationScale: .perExpert)
-        case .fp8StaticVLLM: FP8DerivedWeightStore(store, convention: .vllm, expertActivationScale: .perLayer)
-        case .hfFP8Static:
-            FP8DerivedWeightStore(BF16RoundedWeightStore(store), convention: .huggingFace, expertActivationScale: .perExpert)
+        case .exact, .hfBF16: nil
+        case .fp8Static, .hfFP8Static: (.huggingFace, .perExpert)
+        case .fp8StaticVLLM: (.vllm, .perLayer)
         }
+    }
+
+    /// Whether runs in the two profiles multiply the same weights with the same activation quantization (they may
+    /// still round differently elsewhere).
+    public func quantizesLike(_ other: PrecisionProfile) -> Bool {
+        fp8Scheme?.convention == other.fp8Scheme?.convention && fp8Scheme?.expertScale == other.fp8Scheme?.expertScale
+    }
+
+    /// The weights a run in this profile multiplies: `store` rounded to bf16 as transformers holds it (a no-op for
+    /// `exact`), with the quantized modules in FP8 under an FP8 profile (spec/quant.md §6).
+    public func weights(_ store: any WeightStore) -> any WeightStore {
+        let held = bf16Roundings ? BF16RoundedWeightStore(store) : store
+        guard let (convention, expertScale) = fp8Scheme else { return held }
+        return FP8DerivedWeightStore(held, convention: convention, expertActivationScale: expertScale)
     }
 
     /// A value as a bf16 activation tensor holds it (identity without `bf16Roundings`).
