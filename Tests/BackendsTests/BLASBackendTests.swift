@@ -26,6 +26,22 @@ import Validation
         #expect(worst < (mode == .isolated ? 1e-11 : 1e-10))
     }
 
+    /// A set made on the spot in vLLM's convention and per-layer expert scales (`fp8-static-vllm`).
+    @Test(arguments: [DiffMode.isolated, .chained])
+    func passesAnFP8SetInVLLMsConvention(mode: DiffMode) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("assay-fp8-vllm-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var options = GoldenOptions(preset: .tiny)
+        options.profile = .fp8StaticVLLM
+        try GoldenSet.write(options, to: directory)
+        let result = try DiffEngine.run(BLASBackend(), on: try GoldenData.load(directory), mode: mode,
+                                        tolerances: try Tolerances(.f32))
+        #expect(result.failures.isEmpty, "first failure: \(result.failures.first?.tap ?? "")")
+        // measured worst NMSE 6.0e-7 in both modes, at layers.2.mlp.experts: eq. (3)'s float32 product x · (1/s_a)
+        // starts from the float32 input, consistent with one E4M3 code moving (every other tap is below 1e-12)
+        #expect((result.verdicts.compactMap { $0.comparison?.nmse }.max() ?? 0) < 1e-5)
+    }
+
     /// A port that multiplies the FP8 weights but forgets to quantize the activations fails the FP8 goldens.
     @Test func skippingActivationQuantizationFailsTheFP8Goldens() throws {
         let loaded = try GoldenData.load(Self.repository.appendingPathComponent("goldens/tiny-fp8-static").path)
