@@ -43,7 +43,8 @@ private struct SplitScaleStore: WeightStore {
 
     @Test func quantizesTheReleasedModulesOnly() {
         for name in [".self_attn.q_a_proj.weight", ".self_attn.q_b_proj.weight", ".self_attn.kv_a_proj_with_mqa.weight",
-                     ".self_attn.kv_b_proj.weight", ".self_attn.o_proj.weight", ".mlp.gate_proj.weight", ".mlp.down_proj.weight"] {
+                     ".self_attn.kv_b_proj.weight", ".self_attn.o_proj.weight", ".mlp.gate_proj.weight",
+                     ".mlp.down_proj.weight"] {
             #expect(Self.hf.isQuantized(Self.layer0 + name), "\(name)")
         }
         for name in [".mlp.experts.gate_up_proj", ".mlp.experts.down_proj", ".mlp.shared_experts.up_proj.weight"] {
@@ -89,7 +90,8 @@ private struct SplitScaleStore: WeightStore {
     @Test func activationScalesFollowTheStatedRule() throws {
         let qa = try #require(try Self.hf.fp8Quantization(of: Self.layer0 + ".self_attn.q_a_proj.weight", row: nil))
         #expect(qa.activationScale == 0.02678571455180645 && qa.convention == .huggingFace)   // key mod 8 = 4
-        let shared = try #require(try Self.hf.fp8Quantization(of: Self.layer1 + ".mlp.shared_experts.up_proj.weight", row: nil))
+        let sharedUp = Self.layer1 + ".mlp.shared_experts.up_proj.weight"
+        let shared = try #require(try Self.hf.fp8Quantization(of: sharedUp, row: nil))
         #expect(shared.activationScale == 0.0245535708963871)                                  // gate_proj's key: 3
         let experts = Self.layer1 + ".mlp.experts.gate_up_proj"
         let perExpert: [Double] = [0.0245535708963871, 0.01785714365541935, 0.02008928544819355, 0.03125,
@@ -168,7 +170,8 @@ private struct SplitScaleStore: WeightStore {
         let inputs = try TextFixtures.inputs(Self.config.text, length: 4)
         var logits = [PrecisionProfile: [Double]]()
         for profile in [PrecisionProfile.exact, .fp8Static, .fp8StaticVLLM, .hfFP8Static] {
-            logits[profile] = try #require(try TextFixtures.taps(TextDecoder(store: Self.base, profile: profile), inputs)["lm_head"]).reals
+            let taps = try TextFixtures.taps(TextDecoder(store: Self.base, profile: profile), inputs)
+            logits[profile] = try #require(taps["lm_head"]).reals
         }
         let exact = logits[.exact]!
         // measured NMSE against exact: fp8-static 2.1e-2, fp8-static-vllm 3.5e-2, hf-fp8-static 2.8e-2 (E4M3 keeps 3

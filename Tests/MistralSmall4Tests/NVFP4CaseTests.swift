@@ -16,7 +16,8 @@ import Tensor
         let names = storage.tensorNames
         let prefix = "\(storage.rawValue).\(module)."
         let packed = try file.info(prefix + names.packed)
-        let weight = try NVFP4Weight(shape: [packed.shape[0], packed.shape[1] * 2], packed: try file.bytes(prefix + names.packed),
+        let weight = try NVFP4Weight(shape: [packed.shape[0], packed.shape[1] * 2],
+                                     packed: try file.bytes(prefix + names.packed),
                                      blockScaleCodes: try file.bytes(prefix + names.blockScales),
                                      storedGlobal: try file.doubles(prefix + names.weightGlobal).scalars[0], storage: storage)
         return try NVFP4Linear(weight: weight, storedInputGlobal: try file.doubles(prefix + names.inputGlobal).scalars[0],

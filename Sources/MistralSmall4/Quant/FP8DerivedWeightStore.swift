@@ -70,8 +70,9 @@ public struct FP8DerivedWeightStore: WeightStore {
                               ? "stacked expert weights have scales per expert: name the expert"
                               : "a per-tensor FP8 weight has no per-row scales")
         }
-        return try FP8Quantization(weightScale: try weightScale(name, row: row),
-                                   activationScale: activationScale(name, expert: row), convention: convention, tensor: name)
+        let weightScale = try weightScale(name, row: row)
+        return try FP8Quantization(weightScale: weightScale, activationScale: activationScale(name, expert: row),
+                                   convention: convention, tensor: name)
     }
 
     /// The weight whose scales `name` shares: an MLP's `gate_proj` for its `up_proj`, else `name` itself.
@@ -89,7 +90,8 @@ public struct FP8DerivedWeightStore: WeightStore {
             for member in members {
                 let values = if let row { try base.rows(member, row..<(row + 1)) } else { try base.tensor(member) }
                 guard values.scalars.allSatisfy(\.isFinite) else {
-                    throw WeightError(source: "fp8 quantization", tensor: member, "NaN or infinite value in a weight FP8 quantizes")
+                    throw WeightError(source: "fp8 quantization", tensor: member,
+                                      "NaN or infinite value in a weight FP8 quantizes")
                 }
                 amax = values.scalars.reduce(amax) { max($0, abs($1)) }
             }

@@ -19,7 +19,8 @@ public struct FP8Quantization: Sendable, Equatable {
     {
         for (field, scale) in [("weight_scale_inv", weightScale), ("activation_scale", activationScale)]
         where !(scale.isFinite && scale > 0) {
-            throw WeightError(source: "fp8 quantization", tensor: tensor, "\(field) is \(scale); FP8 scales are finite and positive")
+            throw WeightError(source: "fp8 quantization", tensor: tensor,
+                              "\(field) is \(scale); FP8 scales are finite and positive")
         }
         self.weightScale = weightScale
         self.activationScale = activationScale

@@ -66,7 +66,8 @@ public struct NVFP4Linear: Sendable {
         let alpha = weight.globalScale / inputGlobalScale
         var y = [Double](repeating: 0, count: rows * outputs)
         for r in 0..<rows {
-            let (xq, xs) = Self.quantizeActivations(x.scalars[(r * inputs)..<((r + 1) * inputs)], globalScale: inputGlobalScale)
+            let row = x.scalars[(r * inputs)..<((r + 1) * inputs)]
+            let (xq, xs) = Self.quantizeActivations(row, globalScale: inputGlobalScale)
             for o in 0..<outputs {
                 var sum = 0.0
                 for b in 0..<blocks {

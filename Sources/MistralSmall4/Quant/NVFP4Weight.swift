@@ -79,7 +79,8 @@ public struct NVFP4Weight: Sendable {
         guard storedGlobal.isFinite, storedGlobal > 0 else {
             throw NVFP4Error(field: names.weightGlobal, message: "\(storedGlobal); a global scale is finite and positive")
         }
-        values = Tensor(shape: shape, scalars: FP4Packing.unpack(packed, count: outputs * inputs).map(MiniFloatFormat.e2m1.decode))
+        let codes = FP4Packing.unpack(packed, count: outputs * inputs)
+        values = Tensor(shape: shape, scalars: codes.map(MiniFloatFormat.e2m1.decode))
         blockScales = Tensor(shape: [outputs, inputs / Self.blockSize], scalars: blockScaleCodes.map(e4m3.decode))
         globalScale = storage.multiplier(storedGlobal)
     }
@@ -90,7 +91,8 @@ public struct NVFP4Weight: Sendable {
         var w = [Double](repeating: 0, count: outputs * inputs)
         for o in 0..<outputs {
             for i in 0..<inputs {
-                w[o * inputs + i] = values.scalars[o * inputs + i] * blockScales.scalars[o * blocks + i / Self.blockSize] * globalScale
+                let scale = blockScales.scalars[o * blocks + i / Self.blockSize]
+                w[o * inputs + i] = values.scalars[o * inputs + i] * scale * globalScale
             }
         }
         return Tensor(shape: values.shape, scalars: w)

@@ -22,8 +22,9 @@ public struct SwiGLU: Sendable {
 
     /// `gateUp` [2I, H] (gate rows first), `down` [H, I].
     public init(gateUp: LinearLayer, down: LinearLayer) {
-        precondition(gateUp.weight.rank == 2 && down.weight.rank == 2 && gateUp.weight.shape[0] == 2 * down.weight.shape[1],
-                     "SwiGLU: gate_up \(gateUp.weight.shape), down \(down.weight.shape)")
+        let (gu, d) = (gateUp.weight, down.weight)
+        precondition(gu.rank == 2 && d.rank == 2 && gu.shape[0] == 2 * d.shape[1],
+                     "SwiGLU: gate_up \(gu.shape), down \(d.shape)")
         self.gateUp = gateUp
         self.down = down
     }
@@ -37,7 +38,8 @@ public struct SwiGLU: Sendable {
                               "FP8 scales \(String(describing: up.fp8)) differ from gate_proj's "
                               + "\(String(describing: gate.fp8)); fused gate|up needs one set (spec/quant.md eq. 7)")
         }
-        let fused = Tensor(shape: [2 * gate.weight.shape[0], gate.weight.shape[1]], scalars: gate.weight.scalars + up.weight.scalars)
+        let fused = Tensor(shape: [2 * gate.weight.shape[0], gate.weight.shape[1]],
+                           scalars: gate.weight.scalars + up.weight.scalars)
         self.init(gateUp: LinearLayer(weight: fused, fp8: gate.fp8), down: try store.linearLayer(prefix + ".down_proj"))
     }
 
