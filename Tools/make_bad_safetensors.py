@@ -183,8 +183,9 @@ def make_checkpoints():
                     f"{INDEX}: tensor 'extra': stored in '{SHARD1}' but missing from the weight_map")
     checkpoint_case("index-08-shard-outside-directory", {INDEX: index({"a": "../" + SHARD1}), SHARD1: shard1},
                     f"{INDEX}: tensor 'a': shard \"../{SHARD1}\" is not a file name in the checkpoint directory")
-    checkpoint_case("index-09-no-index-no-model", {"consolidated.safetensors": shard1},
-                    f"index-09-no-index-no-model: holds neither {INDEX} nor model.safetensors")
+    checkpoint_case("index-09-no-index-no-model", {"weights.safetensors": shard1},
+                    f"index-09-no-index-no-model: holds no checkpoint: neither {INDEX} nor model.safetensors "
+                    "(Hugging Face) nor consolidated*.safetensors (Mistral)")
 
 
 def main():

@@ -67,7 +67,7 @@ struct ForwardCommand: ParsableCommand {
         } catch {
             throw ValidationError("--taps: not a regular expression: \(taps ?? "")")
         }
-        let store = try source.store()
+        let store = try source.store(profile: profile)
         let (inputs, images) = try input.map { path in try ForwardInputs.read(path: path, config: store.config) }
             ?? promptInputs(config: store.config)
         let recorder = TapRecorder(filter: filter)

@@ -11,8 +11,9 @@ struct ModelSourceOptions: ParsableArguments {
     var seed: UInt64 = 0
 
     @Option(help: """
-        A Hugging Face checkpoint directory: config.json (mistral3 or mistral4) and model.safetensors or shards \
-        with model.safetensors.index.json; weights F64, F32, BF16 or F16.
+        A checkpoint directory, Hugging Face (config.json and model.safetensors, or shards with \
+        model.safetensors.index.json) or Mistral (params.json and consolidated*.safetensors); weights F64, F32, \
+        BF16, F16, or F8_E4M3 with static scales (spec/checkpoints.md).
         """)
     var checkpoint: String?
 
@@ -32,10 +33,15 @@ struct ModelSourceOptions: ParsableArguments {
         return try preset.load()
     }
 
-    /// The weight store the options name; errors name the file and tensor at fault.
-    func store() throws -> any WeightStore {
+    /// The weight store the options name; errors name the file and tensor at fault. An FP8 checkpoint's linears
+    /// quantize activations as `profile` says (spec/quant.md §6; transformers' convention for a non-FP8 profile).
+    func store(profile: PrecisionProfile = .exact) throws -> any WeightStore {
         let config = try config()
-        if let directory = checkpoint { return try CheckpointWeightStore(config: config, directory: directory) }
+        if let directory = checkpoint {
+            let (convention, expertScale) = profile.fp8Scheme ?? (.huggingFace, .perExpert)
+            return try CheckpointWeightStore(config: config, directory: directory, convention: convention,
+                                             expertActivationScale: expertScale)
+        }
         return SyntheticWeightStore(config: config, seed: seed)
     }
 }

@@ -58,7 +58,7 @@ public struct BLASBackend: Backend {
     public func swiglu(_ x: Tensor<Double>, store: any WeightStore, prefix: String) throws -> Tensor<Double> {
         let w = try weights(prefix) {
             let mlp = try SwiGLU(store, prefix: prefix)
-            return [ProjectionWeight(mlp.gateUp), ProjectionWeight(mlp.down)]
+            return [ProjectionWeight(try mlp.fusedGateUp(backend: name, op: .swiglu)), ProjectionWeight(mlp.down)]
         }
         return Self.swiglu(Matrix(x), gateUp: w[0], down: w[1]).tensor()
     }

@@ -25,7 +25,7 @@ extension BLASBackend {
             }
             let w = try weights("\(prefix)#\(expert)") {
                 let mlp = try SwiGLU(store, experts: prefix, expert: expert)
-                return [ProjectionWeight(mlp.gateUp), ProjectionWeight(mlp.down)]
+                return [ProjectionWeight(try mlp.fusedGateUp(backend: name, op: .routedExperts)), ProjectionWeight(mlp.down)]
             }
             let y = Self.swiglu(gathered, gateUp: w[0], down: w[1])
             for (row, slot) in slots.enumerated() {

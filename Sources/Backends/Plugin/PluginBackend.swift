@@ -160,12 +160,13 @@ public final class PluginBackend: Backend, @unchecked Sendable {
     public func swiglu(_ x: Tensor<Double>, store: any WeightStore, prefix: String) throws -> Tensor<Double> {
         let call = try function(.swiglu, as: SwiGLUCall.self)
         let mlp = try SwiGLU(store, prefix: prefix)
-        guard mlp.gateUp.fp8 == nil, mlp.down.fp8 == nil else {
+        let fused = try mlp.fusedGateUp(backend: name, op: .swiglu)
+        guard fused.fp8 == nil, mlp.down.fp8 == nil else {
             throw BackendError(backend: name, op: .swiglu, "the plugin ABI has no FP8 linears yet", unsupported: true)
         }
         let (tokens, hidden, width) = (x.shape[0], x.shape[1], mlp.down.weight.shape[1])
         var args = assay_swiglu_args(tokens: Int64(tokens), hidden: Int64(hidden), intermediate: Int64(width))
-        let (input, gateUp, down) = (x.scalars.map { Float($0) }, mlp.gateUp.weight.scalars.map { Float($0) },
+        let (input, gateUp, down) = (x.scalars.map { Float($0) }, fused.weight.scalars.map { Float($0) },
                                      mlp.down.weight.scalars.map { Float($0) })
         let y = try guarded(.swiglu, count: tokens * hidden) { out in call(&args, input, gateUp, down, out) }
         return Tensor(shape: [tokens, hidden], scalars: y.map(Double.init))

@@ -174,3 +174,15 @@ extension Backend {
         throw missing(.projectorMLP)
     }
 }
+
+extension SwiGLU {
+    /// Gate and up as one fused [2I, H] layer for a backend that multiplies them together; an unsupported-op
+    /// error naming `backend` when an FP8 checkpoint quantizes them with different scales.
+    public func fusedGateUp(backend: String, op: SpecOp) throws(BackendError) -> LinearLayer {
+        guard let gateUp else {
+            throw BackendError(backend: backend, op: op, "gate_proj and up_proj have different FP8 scales; this "
+                               + "backend multiplies them fused, under one scale", unsupported: true)
+        }
+        return gateUp
+    }
+}

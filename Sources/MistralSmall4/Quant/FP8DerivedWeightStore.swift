@@ -31,23 +31,8 @@ public struct FP8DerivedWeightStore: WeightStore {
         self.expertActivationScale = expertActivationScale
     }
 
-    /// The linear projections the released checkpoint stores in FP8, by the last two parts of their names.
-    static let quantizedLeaves: Set<String> = [
-        "q_a_proj.weight", "q_b_proj.weight", "q_proj.weight", "kv_a_proj_with_mqa.weight", "kv_b_proj.weight",
-        "o_proj.weight", "gate_proj.weight", "up_proj.weight", "down_proj.weight", "experts.gate_up_proj",
-        "experts.down_proj",
-    ]
-
-    /// Whether `name` is a quantized weight: a text-decoder projection of attention or of an MLP.
-    public func isQuantized(_ name: String) -> Bool {
-        guard name.hasPrefix(TensorInventory.textPrefix(config) + ".layers."),
-              name.contains(".self_attn.") || name.contains(".mlp.") else { return false }
-        let leaf = name.split(separator: ".").suffix(2).joined(separator: ".")
-        return Self.quantizedLeaves.contains(leaf)
-    }
-
-    /// Whether `name` is a stacked expert tensor [E, out, in] (one scale set per expert).
-    static func isStacked(_ name: String) -> Bool { name.contains(".experts.") }
+    /// Whether `name` is a quantized weight (`FP8Modules`).
+    public func isQuantized(_ name: String) -> Bool { FP8Modules.isQuantized(name, config: config) }
 
     public func rows(_ name: String, _ rows: Range<Int>) throws(WeightError) -> Tensor<Double> {
         let slab = try base.rows(name, rows)
@@ -55,7 +40,7 @@ public struct FP8DerivedWeightStore: WeightStore {
         let perRow = slab.count / max(rows.count, 1)
         var values = slab.scalars
         for (offset, row) in rows.enumerated() {
-            let scale = try weightScale(name, row: Self.isStacked(name) ? row : nil)
+            let scale = try weightScale(name, row: FP8Modules.isStacked(name) ? row : nil)
             for i in (offset * perRow)..<((offset + 1) * perRow) {
                 values[i] = MiniFloatFormat.e4m3fn.rounded(values[i] / scale, saturating: true) * scale      // (1), (6)
             }
@@ -65,8 +50,8 @@ public struct FP8DerivedWeightStore: WeightStore {
 
     public func fp8Quantization(of name: String, row: Int?) throws(WeightError) -> FP8Quantization? {
         guard isQuantized(name) else { return nil }
-        guard Self.isStacked(name) == (row != nil) else {
-            throw WeightError(source: "fp8 quantization", tensor: name, Self.isStacked(name)
+        guard FP8Modules.isStacked(name) == (row != nil) else {
+            throw WeightError(source: "fp8 quantization", tensor: name, FP8Modules.isStacked(name)
                               ? "stacked expert weights have scales per expert: name the expert"
                               : "a per-tensor FP8 weight has no per-row scales")
         }

@@ -15,32 +15,38 @@ import Tensor
 
 /// One SwiGLU MLP H → I → H.
 public struct SwiGLU: Sendable {
-    /// Gate rows then up rows, as transformers fuses them in `experts.gate_up_proj`. [2I, H]
-    public let gateUp: LinearLayer
+    /// [I, H] each. Routed experts' come from one fused `gate_up_proj` row and share its FP8 scales; a named MLP's
+    /// are two modules, which in an FP8 checkpoint carry scales of their own.
+    public let gate: LinearLayer
+    public let up: LinearLayer
     /// [H, I]
     public let down: LinearLayer
 
-    /// `gateUp` [2I, H] (gate rows first), `down` [H, I].
-    public init(gateUp: LinearLayer, down: LinearLayer) {
-        let (gu, d) = (gateUp.weight, down.weight)
-        precondition(gu.rank == 2 && d.rank == 2 && gu.shape[0] == 2 * d.shape[1],
-                     "SwiGLU: gate_up \(gu.shape), down \(d.shape)")
-        self.gateUp = gateUp
+    /// `gate`, `up` [I, H], `down` [H, I].
+    public init(gate: LinearLayer, up: LinearLayer, down: LinearLayer) {
+        let (g, u, d) = (gate.weight, up.weight, down.weight)
+        precondition(g.rank == 2 && g.shape == u.shape && d.rank == 2 && g.shape[0] == d.shape[1],
+                     "SwiGLU: gate \(g.shape), up \(u.shape), down \(d.shape)")
+        self.gate = gate
+        self.up = up
         self.down = down
     }
 
-    /// A named MLP (`gate_proj`, `up_proj` [I, H], `down_proj` [H, I] under `prefix`). Gate and up are fused, so
-    /// FP8 ones must share their scales (spec/quant.md eq. 7 says how a checkpoint gets there).
-    public init(_ store: some WeightStore, prefix: String) throws(WeightError) {
-        let gate = try store.linearLayer(prefix + ".gate_proj"), up = try store.linearLayer(prefix + ".up_proj")
-        guard gate.fp8 == up.fp8 else {
-            throw WeightError(source: "fp8 quantization", tensor: prefix + ".up_proj.weight",
-                              "FP8 scales \(String(describing: up.fp8)) differ from gate_proj's "
-                              + "\(String(describing: gate.fp8)); fused gate|up needs one set (spec/quant.md eq. 7)")
+    /// `gateUp` [2I, H] as transformers fuses it (gate rows first, eq. 4), `down` [H, I].
+    public init(gateUp: LinearLayer, down: LinearLayer) {
+        let (rows, width) = (gateUp.weight.shape[0] / 2, gateUp.weight.shape[1])
+        func half(_ index: Int) -> LinearLayer {
+            LinearLayer(weight: Tensor(shape: [rows, width],
+                                       scalars: Array(gateUp.weight.scalars[(index * rows * width)..<((index + 1) * rows * width)])),
+                        fp8: gateUp.fp8)
         }
-        let fused = Tensor(shape: [2 * gate.weight.shape[0], gate.weight.shape[1]],
-                           scalars: gate.weight.scalars + up.weight.scalars)
-        self.init(gateUp: LinearLayer(weight: fused, fp8: gate.fp8), down: try store.linearLayer(prefix + ".down_proj"))
+        self.init(gate: half(0), up: half(1), down: down)
+    }
+
+    /// A named MLP (`gate_proj`, `up_proj` [I, H], `down_proj` [H, I] under `prefix`).
+    public init(_ store: some WeightStore, prefix: String) throws(WeightError) {
+        self.init(gate: try store.linearLayer(prefix + ".gate_proj"), up: try store.linearLayer(prefix + ".up_proj"),
+                  down: try store.linearLayer(prefix + ".down_proj"))
     }
 
     /// Routed expert `expert`: its slices of the fused `gate_up_proj` [E, 2I, H] and `down_proj` [E, H, I] (eq. 4).
@@ -49,18 +55,19 @@ public struct SwiGLU: Sendable {
                   down: try store.linearLayer(stacked: prefix + ".down_proj", row: expert))
     }
 
+    /// Gate and up as one fused [2I, H] layer (gate rows first) when they share their quantization, as every
+    /// routed expert's do; nil for an FP8 MLP whose two modules have different scales.
+    public var gateUp: LinearLayer? {
+        guard gate.fp8 == up.fp8 else { return nil }
+        return LinearLayer(weight: Tensor(shape: [2 * gate.weight.shape[0], gate.weight.shape[1]],
+                                          scalars: gate.weight.scalars + up.weight.scalars), fp8: gate.fp8)
+    }
+
     /// `x [T, H] -> [T, H]` (eq. 1), each product rounded as a bf16 module output under `hf-bf16`.
     public func callAsFunction(_ x: Tensor<Double>, _ profile: PrecisionProfile = .exact) -> Tensor<Double> {
-        let projected = profile.activations(gateUp(x))        // [T, 2I]: gate | up per token
-        let (tokens, width) = (x.shape[0], down.weight.shape[1])
-        var h = [Double](repeating: 0, count: tokens * width)
-        for t in 0..<tokens {
-            for i in 0..<width {
-                let a = projected.scalars[t * 2 * width + i], u = projected.scalars[t * 2 * width + width + i]
-                h[t * width + i] = profile.activation(profile.activation(a / (1 + exp(-a))) * u)
-            }
-        }
-        return profile.activations(down(Tensor(shape: [tokens, width], scalars: h)))
+        let (g, u) = (profile.activations(gate(x)), profile.activations(up(x)))        // [T, I] each
+        let h = zip(g.scalars, u.scalars).map { a, u in profile.activation(profile.activation(a / (1 + exp(-a))) * u) }
+        return profile.activations(down(Tensor(shape: g.shape, scalars: h)))
     }
 }
 

@@ -49,10 +49,11 @@ public enum PrecisionProfile: String, CaseIterable, Sendable {
     }
 
     /// The weights a run in this profile multiplies: `store` rounded to bf16 as transformers holds it (a no-op for
-    /// `exact`), with the quantized modules in FP8 under an FP8 profile (spec/quant.md §6).
+    /// `exact`), with the quantized modules in FP8 under an FP8 profile (spec/quant.md §6). A store that holds FP8
+    /// weights of its own (an FP8 checkpoint) keeps them, and its scales, under every profile.
     public func weights(_ store: any WeightStore) -> any WeightStore {
         let held = bf16Roundings ? BF16RoundedWeightStore(store) : store
-        guard let (convention, expertScale) = fp8Scheme else { return held }
+        guard let (convention, expertScale) = fp8Scheme, !store.holdsFP8 else { return held }
         return FP8DerivedWeightStore(held, convention: convention, expertActivationScale: expertScale)
     }
 

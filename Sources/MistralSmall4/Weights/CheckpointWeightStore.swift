@@ -1,11 +1,18 @@
-// CheckpointWeightStore: parameters read from a Hugging Face checkpoint directory (config.json plus
-// model.safetensors or shards with model.safetensors.index.json).
+// CheckpointWeightStore: parameters read from a checkpoint directory in either layout — spec/checkpoints.md:
 //
-// This is the one place that knows how checkpoints store the model: names are the state-dict keys of the
-// inventory or their legacy spelling (below), dtypes F64 / F32 / BF16 / F16 widen exactly to float64, and every tensor's dtype and shape are checked
-// against the config before a value is read. (FP8 and NVFP4 checkpoints join this file with the quantized paths.
-// The vision q/k row permutation is a layout of every Hugging Face store, synthetic ones included, and is undone
-// in Vision/VisionWeights.swift.)
+//   Hugging Face   config.json + model.safetensors or shards with model.safetensors.index.json; the inventory's
+//                  names (or transformers 4.x's legacy spelling, below); FP8 weights beside `weight_scale_inv` and
+//                  `activation_scale`, fused experts beside `gate_up_proj_scale_inv` [E, 1, 1] and
+//                  `gate_up_proj_activation_scale` [E]
+//   Mistral        params.json + consolidated*.safetensors; Mistral's names (MistralCheckpointNames), one tensor per
+//                  expert and projection, `qscale_weight` / `qscale_act` scales, vision q/k rows in native order
+//
+// Every inventory tensor is located and checked (dtype, shape, FP8 scales) when the store opens; values are read
+// on request, a run of rows at a time, from mmapped shards, so a caller that asks for one layer's weights and the
+// experts its tokens route to touches nothing else. FP8 weights arrive dequantized (w_q · s_w, exact in float64)
+// with their `FP8Quantization` beside them (spec/quant.md §4). For Mistral's experts, gate (w1) and up (w3) are
+// fused under the larger scale as transformers' converter fuses them (spec/quant.md eq. 7), with the larger of their
+// activation scales, so both layouts of one checkpoint give the same weights.
 
 import Tensor
 
@@ -19,64 +26,193 @@ func legacyCheckpointName(_ name: String) -> String? {
     return nil
 }
 
+/// The two checkpoint layouts.
+public enum CheckpointLayout: String, Sendable {
+    /// transformers' names and files.
+    case huggingFace = "hugging-face"
+    /// Mistral's native names and `consolidated*.safetensors` files.
+    case mistral
+}
+
 /// Weights in a checkpoint, validated against its config.
 public final class CheckpointWeightStore: WeightStore {
     public let config: ModelConfig
     public let checkpoint: Checkpoint
     public let inventory: TensorInventory
+    public let layout: CheckpointLayout
+    /// How the checkpoint's FP8 linears quantize activations (spec/quant.md §2) and which expert activation scale
+    /// they use (eq. 8).
+    public let convention: FP8ActivationConvention
+    public let expertActivationScale: FP8ExpertActivationScale
+    private let sources: [String: WeightSource]
 
-    /// Float dtypes read as they are; anything else is refused by name.
-    static let readableDTypes: Set<DType> = [.f64, .f32, .bf16, .f16]
+    /// Where one inventory tensor's values are stored.
+    private enum WeightSource {
+        /// One stored tensor with the inventory's shape.
+        case plain(StoredLinear)
+        /// A vision q/k weight stored in native row order (Mistral's layout).
+        case nativeRotaryRows(StoredSlab)
+        /// A fused expert tensor stored one tensor per expert and part: `[expert][part]`.
+        case perExpert([[StoredLinear]])
 
-    /// Opens `directory` and checks that every tensor the config needs (text, and vision and projector for a
-    /// mistral3 config) is present with the inventory's shape and a readable dtype. Throws naming the first
-    /// tensor that is not.
-    public init(config: ModelConfig, directory: String) throws(WeightError) {
+        var holdsFP8: Bool {
+            switch self {
+            case .plain(let linear): linear.fp8 != nil
+            case .nativeRotaryRows: false
+            case .perExpert(let experts): experts.first?.first?.fp8 != nil
+            }
+        }
+    }
+
+    /// Opens `directory` (its layout from its files: `model*` or `consolidated*`) and checks that every tensor the
+    /// config needs is present with the inventory's shape, a readable dtype and, for E4M3, valid scales. Throws
+    /// naming the first tensor that is not.
+    public init(config: ModelConfig, directory: String, convention: FP8ActivationConvention = .huggingFace,
+                expertActivationScale: FP8ExpertActivationScale = .perExpert) throws(WeightError) {
         self.config = config
         inventory = TensorInventory(config)
+        self.convention = convention
+        self.expertActivationScale = expertActivationScale
         do {
             checkpoint = try Checkpoint(directory: directory)
         } catch {
             throw WeightError(source: error.file ?? directory, tensor: error.tensor ?? "-", error.message)
         }
-        for entry in inventory.entries { _ = try info(entry) }
+        layout = checkpoint.stem == "consolidated" ? .mistral : .huggingFace
+        var sources: [String: WeightSource] = [:]
+        for entry in inventory.entries {
+            sources[entry.name] = try layout == .mistral ? Self.mistralSource(entry, checkpoint, config)
+                : Self.huggingFaceSource(entry, checkpoint, config)
+        }
+        self.sources = sources
     }
 
-    /// The shard and header entry of `entry`'s tensor (under its current or legacy key), checked for dtype and shape.
-    private func info(_ entry: TensorEntry) throws(WeightError) -> (SafeTensorsFile, TensorInfo) {
+    /// Whether any weight is stored in FP8 (then the checkpoint's own scales are run, spec/quant.md §6).
+    public var holdsFP8: Bool { sources.values.contains { $0.holdsFP8 } }
+
+    private static func huggingFaceSource(_ entry: TensorEntry, _ checkpoint: Checkpoint, _ config: ModelConfig)
+        throws(WeightError) -> WeightSource
+    {
         let name = entry.name
-        let stored = checkpoint.contains(name) ? name : legacyCheckpointName(name).flatMap { checkpoint.contains($0) ? $0 : nil }
-        guard let stored else {
-            let legacy = legacyCheckpointName(name).map { " (nor as '\($0)')" } ?? ""
-            throw WeightError(source: checkpoint.directory, tensor: name, "missing from the checkpoint\(legacy)")
+        let legacy = legacyCheckpointName(name)
+        let stored = checkpoint.contains(name) ? name : legacy.flatMap { checkpoint.contains($0) ? $0 : nil } ?? name
+        let slab = try checkpoint.slab(stored, of: name, shape: entry.shape,
+                                       layoutNote: legacy.map { " (nor as '\($0)')" } ?? "")
+        let stacked = FP8Modules.isStacked(name)
+        let module = stacked ? stored : String(stored.dropLast(".weight".count))
+        let scaleNames = stacked ? (module + "_scale_inv", module + "_activation_scale")
+            : (module + ".weight_scale_inv", module + ".activation_scale")
+        return .plain(try checkpoint.linear(slab, of: name, config: config, scaleNames: scaleNames,
+                                            experts: stacked ? entry.shape[0] : nil))
+    }
+
+    private static func mistralSource(_ entry: TensorEntry, _ checkpoint: Checkpoint, _ config: ModelConfig)
+        throws(WeightError) -> WeightSource
+    {
+        let name = entry.name
+        guard let location = MistralCheckpointNames.stored(name, textPrefix: TensorInventory.textPrefix(config)) else {
+            throw WeightError(source: checkpoint.directory, tensor: name, "Mistral's layout has no name for this tensor")
         }
-        let shard: SafeTensorsFile
-        let info: TensorInfo
-        do {
-            shard = try checkpoint.shard(containing: stored)
-            info = try shard.info(stored)
-        } catch {
-            throw WeightError(source: error.file ?? checkpoint.directory, tensor: name, error.message)
+        func linear(_ stored: String, shape: [Int]) throws(WeightError) -> StoredLinear {
+            let slab = try checkpoint.slab(stored, of: name, shape: shape, layoutNote: " (as '\(stored)')")
+            return try checkpoint.linear(slab, of: name, config: config,
+                                         scaleNames: MistralCheckpointNames.scaleNames(ofStored: stored), experts: nil)
         }
-        guard Self.readableDTypes.contains(info.dtype) else {
-            throw WeightError(
-                source: shard.name, tensor: name,
-                "dtype \(info.dtype.rawValue) is not supported by the float64 reference (F64, F32, BF16 or F16)")
+        switch location {
+        case .tensor(let stored):
+            return .plain(try linear(stored, shape: entry.shape))
+        case .nativeRotaryRows(let stored):
+            return .nativeRotaryRows(try checkpoint.slab(stored, of: name, shape: entry.shape,
+                                                         layoutNote: " (as '\(stored)')"))
+        case .perExpert(let layer, let parts):
+            let partShape = [entry.shape[1] / parts.count, entry.shape[2]]
+            var experts: [[StoredLinear]] = []
+            for expert in 0..<entry.shape[0] {
+                var stored: [StoredLinear] = []
+                for part in parts {
+                    let module = MistralStoredWeight.expertModule(layer: layer, expert: expert, part: part)
+                    stored.append(try linear(module + ".weight", shape: partShape))
+                }
+                let quantized = Set((experts.first ?? stored).map { $0.fp8 != nil }).union(stored.map { $0.fp8 != nil })
+                guard quantized.count == 1 else {
+                    throw WeightError(source: checkpoint.directory, tensor: name, "expert \(expert): "
+                                      + "\(parts.joined(separator: "/")) mix F8_E4M3 and full-precision experts or parts")
+                }
+                experts.append(stored)
+            }
+            return .perExpert(experts)
         }
-        guard info.shape == entry.shape else {
-            throw WeightError(
-                source: shard.name, tensor: name,
-                "shape \(Shape.describe(info.shape)) but the config needs \(Shape.describe(entry.shape))")
-        }
-        return (shard, info)
+    }
+
+    private func source(_ name: String) throws(WeightError) -> WeightSource {
+        guard let source = sources[name] else { _ = try entry(name); preconditionFailure("inventory without source") }
+        return source
     }
 
     public func rows(_ name: String, _ rows: Range<Int>) throws(WeightError) -> Tensor<Double> {
-        let (shard, info) = try info(try entry(name))
-        do {
-            return try shard.doubles(info.name, rows: rows)
-        } catch {
-            throw WeightError(source: shard.name, tensor: name, error.message)
+        switch try source(name) {
+        case .plain(let linear):
+            let values = try checkpoint.values(linear.slab, rows: rows, of: name)
+            guard let fp8 = linear.fp8 else { return values }
+            let perRow = values.count / max(rows.count, 1)
+            var scaled = values.scalars
+            for (offset, row) in rows.enumerated() {
+                let scale = fp8.weight.count == 1 ? fp8.weight[0] : fp8.weight[row]
+                for i in (offset * perRow)..<((offset + 1) * perRow) { scaled[i] *= scale }          // eq. (6)
+            }
+            return Tensor(shape: values.shape, scalars: scaled)
+        case .nativeRotaryRows(let slab):
+            let heads = config.multimodal?.vision.numAttentionHeads ?? 1
+            let all = VisionAttentionWeights.huggingFaceRows(try checkpoint.values(slab, rows: nil, of: name),
+                                                              heads: heads)                      // vision.md eq. (14)
+            let width = all.count / max(all.shape[0], 1)
+            return Tensor(shape: [rows.count] + all.shape.dropFirst(),
+                          scalars: Array(all.scalars[(rows.lowerBound * width)..<(rows.upperBound * width)]))
+        case .perExpert(let experts):
+            var scalars: [Double] = []
+            for expert in rows {
+                let fusedScale = experts[expert].compactMap { $0.fp8?.weight[0] }.max()
+                for part in experts[expert] {
+                    let values = try checkpoint.values(part.slab, rows: nil, of: name).scalars
+                    guard let fusedScale, let scale = part.fp8?.weight[0] else { scalars += values; continue }
+                    scalars += values.map {                                                    // quant.md eq. (7)
+                        FP8StaticLinear.requantizedCode($0, from: scale, to: fusedScale) * fusedScale
+                    }
+                }
+            }
+            let shape = try entry(name).shape
+            return Tensor(shape: [rows.count] + shape.dropFirst(), scalars: scalars)
+        }
+    }
+
+    public func fp8Quantization(of name: String, row: Int?) throws(WeightError) -> FP8Quantization? {
+        let scales: (weight: Double, activation: Double)
+        switch try source(name) {
+        case .plain(let linear):
+            guard let fp8 = linear.fp8 else { return nil }
+            try checkRow(name, row)
+            scales = row.map { (fp8.weight[$0], expertActivationScale.scale(of: $0, among: fp8.activation)) }
+                ?? (fp8.weight[0], fp8.activation[0])
+        case .nativeRotaryRows:
+            return nil
+        case .perExpert(let experts):
+            guard experts[0][0].fp8 != nil else { return nil }
+            try checkRow(name, row)
+            func activation(_ expert: [StoredLinear]) -> Double { expert.map { $0.fp8!.activation[0] }.max()! }
+            let expert = row!
+            scales = (experts[expert].map { $0.fp8!.weight[0] }.max()!,
+                      expertActivationScale.scale(of: expert, among: experts.map(activation)))
+        }
+        return try FP8Quantization(weightScale: scales.weight, activationScale: scales.activation,
+                                   convention: convention, tensor: name)
+    }
+
+    /// A stacked expert tensor's scales are per expert (a row is required); a linear's are not.
+    private func checkRow(_ name: String, _ row: Int?) throws(WeightError) {
+        guard FP8Modules.isStacked(name) == (row != nil) else {
+            throw WeightError(source: "fp8 quantization", tensor: name, FP8Modules.isStacked(name)
+                              ? "stacked expert weights have scales per expert: name the expert"
+                              : "a per-tensor FP8 weight has no per-row scales")
         }
     }
 }

@@ -23,4 +23,6 @@ public struct MemoizedWeightStore: WeightStore {
     public func fp8Quantization(of name: String, row: Int?) throws(WeightError) -> FP8Quantization? {
         try base.fp8Quantization(of: name, row: row)
     }
+
+    public var holdsFP8: Bool { base.holdsFP8 }
 }

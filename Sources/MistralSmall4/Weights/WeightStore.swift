@@ -35,10 +35,14 @@ public protocol WeightStore: Sendable {
     /// The FP8 scales of weight `name` (of its row `row` for stacked experts, one scale set per expert), or nil
     /// when the store holds it in full precision (spec/quant.md §4). The default: nil for every weight.
     func fp8Quantization(of name: String, row: Int?) throws(WeightError) -> FP8Quantization?
+    /// Whether the store holds FP8 weights with scales of its own (an FP8 checkpoint): a precision profile then
+    /// runs them as they are instead of deriving FP8 weights (spec/quant.md §6). The default: false.
+    var holdsFP8: Bool { get }
 }
 
 extension WeightStore {
     public func fp8Quantization(of name: String, row: Int?) throws(WeightError) -> FP8Quantization? { nil }
+    public var holdsFP8: Bool { false }
 
     /// The inventory entry of `name`; an error when the config defines no such tensor.
     func entry(_ name: String) throws(WeightError) -> TensorEntry {
@@ -62,7 +66,8 @@ extension WeightStore {
 }
 
 /// Another store's weights rounded to bfloat16, as transformers holds them when the model runs in bf16 (the
-/// `hf-bf16` profile). Synthetic and BF16 weights are bf16 values already and pass through unchanged.
+/// `hf-bf16` profile). Synthetic and BF16 weights are bf16 values already and pass through unchanged; so do the
+/// base's own FP8 weights, which transformers keeps as E4M3 codes and scales.
 public struct BF16RoundedWeightStore: WeightStore {
     public let base: any WeightStore
     public var config: ModelConfig { base.config }
@@ -71,10 +76,17 @@ public struct BF16RoundedWeightStore: WeightStore {
     public init(_ base: any WeightStore) { self.base = base }
 
     public func rows(_ name: String, _ rows: Range<Int>) throws(WeightError) -> Tensor<Double> {
-        try base.rows(name, rows).map(BFloat16.rounded)
+        let slab = try base.rows(name, rows)
+        let row = FP8Modules.isStacked(name) ? rows.lowerBound : nil
+        guard base.holdsFP8, !rows.isEmpty, try base.fp8Quantization(of: name, row: row) != nil else {
+            return slab.map(BFloat16.rounded)
+        }
+        return slab
     }
 
     public func fp8Quantization(of name: String, row: Int?) throws(WeightError) -> FP8Quantization? {
         try base.fp8Quantization(of: name, row: row)
     }
+
+    public var holdsFP8: Bool { base.holdsFP8 }
 }

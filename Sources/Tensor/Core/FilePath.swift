@@ -38,6 +38,20 @@ public enum FilePath {
         return stat(path, &status) == 0 ? status.st_mode & S_IFMT : nil
     }
 
+    /// The names in directory `path` (not `.` or `..`), sorted by bytes; nil when it cannot be read.
+    public static func names(in path: String) -> [String]? {
+        guard let stream = opendir(path) else { return nil }
+        defer { closedir(stream) }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != ".", name != ".." { names.append(name) }
+        }
+        return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    }
+
     /// The whole file, or nil with `errno` set. For small files (configs, indexes); tensors are mmapped.
     public static func readAll(_ path: String) -> [UInt8]? {
         guard let file = fopen(path, "rb") else { return nil }

@@ -1,4 +1,5 @@
-// Checkpoint: a model directory — `model.safetensors`, or shards named by `model.safetensors.index.json`.
+// Checkpoint: a model directory — `model.safetensors`, or shards named by `model.safetensors.index.json`
+// (Hugging Face); or Mistral's `consolidated*.safetensors`, with or without `consolidated.safetensors.index.json`.
 //
 // Goals, in order: a checkpoint that opens is consistent (every shard valid, every tensor exactly where
 // the index says and nowhere else), each violation one message naming the index, the shard and the
@@ -8,7 +9,9 @@
 public final class Checkpoint: Sendable {
     /// The directory path as given to `init`.
     public let directory: String
-    /// `model.safetensors.index.json` for a sharded checkpoint; nil for a single `model.safetensors`.
+    /// The files' name stem: `model` (Hugging Face) or `consolidated` (Mistral's native layout).
+    public let stem: String
+    /// The index file (`model.safetensors.index.json`) for a sharded checkpoint; nil without one.
     public let indexFile: String?
     /// The index's `metadata` object (e.g. `total_size`); `.object([])` without an index.
     public let indexMetadata: JSONValue
@@ -19,33 +22,60 @@ public final class Checkpoint: Sendable {
 
     /// The single-file checkpoint name.
     public static let singleFileName = "model.safetensors"
+    /// The stems looked for, in order: Hugging Face's, then Mistral's.
+    public static let stems = ["model", "consolidated"]
 
-    /// Opens `directory`: the index if present, else `model.safetensors`; validates every shard header.
+    /// Opens `directory`, trying each of `stems` in turn: its index if present, else `<stem>.safetensors`, else
+    /// (for `consolidated`, which Mistral ships without an index) every `consolidated*.safetensors`. Validates
+    /// every shard header.
     public init(directory: String) throws(SafeTensorsError) {
         self.directory = directory
         let name = FilePath.lastComponent(directory)
         guard FilePath.isDirectory(directory) else {
             throw SafeTensorsError(file: name, FilePath.exists(directory) ? "is not a directory" : "does not exist")
         }
-        let indexPath = FilePath.join(directory, ShardIndex.fileName)
-        if FilePath.exists(indexPath) {
-            guard let text = FilePath.readAll(indexPath) else {
-                throw SafeTensorsError(file: ShardIndex.fileName, "cannot read: \(MappedFile.lastSystemError())")
+        for stem in Self.stems {
+            let indexName = ShardIndex.fileName(stem: stem)
+            let indexPath = FilePath.join(directory, indexName)
+            if FilePath.exists(indexPath) {
+                guard let text = FilePath.readAll(indexPath) else {
+                    throw SafeTensorsError(file: indexName, "cannot read: \(MappedFile.lastSystemError())")
+                }
+                let index = try ShardIndex(json: text, file: indexName)
+                (self.stem, indexFile, indexMetadata) = (stem, indexName, index.metadata)
+                (shards, shardIndex) = try Self.openShards(of: index, in: directory, indexName: indexName)
+                return
             }
-            let index = try ShardIndex(json: text, file: ShardIndex.fileName)
-            indexFile = ShardIndex.fileName
-            indexMetadata = index.metadata
-            (shards, shardIndex) = try Self.openShards(of: index, in: directory)
-        } else if FilePath.exists(FilePath.join(directory, Self.singleFileName)) {
-            let file = try SafeTensorsFile(path: FilePath.join(directory, Self.singleFileName))
-            indexFile = nil
-            indexMetadata = .object([])
-            shards = [file]
-            shardIndex = Dictionary(file.tensorNames.map { ($0, 0) }, uniquingKeysWith: { first, _ in first })
-        } else {
-            throw SafeTensorsError(
-                file: name, "holds neither \(ShardIndex.fileName) nor \(Self.singleFileName)")
+            let files = (FilePath.names(in: directory) ?? []).filter {
+                stem == "model" ? $0 == Self.singleFileName : $0.hasPrefix(stem) && $0.hasSuffix(".safetensors")
+            }
+            guard !files.isEmpty else { continue }
+            (self.stem, indexFile, indexMetadata) = (stem, nil, .object([]))
+            (shards, shardIndex) = try Self.openUnindexed(files, in: directory)
+            return
         }
+        throw SafeTensorsError(
+            file: name, "holds no checkpoint: neither \(ShardIndex.fileName(stem: "model")) nor \(Self.singleFileName) "
+                + "(Hugging Face) nor consolidated*.safetensors (Mistral)")
+    }
+
+    /// Shards without an index: each tensor in exactly one of `files`.
+    private static func openUnindexed(_ files: [String], in directory: String)
+        throws(SafeTensorsError) -> ([SafeTensorsFile], [String: Int])
+    {
+        var shards: [SafeTensorsFile] = []
+        var location: [String: Int] = [:]
+        for file in files {
+            let shard = try SafeTensorsFile(path: FilePath.join(directory, file))
+            for tensor in shard.tensorNames {
+                if let earlier = location[tensor] {
+                    throw SafeTensorsError(file: file, tensor: tensor, "also stored in '\(files[earlier])'")
+                }
+                location[tensor] = shards.count
+            }
+            shards.append(shard)
+        }
+        return (shards, location)
     }
 
     /// Every tensor name, sorted.
@@ -70,10 +100,10 @@ public final class Checkpoint: Sendable {
     /// for every tensor in every shard:          it is in weight_map, and in no other shard
     /// ```
     private static func openShards(
-        of index: ShardIndex, in directory: String
+        of index: ShardIndex, in directory: String, indexName: String
     ) throws(SafeTensorsError) -> ([SafeTensorsFile], [String: Int]) {
         func fail(_ tensor: String, _ message: String) -> SafeTensorsError {
-            SafeTensorsError(file: ShardIndex.fileName, tensor: tensor, message)
+            SafeTensorsError(file: indexName, tensor: tensor, message)
         }
         var shardNames: [String] = []
         for (tensor, shard) in index.weightMap where !shardNames.contains(shard) {

@@ -1,4 +1,4 @@
-// ShardIndex: `model.safetensors.index.json`, the map from tensor name to shard file of a sharded checkpoint.
+// ShardIndex: `model.safetensors.index.json` (or `consolidated.safetensors.index.json`), the map from tensor name to shard file of a sharded checkpoint.
 //
 // Goals, in order: reject a malformed index with one message naming the index file (and the tensor),
 // refuse shard names that leave the checkpoint directory, then keep the index's own order for messages.
@@ -9,8 +9,8 @@
 
 /// A parsed, validated shard index.
 struct ShardIndex {
-    /// The file name Hugging Face checkpoints use for the index.
-    static let fileName = "model.safetensors.index.json"
+    /// The index's file name for checkpoint files named `stem`: `model.safetensors.index.json` (Hugging Face).
+    static func fileName(stem: String) -> String { stem + ".safetensors.index.json" }
 
     /// The index's `metadata` object (e.g. `total_size`); `.object([])` when absent.
     let metadata: JSONValue

@@ -1,0 +1,25 @@
+// Which weights an FP8 checkpoint stores in E4M3 — spec/quant.md §3: the text decoder's linear projections of
+// attention and of every MLP (dense, shared and routed experts). The router (`mlp.gate`), lm_head, embeddings,
+// norms, the vision tower and the projector stay in full precision (the released `modules_to_not_convert`, and
+// the router, which Mistral's checkpoint ships in BF16). One statement of the rule for the synthetic FP8 store
+// and for the checkpoint loader.
+
+/// The FP8 quantization rule of the released checkpoint.
+public enum FP8Modules {
+    /// The quantized projections, by the last two parts of their names.
+    static let quantizedLeaves: Set<String> = [
+        "q_a_proj.weight", "q_b_proj.weight", "q_proj.weight", "kv_a_proj_with_mqa.weight", "kv_b_proj.weight",
+        "o_proj.weight", "gate_proj.weight", "up_proj.weight", "down_proj.weight", "experts.gate_up_proj",
+        "experts.down_proj",
+    ]
+
+    /// Whether inventory tensor `name` of `config` is a weight the FP8 checkpoint quantizes.
+    public static func isQuantized(_ name: String, config: ModelConfig) -> Bool {
+        guard name.hasPrefix(TensorInventory.textPrefix(config) + ".layers."),
+              name.contains(".self_attn.") || name.contains(".mlp.") else { return false }
+        return quantizedLeaves.contains(name.split(separator: ".").suffix(2).joined(separator: "."))
+    }
+
+    /// Whether `name` is a stacked expert tensor [E, out, in] (one scale set per expert).
+    public static func isStacked(_ name: String) -> Bool { name.contains(".experts.") }
+}

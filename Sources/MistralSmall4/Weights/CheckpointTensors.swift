@@ -1,0 +1,118 @@
+// The stored tensors behind a checkpoint's weights — spec/checkpoints.md §3 (what is checked when a checkpoint
+// opens). This file reads one stored tensor at a time: it finds it, checks its dtype and shape against what the
+// inventory needs, reads its FP8 scales, and decodes its values (E4M3 codes to their values, everything else
+// widened exactly) with a finiteness check. Which stored tensors make up an inventory weight is
+// CheckpointWeightStore's business.
+
+import Tensor
+
+/// One stored tensor whose header was checked.
+struct StoredSlab: Sendable {
+    let shard: SafeTensorsFile
+    let info: TensorInfo
+}
+
+/// The static FP8 scales stored beside an E4M3 weight: one value each for a linear, one per expert for a stacked
+/// expert tensor (spec/quant.md §4).
+struct StoredFP8Scales: Sendable {
+    /// s_w (`weight_scale_inv` / `qscale_weight`).
+    let weight: [Double]
+    /// s_a (`activation_scale` / `qscale_act`).
+    let activation: [Double]
+}
+
+/// A stored weight and, when it is E4M3, its scales.
+struct StoredLinear: Sendable {
+    let slab: StoredSlab
+    let fp8: StoredFP8Scales?
+}
+
+extension Checkpoint {
+    /// Dtypes a weight may be stored in: floats that widen exactly to float64, and E4M3 codes.
+    static let weightDTypes: Set<DType> = [.f64, .f32, .bf16, .f16, .f8e4m3]
+    /// Dtypes a scale may be stored in.
+    static let scaleDTypes: Set<DType> = [.f64, .f32, .bf16, .f16]
+
+    /// Stored tensor `stored`, which holds weight `weight`, checked for a weight dtype and for `shape`.
+    func slab(_ stored: String, of weight: String, shape: [Int], layoutNote: String = "") throws(WeightError)
+        -> StoredSlab
+    {
+        guard contains(stored) else {
+            throw WeightError(source: directory, tensor: weight, "missing from the checkpoint\(layoutNote)")
+        }
+        let slab = try read(stored, of: weight) { shard throws(SafeTensorsError) in
+            StoredSlab(shard: shard, info: try shard.info(stored))
+        }
+        guard Self.weightDTypes.contains(slab.info.dtype) else {
+            throw WeightError(source: slab.shard.name, tensor: weight, "dtype \(slab.info.dtype.rawValue) is not a "
+                              + "weight dtype the reference reads (F64, F32, BF16, F16, or F8_E4M3 with scales)")
+        }
+        guard slab.info.shape == shape else {
+            throw WeightError(source: slab.shard.name, tensor: weight,
+                              "'\(stored)' has shape \(Shape.describe(slab.info.shape)) but the config needs "
+                              + Shape.describe(shape))
+        }
+        return slab
+    }
+
+    /// `slab` with its FP8 scales when it is E4M3: `scaleNames` hold s_w and s_a, `experts` values each for a
+    /// stacked expert tensor (nil: one). An E4M3 tensor outside the quantized modules is an error.
+    func linear(_ slab: StoredSlab, of weight: String, config: ModelConfig,
+                scaleNames: (weight: String, activation: String), experts: Int?) throws(WeightError) -> StoredLinear {
+        guard slab.info.dtype == .f8e4m3 else { return StoredLinear(slab: slab, fp8: nil) }
+        guard FP8Modules.isQuantized(weight, config: config) else {
+            throw WeightError(source: slab.shard.name, tensor: weight, "dtype F8_E4M3, but this module stays in "
+                              + "full precision in the FP8 checkpoint (spec/quant.md §3): store it as BF16")
+        }
+        let scales = StoredFP8Scales(weight: try scale(scaleNames.weight, of: weight, experts: experts),
+                                     activation: try scale(scaleNames.activation, of: weight, experts: experts))
+        for (s, a) in zip(scales.weight, scales.activation) {
+            _ = try FP8Quantization(weightScale: s, activationScale: a, convention: .huggingFace, tensor: weight)
+        }
+        return StoredLinear(slab: slab, fp8: scales)
+    }
+
+    /// The values of scale tensor `stored`: shape [] or [1], or [E] or [E, 1, 1] with `experts` = E.
+    private func scale(_ stored: String, of weight: String, experts: Int?) throws(WeightError) -> [Double] {
+        guard contains(stored) else {
+            throw WeightError(source: directory, tensor: weight, "F8_E4M3 weight without its scale '\(stored)' "
+                              + "(a static FP8 linear needs a weight scale and an activation scale)")
+        }
+        let (shard, info) = try read(stored, of: weight) { shard throws(SafeTensorsError) in (shard, try shard.info(stored)) }
+        let allowed = experts.map { [[$0], [$0, 1, 1]] } ?? [[], [1]]
+        guard allowed.contains(info.shape) else {
+            throw WeightError(source: shard.name, tensor: weight, "scale '\(stored)' has shape "
+                              + "\(Shape.describe(info.shape)); expected " + allowed.map(Shape.describe).joined(separator: " or "))
+        }
+        guard Self.scaleDTypes.contains(info.dtype) else {
+            throw WeightError(source: shard.name, tensor: weight,
+                              "scale '\(stored)' has dtype \(info.dtype.rawValue); scales are F32 (or F64, BF16, F16)")
+        }
+        return try read(stored, of: weight) { shard throws(SafeTensorsError) in try shard.doubles(stored).scalars }
+    }
+
+    /// Rows `rows` (nil: all) of `slab` as float64 values (E4M3: the codes' values), every one finite.
+    func values(_ slab: StoredSlab, rows: Range<Int>?, of weight: String) throws(WeightError) -> Tensor<Double> {
+        let name = slab.info.name
+        let values = try read(name, of: weight) { shard throws(SafeTensorsError) in
+            if let rows { try shard.doubles(name, rows: rows) } else { try shard.doubles(name) }
+        }
+        if let bad = values.scalars.firstIndex(where: { !$0.isFinite }) {
+            let first = rows.map { $0.lowerBound * (values.count / max($0.count, 1)) } ?? 0
+            throw WeightError(source: slab.shard.name, tensor: weight,
+                              "'\(name)' element \(first + bad) is \(values.scalars[bad]); weights must be finite")
+        }
+        return values
+    }
+
+    /// `body` on the shard holding `stored`, with safetensors errors turned into weight errors naming `weight`.
+    private func read<T>(_ stored: String, of weight: String, _ body: (SafeTensorsFile) throws(SafeTensorsError) -> T)
+        throws(WeightError) -> T
+    {
+        do {
+            return try body(try shard(containing: stored))
+        } catch {
+            throw WeightError(source: error.file ?? directory, tensor: weight, error.message)
+        }
+    }
+}
