@@ -24,8 +24,13 @@ struct ForwardCommand: ParsableCommand {
             .transformer.layers.{i}(.attention_norm/.attention/.ffn_norm/.feed_forward), model.vision_tower, \
             model.multi_modal_projector.norm, .patch_merger, model.multi_modal_projector and \
             model.language_model#inputs_embeds. Router and .mlp.experts taps are [batch·seq, …] as transformers' \
-            modules see them; the others are [batch, seq, …] (vision [1, patches, …], projector [patches, …]). Bad \
-            input prints one line naming the file, tensor or field, and exits 1.
+            modules see them; the others are [batch, seq, …] (vision [1, patches, …], projector [patches, …]). \
+            With --layers A-B (or one layer N) only those decoder layers run, from a captured hidden state: IN \
+            holds it as --hidden NAME [batch, seq, hidden] (e.g. the tap model.language_model.layers.16 of an \
+            earlier run) with optional position_ids and attention_mask; only those layers' weights are read, and of \
+            their routed experts only the ones the tokens route to. --vision-layers does the same for the vision \
+            transformer: IN holds --hidden [1, patches, hidden] (e.g. model.vision_tower.ln_pre) and image_sizes. \
+            Bad input prints one line naming the file, tensor or field, and exits 1.
             """)
 
     @OptionGroup var source: ModelSourceOptions
@@ -55,8 +60,21 @@ struct ForwardCommand: ParsableCommand {
     @Option(help: "Keep only taps whose name matches this regular expression (anywhere in the name).")
     var taps: String?
 
+    @Option(help: "Run only these decoder layers (N or A-B) from the hidden state in --input.")
+    var layers: LayerRange?
+
+    @Option(help: "Run only these vision transformer layers (N or A-B) from the patch states in --input.")
+    var visionLayers: LayerRange?
+
+    @Option(help: "With --layers or --vision-layers: the --input tensor that holds the hidden state.")
+    var hidden = "hidden_states"
+
     func validate() throws {
         guard (input == nil) != (prompt == nil) else { throw ValidationError("give exactly one of --input, --prompt") }
+        guard layers == nil || visionLayers == nil else { throw ValidationError("give --layers or --vision-layers, not both") }
+        guard (layers == nil && visionLayers == nil) || input != nil else {
+            throw ValidationError("--layers and --vision-layers read their hidden state from --input")
+        }
         guard image.isEmpty || prompt != nil else { throw ValidationError("--image goes with --prompt") }
     }
 
@@ -68,6 +86,12 @@ struct ForwardCommand: ParsableCommand {
             throw ValidationError("--taps: not a regular expression: \(taps ?? "")")
         }
         let store = try source.store(profile: profile)
+        if let range = layers ?? visionLayers, let input {
+            let recorder = TapRecorder(filter: filter)
+            try LayerRun(store: store, profile: profile, algorithm: attention, hiddenName: hidden)
+                .run(range, vision: visionLayers != nil, input: input, taps: recorder)
+            return try write(recorder)
+        }
         let (inputs, images) = try input.map { path in try ForwardInputs.read(path: path, config: store.config) }
             ?? promptInputs(config: store.config)
         let recorder = TapRecorder(filter: filter)
@@ -77,6 +101,11 @@ struct ForwardCommand: ParsableCommand {
         } catch let error as InputError {   // image tokens that do not fit the images
             throw SafeTensorsError(file: input ?? "--prompt", tensor: error.field, error.message)
         }
+        try write(recorder)
+    }
+
+    /// The recorded taps to --output, atomically.
+    private func write(_ recorder: TapRecorder) throws {
         let stored = try recorder.taps.map { tap throws(SafeTensorsError) in try tap.value.stored(name: tap.name, real: dtype.dtype) }
         try SafeTensorsWriter.write(stored, metadata: ["assay.profile": profile.rawValue], to: output)
     }

@@ -67,9 +67,7 @@ public struct TextDecoder: Sendable {
         let (batch, length, hidden) = (inputs.batch, inputs.length, config.hiddenSize)
         var h = embeddings
         for index in 0..<config.numHiddenLayers {
-            let layer = DecoderLayer(index: index, prefix: "\(prefix).layers.\(index)", config: config,
-                                     profile: profile, algorithm: algorithm)
-            h = try layer(h, inputs: inputs, caches: &caches[index], store: store, taps: taps)               // (2, 3)
+            h = try layer(index)(h, inputs: inputs, caches: &caches[index], store: store, taps: taps)       // (2, 3)
         }
         let finalNorm = RMSNorm(weight: try store.tensor(prefix + ".norm.weight"), epsilon: config.rmsNormEps)
         let normed = finalNorm(h, profile)                                                                     // (4)
@@ -78,6 +76,28 @@ public struct TextDecoder: Sendable {
             .reshaped([batch, length, config.vocabSize])                                                        // (5)
         taps.record("lm_head", logits)
         return logits
+    }
+
+    /// Decoder block `index`.
+    func layer(_ index: Int) -> DecoderLayer {
+        DecoderLayer(index: index, prefix: "\(prefix).layers.\(index)", config: config, profile: profile,
+                     algorithm: algorithm)
+    }
+
+    /// Blocks `layers` alone, eq. (2)–(3), from a captured hidden state `h [B·S, H]` (the output of block
+    /// `layers.lowerBound − 1`, or the embeddings for block 0), as a prefill: what `assay forward --layers` runs.
+    /// Reads only those blocks' weights, and of their routed experts only the ones some token routes to.
+    /// Returns `[B·S, H]`.
+    public func forward(layers: ClosedRange<Int>, hidden h: Tensor<Double>, inputs: ForwardInputs,
+                        taps: TapRecorder) throws(WeightError) -> Tensor<Double> {
+        precondition(layers.upperBound < config.numHiddenLayers && h.shape == [inputs.batch * inputs.length,
+                     config.hiddenSize], "forward(layers:): layers \(layers), hidden \(h.shape)")
+        var caches = emptyCaches(batch: inputs.batch)
+        var h = h
+        for index in layers {
+            h = try layer(index)(h, inputs: inputs, caches: &caches[index], store: store, taps: taps)
+        }
+        return h
     }
 
     /// The head's weight: `lm_head.weight`, or the embedding table when the config ties them.

@@ -35,11 +35,27 @@ public struct VisionTower: Sendable {
         var states = [lnPre(patches, profile)]                                                            // (3)
         taps.record(prefix + ".ln_pre", states[0].reshaped([1] + patches.shape))
         for index in 0..<vision.numHiddenLayers {
-            let block = VisionBlock(prefix: "\(prefix).transformer.layers.\(index)", config: vision, profile: profile)
-            states.append(try block(states[index], grids: grids, store: store, taps: taps))               // (4)
+            states.append(try block(index)(states[index], grids: grids, store: store, taps: taps))         // (4)
         }
         taps.record(prefix, states[vision.numHiddenLayers].reshaped([1] + patches.shape))
         let k = config.visionFeatureLayer
         return states[k < 0 ? k + states.count : k]                                                       // (13)
+    }
+
+    /// Block `index` of the transformer.
+    func block(_ index: Int) -> VisionBlock {
+        VisionBlock(prefix: "\(Self.prefix).transformer.layers.\(index)", config: config.vision, profile: profile)
+    }
+
+    /// Blocks `layers` alone, eq. (4), from captured states `h [P, Hv]` of the patches of images of `grids` (in
+    /// patches, image after image): what `assay forward --vision-layers` runs. Returns `[P, Hv]`.
+    public func forward(layers: ClosedRange<Int>, hidden h: Tensor<Double>, grids: [(rows: Int, cols: Int)],
+                        store: some WeightStore, taps: TapRecorder) throws(WeightError) -> Tensor<Double> {
+        precondition(layers.upperBound < config.vision.numHiddenLayers
+                     && h.shape == [grids.map { $0.rows * $0.cols }.reduce(0, +), config.vision.hiddenSize],
+                     "forward(layers:): layers \(layers), hidden \(h.shape)")
+        var h = h
+        for index in layers { h = try block(index)(h, grids: grids, store: store, taps: taps) }
+        return h
     }
 }

@@ -48,9 +48,9 @@ extension Checkpoint {
                               + "weight dtype the reference reads (F64, F32, BF16, F16, or F8_E4M3 with scales)")
         }
         guard slab.info.shape == shape else {
+            let which = stored == weight ? "" : "'\(stored)' has "
             throw WeightError(source: slab.shard.name, tensor: weight,
-                              "'\(stored)' has shape \(Shape.describe(slab.info.shape)) but the config needs "
-                              + Shape.describe(shape))
+                              "\(which)shape \(Shape.describe(slab.info.shape)) but the config needs \(Shape.describe(shape))")
         }
         return slab
     }
@@ -99,8 +99,9 @@ extension Checkpoint {
         }
         if let bad = values.scalars.firstIndex(where: { !$0.isFinite }) {
             let first = rows.map { $0.lowerBound * (values.count / max($0.count, 1)) } ?? 0
+            let stored = name == weight ? "" : " of '\(name)'"
             throw WeightError(source: slab.shard.name, tensor: weight,
-                              "'\(name)' element \(first + bad) is \(values.scalars[bad]); weights must be finite")
+                              "element \(first + bad)\(stored) is \(values.scalars[bad]); weights must be finite")
         }
         return values
     }

@@ -1,0 +1,97 @@
+// `assay forward --layers` / `--vision-layers`: some decoder (or vision) layers alone, from a captured hidden state,
+// over a lazily read checkpoint — spec/checkpoints.md §5.
+
+import ArgumentParser
+import MistralSmall4
+import Tensor
+
+/// A run of consecutive layers: `N` or `A-B` on the command line.
+struct LayerRange: ExpressibleByArgument {
+    let layers: ClosedRange<Int>
+
+    init?(argument: String) {
+        let ends = argument.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
+        guard (1...2).contains(ends.count), let first = ends.first ?? nil, let last = ends.last ?? nil,
+              first >= 0, first <= last else { return nil }
+        layers = first...last
+    }
+}
+
+/// Reads the hidden state and runs the layers.
+struct LayerRun {
+    let store: any WeightStore
+    let profile: PrecisionProfile
+    let algorithm: AttentionAlgorithm
+    let hiddenName: String
+
+    func run(_ range: LayerRange, vision: Bool, input path: String, taps: TapRecorder) throws {
+        let file = try SafeTensorsFile(path: path)
+        guard file.contains(hiddenName) else {
+            throw SafeTensorsError(file: file.name, tensor: hiddenName, "missing (the hidden state to start from; "
+                                   + "--hidden names another tensor)")
+        }
+        let hidden = try file.doubles(hiddenName)
+        do {
+            if vision {
+                try runVision(range.layers, hidden: hidden, file: file, taps: taps)
+            } else {
+                try runText(range.layers, hidden: hidden, file: file, taps: taps)
+            }
+        } catch let error as InputError {
+            throw SafeTensorsError(file: file.name, tensor: error.field, error.message)
+        }
+    }
+
+    /// `hidden` [batch, seq, H] through decoder layers `layers`.
+    private func runText(_ layers: ClosedRange<Int>, hidden: Tensor<Double>, file: SafeTensorsFile,
+                         taps: TapRecorder) throws {
+        let text = store.config.text
+        try check(layers, count: text.numHiddenLayers, option: "--layers")
+        guard hidden.rank == 3, hidden.shape[2] == text.hiddenSize else {
+            throw InputError(field: hiddenName, "shape \(Shape.describe(hidden.shape)), expected [batch, seq, "
+                             + "\(text.hiddenSize)]")
+        }
+        func integers(_ name: String) throws -> Tensor<Int>? { file.contains(name) ? try file.integers(name) : nil }
+        let inputs = try ForwardInputs(inputIds: Tensor(shape: Array(hidden.shape.prefix(2)), repeating: 0),
+                                       positionIds: try integers("position_ids"),
+                                       attentionMask: try integers("attention_mask"), config: text)
+        try TextDecoder(store: store, profile: profile, algorithm: algorithm)
+            .forward(layers: layers, hidden: hidden.reshaped([hidden.shape[0] * hidden.shape[1], text.hiddenSize]),
+                     inputs: inputs, taps: taps)
+    }
+
+    /// `hidden` [1, patches, Hv] of the images of `image_sizes` through vision layers `layers`.
+    private func runVision(_ layers: ClosedRange<Int>, hidden: Tensor<Double>, file: SafeTensorsFile,
+                           taps: TapRecorder) throws {
+        guard let multimodal = store.config.multimodal else {
+            throw InputError(field: hiddenName, "the model is text-only (its config has no vision tower)")
+        }
+        let vision = multimodal.vision
+        try check(layers, count: vision.numHiddenLayers, option: "--vision-layers")
+        guard file.contains("image_sizes") else {
+            throw InputError(field: "image_sizes", "missing: the images' sizes [images, 2] in pixels give the patch grids")
+        }
+        let sizes = try file.integers("image_sizes")
+        guard sizes.rank == 2, sizes.shape[1] == 2,
+              sizes.scalars.allSatisfy({ $0 > 0 && $0 % vision.patchSize == 0 }) else {
+            throw InputError(field: "image_sizes", "shape \(Shape.describe(sizes.shape)): expected [images, 2] of "
+                             + "positive multiples of patch_size \(vision.patchSize)")
+        }
+        let grids = (0..<sizes.shape[0]).map { (rows: sizes.scalars[2 * $0] / vision.patchSize,
+                                                cols: sizes.scalars[2 * $0 + 1] / vision.patchSize) }
+        let patches = grids.map { $0.rows * $0.cols }.reduce(0, +)
+        guard hidden.shape == [1, patches, vision.hiddenSize] else {
+            throw InputError(field: hiddenName, "shape \(Shape.describe(hidden.shape)), expected [1, \(patches), "
+                             + "\(vision.hiddenSize)] for image_sizes \(sizes.scalars)")
+        }
+        try VisionTower(config: multimodal, profile: profile)
+            .forward(layers: layers, hidden: hidden.reshaped([patches, vision.hiddenSize]), grids: grids,
+                     store: profile.weights(store), taps: taps)
+    }
+
+    private func check(_ layers: ClosedRange<Int>, count: Int, option: String) throws {
+        guard layers.upperBound < count else {
+            throw ValidationError("\(option) \(layers.lowerBound)-\(layers.upperBound): the model has layers 0-\(count - 1)")
+        }
+    }
+}
