@@ -26,12 +26,20 @@ private final class CheckpointCopy {
         try SafeTensorsWriter.write(tensors, metadata: ["format": "pt"], to: path + "/" + shard.name)
     }
 
-    /// Replaces tensor `name` with `replacement` (or removes it when nil).
-    func replace(_ name: String, with replacement: StoredTensor?) throws {
+    /// Replaces tensor `name` by what `change` makes of it (removes it when that is nil).
+    func edit(_ name: String, _ change: (StoredTensor) throws -> StoredTensor?) throws {
         try editShard(holding: name) { tensors in
             let index = try #require(tensors.firstIndex { $0.name == name })
-            if let replacement { tensors[index] = replacement } else { tensors.remove(at: index) }
+            if let changed = try change(tensors[index]) { tensors[index] = changed } else { tensors.remove(at: index) }
         }
+    }
+
+    /// Replaces tensor `name` with `replacement` (or removes it when nil).
+    func replace(_ name: String, with replacement: StoredTensor?) throws { try edit(name) { _ in replacement } }
+
+    /// Stores tensor `name` as `dtype` with bytes `bytes(old bytes)`, same shape.
+    func rewrite(_ name: String, as dtype: DType, _ bytes: @escaping ([UInt8]) -> [UInt8]) throws {
+        try edit(name) { old in try StoredTensor(name: name, dtype: dtype, shape: old.shape, bytes: bytes(old.bytes)) }
     }
 
     /// The error opening this checkpoint throws (nil when it opens).
@@ -75,12 +83,7 @@ private final class CheckpointCopy {
     @Test func anFP8RouterIsRefused() throws {
         let copy = try CheckpointCopy(CheckpointFixtures.huggingFace)
         let router = Self.layer + ".mlp.gate.weight"
-        try copy.editShard(holding: router) { tensors in
-            let index = try #require(tensors.firstIndex { $0.name == router })
-            let shape = tensors[index].shape
-            tensors[index] = try StoredTensor(name: router, dtype: .f8e4m3, shape: shape,
-                                              bytes: Array(repeating: 0x38, count: shape.reduce(1, *)))
-        }
+        try copy.rewrite(router, as: .f8e4m3) { bf16 in Array(repeating: 0x38, count: bf16.count / 2) }     // 1.0
         let error = try #require(copy.openingError())
         #expect(error.tensor == router && error.message.contains("stays in full precision"), "\(error)")
     }
@@ -97,11 +100,10 @@ private final class CheckpointCopy {
     @Test func aNaNWeightIsAnErrorWhenRead() throws {
         let copy = try CheckpointCopy(CheckpointFixtures.huggingFace)
         let weight = Self.layer + ".self_attn.o_proj.weight"
-        try copy.editShard(holding: weight) { tensors in
-            let index = try #require(tensors.firstIndex { $0.name == weight })
-            var bytes = tensors[index].bytes
-            bytes[5] = 0x7F                                          // E4M3's NaN
-            tensors[index] = try StoredTensor(name: weight, dtype: .f8e4m3, shape: tensors[index].shape, bytes: bytes)
+        try copy.rewrite(weight, as: .f8e4m3) { codes in
+            var codes = codes
+            codes[5] = 0x7F                                          // E4M3's NaN
+            return codes
         }
         let store = try CheckpointFixtures.store(copy.path)
         let error = #expect(throws: WeightError.self) { try store.tensor(weight) }
