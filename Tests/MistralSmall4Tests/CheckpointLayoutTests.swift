@@ -78,6 +78,23 @@ enum CheckpointFixtures {
         #expect(try store.fp8Quantization(of: "model.language_model.layers.1.mlp.gate.weight", row: nil) == nil)
     }
 
+    /// An FP8 checkpoint keeps its own weights and scales under every profile: the FP8 profiles derive nothing, and
+    /// hf-fp8-static's bf16 rounding leaves the E4M3 weights alone (their values w_q · s_w need more than bf16's 8
+    /// bits) while it still applies to the full-precision ones.
+    @Test func profilesRunTheCheckpointsOwnFP8Weights() throws {
+        let store = try CheckpointFixtures.store(CheckpointFixtures.huggingFace)
+        let (linear, router) = ("model.language_model.layers.1.self_attn.o_proj.weight",
+                                "model.language_model.layers.1.mlp.gate.weight")
+        let own = try store.fp8Quantization(of: linear, row: nil)
+        for profile in PrecisionProfile.allCases {
+            let held = profile.weights(store)
+            #expect(try held.fp8Quantization(of: linear, row: nil) == own, "\(profile)")
+            #expect(try held.tensor(linear) == store.tensor(linear), "\(profile)")
+            #expect(try held.tensor(router) == store.tensor(router).map(BFloat16.rounded), "\(profile)")
+        }
+        #expect(try store.tensor(linear).scalars.contains { BFloat16.rounded($0) != $0 })
+    }
+
     /// Quantization moves the logits off the BF16 source's, but not far: measured NMSE 3.8e-2, like the derived FP8
     /// profiles' 2.1e-2 to 3.5e-2 against exact (spec/quant.md §5; clipping bounds of 4 to 16 saturate some of this
     /// tiny model's activations).
