@@ -88,6 +88,19 @@ private final class CheckpointCopy {
         #expect(error.tensor == router && error.message.contains("stays in full precision"), "\(error)")
     }
 
+    /// A module the config's quantization_config leaves unconverted must not be FP8.
+    @Test func anFP8ModuleTheConfigExcludesIsRefused() throws {
+        let copy = try CheckpointCopy(CheckpointFixtures.huggingFace)
+        let config = copy.path + "/config.json"
+        let module = Self.layer + ".self_attn.kv_b_proj"
+        let text = try String(contentsOfFile: config, encoding: .utf8)
+            .replacingOccurrences(of: "\"lm_head\"", with: "\"lm_head\", \"\(module)\"")
+        try text.write(toFile: config, atomically: true, encoding: .utf8)
+        let error = try #require(copy.openingError())
+        #expect(error.tensor == module + ".weight" && error.message.hasSuffix("modules_to_not_convert lists '\(module)'"),
+                "\(error)")
+    }
+
     @Test func aNaNScaleIsNamed() throws {
         let copy = try CheckpointCopy(CheckpointFixtures.mistral)
         let scale = "layers.2.experts.5.w3.qscale_act"

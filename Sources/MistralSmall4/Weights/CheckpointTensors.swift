@@ -64,6 +64,10 @@ extension Checkpoint {
             throw WeightError(source: slab.shard.name, tensor: weight, "dtype F8_E4M3, but this module stays in "
                               + "full precision in the FP8 checkpoint (spec/quant.md §3): store it as BF16")
         }
+        if let excluded = config.quantization?.modulesToNotConvert?.first(where: { weight.hasPrefix($0 + ".") }) {
+            throw WeightError(source: slab.shard.name, tensor: weight, "dtype F8_E4M3, but the config's "
+                              + "quantization_config.modules_to_not_convert lists '\(excluded)'")
+        }
         let scales = StoredFP8Scales(weight: try scale(scaleNames.weight, of: weight, experts: experts),
                                      activation: try scale(scaleNames.activation, of: weight, experts: experts))
         for (s, a) in zip(scales.weight, scales.activation) {
