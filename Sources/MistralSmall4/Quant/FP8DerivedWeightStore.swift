@@ -1,9 +1,7 @@
 // FP8 weights derived from a full-precision store — spec/quant.md §6, eq. (9)–(10), the synthetic FP8 checkpoint:
-// what the FP8 profiles run, and the one file that decides which modules are quantized and with which scales.
+// what the FP8 profiles run, and the one file that decides the synthetic scales.
 //
-//   quantized     text-decoder linears: self_attn.{q_a,q_b,q,kv_a…,kv_b,o}_proj, mlp.{gate,up,down}_proj (dense and
-//                 shared experts), mlp.experts.{gate_up,down}_proj; kept: router mlp.gate, lm_head, embeddings,
-//                 norms, the vision tower and the projector (the released `modules_to_not_convert`)
+//   quantized     the modules `FP8Modules` names (the text decoder's attention and MLP projections)
 //   s_w           F(amax|W| / 448) per tensor; per expert for stacked experts; one for gate_proj and up_proj of an
 //                 MLP together (they are fused under one scale, eq. 7, so a shared scale keeps fusing exact)
 //   w             E(W / s_w) · s_w, eq. (1) and (6): the dequantized values the layers multiply
@@ -50,11 +48,7 @@ public struct FP8DerivedWeightStore: WeightStore {
 
     public func fp8Quantization(of name: String, row: Int?) throws(WeightError) -> FP8Quantization? {
         guard isQuantized(name) else { return nil }
-        guard FP8Modules.isStacked(name) == (row != nil) else {
-            throw WeightError(source: "fp8 quantization", tensor: name, FP8Modules.isStacked(name)
-                              ? "stacked expert weights have scales per expert: name the expert"
-                              : "a per-tensor FP8 weight has no per-row scales")
-        }
+        try FP8Modules.checkRow(name, row)
         let weightScale = try weightScale(name, row: row)
         return try FP8Quantization(weightScale: weightScale, activationScale: activationScale(name, expert: row),
                                    convention: convention, tensor: name)

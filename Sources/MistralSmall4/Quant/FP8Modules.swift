@@ -22,4 +22,13 @@ public enum FP8Modules {
 
     /// Whether `name` is a stacked expert tensor [E, out, in] (one scale set per expert).
     public static func isStacked(_ name: String) -> Bool { name.contains(".experts.") }
+
+    /// A stacked expert tensor's scales are per expert (a row is required); a linear's are not (none is allowed).
+    public static func checkRow(_ name: String, _ row: Int?) throws(WeightError) {
+        guard isStacked(name) == (row != nil) else {
+            throw WeightError(source: "fp8 quantization", tensor: name, isStacked(name)
+                              ? "stacked expert weights have scales per expert: name the expert"
+                              : "a per-tensor FP8 weight has no per-row scales")
+        }
+    }
 }

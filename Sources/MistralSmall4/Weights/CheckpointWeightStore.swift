@@ -171,7 +171,7 @@ public final class CheckpointWeightStore: WeightStore {
         case .perExpert(let experts):
             var scalars: [Double] = []
             for expert in rows {
-                let fusedScale = experts[expert].compactMap { $0.fp8?.weight[0] }.max()
+                let fusedScale = Self.fusedScales(experts[expert])?.weight
                 for part in experts[expert] {
                     let values = try checkpoint.values(part.slab, rows: nil, of: name).scalars
                     guard let fusedScale, let scale = part.fp8?.weight[0] else { scalars += values; continue }
@@ -190,29 +190,27 @@ public final class CheckpointWeightStore: WeightStore {
         switch try source(name) {
         case .plain(let linear):
             guard let fp8 = linear.fp8 else { return nil }
-            try checkRow(name, row)
+            try FP8Modules.checkRow(name, row)
             scales = row.map { (fp8.weight[$0], expertActivationScale.scale(of: $0, among: fp8.activation)) }
                 ?? (fp8.weight[0], fp8.activation[0])
         case .nativeRotaryRows:
             return nil
         case .perExpert(let experts):
-            guard experts[0][0].fp8 != nil else { return nil }
-            try checkRow(name, row)
-            func activation(_ expert: [StoredLinear]) -> Double { expert.map { $0.fp8!.activation[0] }.max()! }
+            let fused = experts.compactMap(Self.fusedScales)
+            guard !fused.isEmpty else { return nil }
+            try FP8Modules.checkRow(name, row)
             let expert = row!
-            scales = (experts[expert].map { $0.fp8!.weight[0] }.max()!,
-                      expertActivationScale.scale(of: expert, among: experts.map(activation)))
+            scales = (fused[expert].weight, expertActivationScale.scale(of: expert, among: fused.map(\.activation)))
         }
         return try FP8Quantization(weightScale: scales.weight, activationScale: scales.activation,
                                    convention: convention, tensor: name)
     }
 
-    /// A stacked expert tensor's scales are per expert (a row is required); a linear's are not.
-    private func checkRow(_ name: String, _ row: Int?) throws(WeightError) {
-        guard FP8Modules.isStacked(name) == (row != nil) else {
-            throw WeightError(source: "fp8 quantization", tensor: name, FP8Modules.isStacked(name)
-                              ? "stacked expert weights have scales per expert: name the expert"
-                              : "a per-tensor FP8 weight has no per-row scales")
-        }
+    /// The scales of one Mistral expert's parts fused (quant.md eq. 7): the larger weight scale and the larger
+    /// activation scale; nil for full-precision parts.
+    private static func fusedScales(_ parts: [StoredLinear]) -> (weight: Double, activation: Double)? {
+        let scales = parts.compactMap(\.fp8)
+        guard !scales.isEmpty else { return nil }
+        return (scales.map { $0.weight[0] }.max()!, scales.map { $0.activation[0] }.max()!)
     }
 }

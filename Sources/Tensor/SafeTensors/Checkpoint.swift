@@ -51,7 +51,9 @@ public final class Checkpoint: Sendable {
             }
             guard !files.isEmpty else { continue }
             (self.stem, indexFile, indexMetadata) = (stem, nil, .object([]))
-            (shards, shardIndex) = try Self.openUnindexed(files, in: directory)
+            (shards, shardIndex) = try Self.openFiles(files, in: directory) { tensor, first, second in
+                SafeTensorsError(file: second, tensor: tensor, "also stored in '\(first)'")
+            }
             return
         }
         throw SafeTensorsError(
@@ -59,18 +61,18 @@ public final class Checkpoint: Sendable {
                 + "(Hugging Face) nor consolidated*.safetensors (Mistral)")
     }
 
-    /// Shards without an index: each tensor in exactly one of `files`.
-    private static func openUnindexed(_ files: [String], in directory: String)
-        throws(SafeTensorsError) -> ([SafeTensorsFile], [String: Int])
-    {
+    /// Opens `files` (sorted) as shards and maps each tensor to its shard; a tensor in two of them is the error
+    /// `duplicate(tensor, first file, second file)`.
+    private static func openFiles(
+        _ files: [String], in directory: String,
+        duplicate: (_ tensor: String, _ first: String, _ second: String) -> SafeTensorsError
+    ) throws(SafeTensorsError) -> ([SafeTensorsFile], [String: Int]) {
         var shards: [SafeTensorsFile] = []
         var location: [String: Int] = [:]
         for file in files {
             let shard = try SafeTensorsFile(path: FilePath.join(directory, file))
             for tensor in shard.tensorNames {
-                if let earlier = location[tensor] {
-                    throw SafeTensorsError(file: file, tensor: tensor, "also stored in '\(files[earlier])'")
-                }
+                if let earlier = location[tensor] { throw duplicate(tensor, files[earlier], file) }
                 location[tensor] = shards.count
             }
             shards.append(shard)
@@ -113,17 +115,8 @@ public final class Checkpoint: Sendable {
             shardNames.append(shard)
         }
         shardNames.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        var shards: [SafeTensorsFile] = []
-        var location: [String: Int] = [:]
-        for shardName in shardNames {
-            let shard = try SafeTensorsFile(path: FilePath.join(directory, shardName))
-            for tensor in shard.tensorNames {
-                if let earlier = location[tensor] {
-                    throw fail(tensor, "stored in both '\(shardNames[earlier])' and '\(shardName)'")
-                }
-                location[tensor] = shards.count
-            }
-            shards.append(shard)
+        let (shards, location) = try openFiles(shardNames, in: directory) { tensor, first, second in
+            fail(tensor, "stored in both '\(first)' and '\(second)'")
         }
         let mapped = Dictionary(index.weightMap.map { ($0.tensor, $0.shard) }, uniquingKeysWith: { first, _ in first })
         for (tensor, shard) in index.weightMap where location[tensor].map({ shardNames[$0] }) != shard {
