@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "Backends", dependencies: ["Tensor", "MistralSmall4", "COpenBLAS", "CAssayPlugin", "CPanelGEMM"]),
         // The C plugin ABI (include/assay_plugin.h): what `--backend plugin:PATH.so` loads (spec/plugin-abi.md).
         .target(name: "CAssayPlugin"),
-        // The BLAS backend's few-row GEMM over packed weight panels (AVX2 + FMA, checked at run time); -O3 in debug
+        // The BLAS backend's GEMM over packed weight panels (AVX-512F or AVX2 + FMA, picked at run time); -O3 in debug
         // builds too, so tests run it at speed.
         .target(name: "CPanelGEMM", cSettings: [.unsafeFlags(["-O3"])]),
         // Comparison metrics shared by tests, diffs and cross-checks; golden sets (write, verify); conformance.

@@ -55,7 +55,7 @@ struct LayerRun {
         let inputs = try ForwardInputs(inputIds: Tensor(shape: Array(hidden.shape.prefix(2)), repeating: 0),
                                        positionIds: try integers("position_ids"),
                                        attentionMask: try integers("attention_mask"), config: text)
-        try TextDecoder(store: store, profile: profile, algorithm: algorithm)
+        _ = try TextDecoder(store: store, profile: profile, algorithm: algorithm)
             .forward(layers: layers, hidden: hidden.reshaped([hidden.shape[0] * hidden.shape[1], text.hiddenSize]),
                      inputs: inputs, taps: taps)
     }
@@ -84,7 +84,7 @@ struct LayerRun {
             throw InputError(field: hiddenName, "shape \(Shape.describe(hidden.shape)), expected [1, \(patches), "
                              + "\(vision.hiddenSize)] for image_sizes \(sizes.scalars)")
         }
-        try VisionTower(config: multimodal, profile: profile)
+        _ = try VisionTower(config: multimodal, profile: profile)
             .forward(layers: layers, hidden: hidden.reshaped([patches, vision.hiddenSize]), grids: grids,
                      store: profile.weights(store), taps: taps)
     }

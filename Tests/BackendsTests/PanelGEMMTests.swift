@@ -1,6 +1,8 @@
 // The panel GEMM (Sources/CPanelGEMM) against float64 products and against cblas_sgemm, on shapes that take every
-// edge: a row block or a column panel cut short, one row, one input, one output.
+// edge: a row block or a column panel cut short, one row, one input, one output, k past one chunk (256); and its
+// AVX2 and AVX-512 tiles against each other, bit for bit.
 
+import CPanelGEMM
 import Testing
 @testable import Backends
 
@@ -15,7 +17,10 @@ import Testing
         #expect(LinearWeight.panelsAvailable)
     }
 
-    @Test(arguments: [(1, 1, 1), (1, 5, 3), (5, 17, 3), (6, 16, 64), (7, 33, 100), (13, 48, 64), (16, 100, 257)])
+    static let shapes = [(1, 1, 1), (1, 5, 3), (5, 17, 3), (6, 16, 64), (7, 33, 100), (13, 48, 64), (16, 100, 257),
+                         (25, 40, 600)]
+
+    @Test(arguments: shapes)
     func matchesTheFloat64Product(shape: (m: Int, n: Int, k: Int)) {
         let a = matrix(shape.m, shape.k, seed: 1), w = matrix(shape.n, shape.k, seed: 2)
         let bias = (0..<shape.n).map { Float($0) / 8 }
@@ -35,5 +40,27 @@ import Testing
                 #expect(abs(Double(panel.values[r * shape.n + c] - sgemm.values[r * shape.n + c])) <= 2 * bound)
             }
         }
+    }
+
+    /// Every output is one FMA chain in k order, so the instruction sets agree exactly (the AVX-512 half is skipped,
+    /// with a note, on a CPU without it).
+    @Test(arguments: shapes)
+    func instructionSetsGiveTheSameBits(shape: (m: Int, n: Int, k: Int)) throws {
+        try #require(assay_panel_gemm_supports(ASSAY_ISA_AVX2) != 0)
+        guard assay_panel_gemm_supports(ASSAY_ISA_AVX512) != 0 else {
+            print("PanelGEMMTests: no AVX-512F on this CPU; only the AVX2 tiles ran")
+            return
+        }
+        let a = matrix(shape.m, shape.k, seed: 3), w = LinearWeight(matrix(shape.n, shape.k, seed: 4))
+        let avx2 = Kernels.linear(a, w, isa: ASSAY_ISA_AVX2), avx512 = Kernels.linear(a, w, isa: ASSAY_ISA_AVX512)
+        #expect(avx2.values.map(\.bitPattern) == avx512.values.map(\.bitPattern), "\(shape)")
+    }
+
+    @Test func blocksAreEvenAndFitTheTile() {
+        #expect(assay_block_rows(ASSAY_ISA_AVX512, 16) == 8)
+        #expect(assay_block_rows(ASSAY_ISA_AVX512, 12) == 12)
+        #expect(assay_block_rows(ASSAY_ISA_AVX512, 13) == 7)
+        #expect(assay_block_rows(ASSAY_ISA_AVX2, 16) == 6)
+        #expect(assay_block_rows(ASSAY_ISA_AVX2, 1) == 1)
     }
 }

@@ -3,11 +3,13 @@
 //
 // Why a second GEMM: a MoE layer's experts see few rows each (16 at 512 tokens, 1 or 2 at 32), and a decode step one
 // row per sequence. OpenBLAS's sgemm repacks the whole weight on every such call and reached 40–58 GFLOP/s on 16 rows
-// here against 98 for the panel kernel (2 threads, 4096 × 4096 weights; spec/conformance.md §5, "Performance" in
-// README). Both sum in float32; the diff holds either to the same limits.
+// here against 98 for the first (AVX2) panel kernel (2 threads, 4096 × 4096 weights; spec/conformance.md §5,
+// "Performance" in README). Both sum in float32; the diff holds either to the same limits. The kernel's AVX2 and
+// AVX-512 tiles give the same bits (one FMA chain per output in k order).
 
 import CPanelGEMM
 import Dispatch
+import Synchronization
 import MistralSmall4
 import Tensor
 
@@ -18,8 +20,11 @@ enum LinearWeight {
     /// Panels `[ceil(out/16)][in][16]` for the panel GEMM.
     case packed(panels: [Float], outputs: Int, inputs: Int)
 
-    /// The panel kernel runs on this CPU (AVX2 and FMA).
-    static let panelsAvailable = assay_panel_gemm_available() != 0
+    /// The panel kernel's best instruction set on this CPU (`ASSAY_ISA_NONE`: none, sgemm instead).
+    static let isa = assay_panel_gemm_isa()
+
+    /// The panel kernel runs on this CPU (AVX2 and FMA, or AVX-512F).
+    static var panelsAvailable: Bool { isa != ASSAY_ISA_NONE }
 
     /// `w` packed when the panel kernel runs here, as it is otherwise.
     init(_ w: Matrix) {
@@ -45,44 +50,54 @@ enum LinearWeight {
 
 extension Kernels {
     /// `a [m, k] · Wᵀ -> [m, out]` (+ bias [out]).
-    static func linear(_ a: Matrix, _ weight: LinearWeight, bias: [Float]? = nil) -> Matrix {
+    /// The packed case runs the kernel of `isa` (tests pick one; it must run on this CPU).
+    static func linear(_ a: Matrix, _ weight: LinearWeight, bias: [Float]? = nil,
+                       isa: assay_isa = LinearWeight.isa) -> Matrix {
         switch weight {
         case .dense(let w):
             return linear(a, w, bias: bias)
         case .packed(let panels, let outputs, let inputs):
             precondition(a.cols == inputs, "linear: [\(a.rows), \(a.cols)] by weight [\(outputs), \(inputs)]")
-            var c = panelProduct(a, panels: panels, outputs: outputs)
+            var c = panelProduct(a, panels: panels, outputs: outputs, isa: isa)
             addBias(bias, to: &c)
             return c
         }
     }
 
-    /// The panel GEMM, its panels split across `ComputeThreads` (counted in `GEMMMeter`).
-    private static func panelProduct(_ a: Matrix, panels: [Float], outputs: Int) -> Matrix {
+    /// The panel GEMM, its panels split across `ComputeThreads` in pairs (an AVX-512 tile's width; counted in
+    /// `GEMMMeter`).
+    private static func panelProduct(_ a: Matrix, panels: [Float], outputs: Int, isa: assay_isa) -> Matrix {
         var c = Matrix(rows: a.rows, cols: outputs)
         guard a.rows > 0, outputs > 0, a.cols > 0 else { return c }
         let start = monotonicSeconds()
         defer { GEMMMeter.add(flops: 2 * Double(a.rows * outputs * a.cols), seconds: monotonicSeconds() - start) }
-        let rowBlock = Int(ASSAY_BLOCK_ROWS), panelCount = (outputs + Int(ASSAY_PANEL_COLUMNS) - 1) / Int(ASSAY_PANEL_COLUMNS)
-        var blocks = [Float](repeating: 0, count: (a.rows + rowBlock - 1) / rowBlock * rowBlock * a.cols)
+        let group = Int(assay_block_rows(isa, Int64(a.rows)))
+        let panelCount = (outputs + Int(ASSAY_PANEL_COLUMNS) - 1) / Int(ASSAY_PANEL_COLUMNS), pairs = (panelCount + 1) / 2
+        var blocks = [Float](repeating: 0, count: (a.rows + group - 1) / group * group * a.cols)
         a.values.withUnsafeBufferPointer { x in
             blocks.withUnsafeMutableBufferPointer {
-                assay_pack(x.baseAddress!, Int64(a.rows), Int64(a.cols), Int64(rowBlock), $0.baseAddress!)
+                assay_pack(x.baseAddress!, Int64(a.rows), Int64(a.cols), Int64(group), $0.baseAddress!)
             }
         }
-        let chunks = min(panelCount, ComputeThreads.count)
-        blocks.withUnsafeBufferPointer { b in
+        let chunks = min(pairs, ComputeThreads.count)
+        let failures = blocks.withUnsafeBufferPointer { b in
             panels.withUnsafeBufferPointer { w in
                 c.values.withUnsafeMutableBufferPointer { y in
                     // Chunks write disjoint column ranges of y.
                     nonisolated(unsafe) let (bp, wp, yp) = (b.baseAddress!, w.baseAddress!, y.baseAddress!)
+                    let failures = Atomic<Int>(0)
                     DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                        assay_panel_gemm(Int64(a.rows), Int64(outputs), Int64(a.cols), bp, wp,
-                                         Int64(chunk * panelCount / chunks), Int64((chunk + 1) * panelCount / chunks), yp)
+                        let first = 2 * (chunk * pairs / chunks), end = min(panelCount, 2 * ((chunk + 1) * pairs / chunks))
+                        if assay_panel_gemm(isa, Int64(a.rows), Int64(outputs), Int64(a.cols), bp, Int64(group), wp,
+                                            Int64(first), Int64(end), yp) != 0 {
+                            failures.add(1, ordering: .relaxed)
+                        }
                     }
+                    return failures.load(ordering: .relaxed)
                 }
             }
         }
+        precondition(failures == 0, "panel GEMM: this CPU does not run the \(isa) kernel")
         return c
     }
 }
