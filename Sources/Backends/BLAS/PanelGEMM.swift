@@ -9,7 +9,6 @@
 
 import CPanelGEMM
 import Dispatch
-import Synchronization
 import MistralSmall4
 import Tensor
 
@@ -80,24 +79,20 @@ extension Kernels {
             }
         }
         let chunks = min(pairs, ComputeThreads.count)
-        let failures = blocks.withUnsafeBufferPointer { b in
+        blocks.withUnsafeBufferPointer { b in
             panels.withUnsafeBufferPointer { w in
                 c.values.withUnsafeMutableBufferPointer { y in
                     // Chunks write disjoint column ranges of y.
                     nonisolated(unsafe) let (bp, wp, yp) = (b.baseAddress!, w.baseAddress!, y.baseAddress!)
-                    let failures = Atomic<Int>(0)
                     DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
                         let first = 2 * (chunk * pairs / chunks), end = min(panelCount, 2 * ((chunk + 1) * pairs / chunks))
-                        if assay_panel_gemm(isa, Int64(a.rows), Int64(outputs), Int64(a.cols), bp, Int64(group), wp,
-                                            Int64(first), Int64(end), yp) != 0 {
-                            failures.add(1, ordering: .relaxed)
-                        }
+                        let status = assay_panel_gemm(isa, Int64(a.rows), Int64(outputs), Int64(a.cols), bp, Int64(group),
+                                                      wp, Int64(first), Int64(end), yp)
+                        precondition(status == 0, "panel GEMM: this CPU does not run the \(isa) kernel")
                     }
-                    return failures.load(ordering: .relaxed)
                 }
             }
         }
-        precondition(failures == 0, "panel GEMM: this CPU does not run the \(isa) kernel")
         return c
     }
 }
