@@ -1,6 +1,6 @@
 // The panel GEMM (Sources/CPanelGEMM) against float64 products and against cblas_sgemm, on shapes that take every
-// edge: a row block or a column panel cut short, one row, one input, one output, k past one chunk (256); and its
-// AVX2 and AVX-512 tiles against each other, bit for bit.
+// edge: a row block or a column panel cut short, one row, one input, one output, k past one chunk (256) with one
+// row block (k taken whole) and with several; and its AVX2 and AVX-512 tiles against each other, bit for bit.
 
 import CPanelGEMM
 import Testing
@@ -18,7 +18,7 @@ import Testing
     }
 
     static let shapes = [(1, 1, 1), (1, 5, 3), (5, 17, 3), (6, 16, 64), (7, 33, 100), (13, 48, 64), (16, 100, 257),
-                         (25, 40, 600)]
+                         (3, 20, 700), (25, 40, 600)]
 
     @Test(arguments: shapes)
     func matchesTheFloat64Product(shape: (m: Int, n: Int, k: Int)) {
