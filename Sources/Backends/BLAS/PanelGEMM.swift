@@ -1,4 +1,4 @@
-// Linear weights as the BLAS backend holds them: packed once into 16-column panels for the panel GEMM
+// Linear weights as the BLAS backend holds them: packed once into 32-column panels for the panel GEMM
 // (Sources/CPanelGEMM) where the CPU runs it, or kept row-major for cblas_sgemm where it does not.
 //
 // Why a second GEMM: a MoE layer's experts see few rows each (16 at 512 tokens, 1 or 2 at 32), and a decode step one
@@ -16,7 +16,7 @@ import Tensor
 enum LinearWeight {
     /// Row-major, for cblas_sgemm.
     case dense(Matrix)
-    /// Panels `[ceil(out/16)][in][16]` for the panel GEMM.
+    /// Panels `[ceil(out/32)][in][32]` for the panel GEMM.
     case packed(panels: [Float], outputs: Int, inputs: Int)
 
     /// The panel kernel's best instruction set on this CPU (`ASSAY_ISA_NONE`: none, sgemm instead).
@@ -63,29 +63,28 @@ extension Kernels {
         }
     }
 
-    /// The panel GEMM, its panels split across `ComputeThreads` in pairs (an AVX-512 tile's width; counted in
-    /// `GEMMMeter`).
+    /// The panel GEMM, its panels split across `ComputeThreads` (counted in `GEMMMeter`).
     private static func panelProduct(_ a: Matrix, panels: [Float], outputs: Int, isa: assay_isa) -> Matrix {
         var c = Matrix(rows: a.rows, cols: outputs)
         guard a.rows > 0, outputs > 0, a.cols > 0 else { return c }
         let start = monotonicSeconds()
         defer { GEMMMeter.add(flops: 2 * Double(a.rows * outputs * a.cols), seconds: monotonicSeconds() - start) }
         let group = Int(assay_block_rows(isa, Int64(a.rows)))
-        let panelCount = (outputs + Int(ASSAY_PANEL_COLUMNS) - 1) / Int(ASSAY_PANEL_COLUMNS), pairs = (panelCount + 1) / 2
+        let panelCount = (outputs + Int(ASSAY_PANEL_COLUMNS) - 1) / Int(ASSAY_PANEL_COLUMNS)
         var blocks = [Float](repeating: 0, count: (a.rows + group - 1) / group * group * a.cols)
         a.values.withUnsafeBufferPointer { x in
             blocks.withUnsafeMutableBufferPointer {
                 assay_pack(x.baseAddress!, Int64(a.rows), Int64(a.cols), Int64(group), $0.baseAddress!)
             }
         }
-        let chunks = min(pairs, ComputeThreads.count)
+        let chunks = min(panelCount, ComputeThreads.count)
         blocks.withUnsafeBufferPointer { b in
             panels.withUnsafeBufferPointer { w in
                 c.values.withUnsafeMutableBufferPointer { y in
                     // Chunks write disjoint column ranges of y.
                     nonisolated(unsafe) let (bp, wp, yp) = (b.baseAddress!, w.baseAddress!, y.baseAddress!)
                     DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                        let first = 2 * (chunk * pairs / chunks), end = min(panelCount, 2 * ((chunk + 1) * pairs / chunks))
+                        let first = chunk * panelCount / chunks, end = (chunk + 1) * panelCount / chunks
                         let status = assay_panel_gemm(isa, Int64(a.rows), Int64(outputs), Int64(a.cols), bp, Int64(group),
                                                       wp, Int64(first), Int64(end), yp)
                         precondition(status == 0, "panel GEMM: this CPU does not run the \(isa) kernel")

@@ -1,6 +1,6 @@
 /*
  * panel_gemm.h — a float32 GEMM for the BLAS backend's linears, y[m, n] = x[m, k] · W[n, k]ᵀ, over weights packed
- * once into panels of 16 output columns. Written for the shapes sgemm serves poorly: the few rows per expert of a
+ * once into panels of 32 output columns. Written for the shapes sgemm serves poorly: the few rows per expert of a
  * MoE layer (16 at 512 tokens) and the one row per sequence of a decode step. Float32 products, float32 sums in
  * k order per output, fused (one FMA per term) — so every instruction set below gives the same bits
  * (spec/experts.md, "Precision" of the BLAS backend in spec/conformance.md §5).
@@ -14,14 +14,14 @@
 extern "C" {
 #endif
 
-/* Columns of a weight panel. */
-#define ASSAY_PANEL_COLUMNS 16
+/* Columns of a weight panel: a tile's whole width, so a tile streams one contiguous run of weights. */
+#define ASSAY_PANEL_COLUMNS 32
 
 /* The kernels, by instruction set. */
 typedef enum {
     ASSAY_ISA_NONE = 0,   /* no kernel: callers fall back to sgemm */
     ASSAY_ISA_AVX2 = 1,   /* tiles of up to 6 rows × 16 columns (two ymm per row) */
-    ASSAY_ISA_AVX512 = 2, /* tiles of up to 12 rows × 32 columns (two panels, one zmm per row and panel) */
+    ASSAY_ISA_AVX512 = 2, /* tiles of up to 12 rows × 32 columns (two zmm per row) */
 } assay_isa;
 
 /* The best kernel this CPU runs (AVX-512F; else AVX2 with FMA; else none). */
@@ -35,10 +35,10 @@ int assay_panel_gemm_supports(assay_isa isa);
 int64_t assay_block_rows(assay_isa isa, int64_t m);
 
 /* matrix [rows, k] row-major -> groups [ceil(rows/group)][k][group]: group g, row kk holds matrix[group·g + i, kk],
- * zero past `rows`. Weights are packed with group 16 (panels), activations with assay_block_rows (blocks). */
+ * zero past `rows`. Weights are packed with group 32 (panels), activations with assay_block_rows (blocks). */
 void assay_pack(const float *matrix, int64_t rows, int64_t k, int64_t group, float *packed);
 
-/* y[:, 16·first ..< min(16·end, n)] += x · Wᵀ over those columns, for y [m, n] row-major, from x packed in blocks of
+/* y[:, 32·first ..< min(32·end, n)] += x · Wᵀ over those columns, for y [m, n] row-major, from x packed in blocks of
  * `group` rows and W's panels first ..< end. y starts at zero for a plain product; each output's terms are added in
  * k order. Returns 0, or -1 (writing nothing) when this CPU lacks `isa` or `group` exceeds its tile. */
 int assay_panel_gemm(assay_isa isa, int64_t m, int64_t n, int64_t k, const float *blocks, int64_t group,
