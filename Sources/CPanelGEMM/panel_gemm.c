@@ -47,13 +47,14 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile512(
     }
 }
 
-/* AVX2: 16 columns of a panel (`w`, `y` and `width` already moved to them), two ymm per row, up to 6 rows = 12
- * accumulators. */
+/* The first `count` of eight lanes set (count clamped to 0…8), for masked loads and stores. */
 __attribute__((target("avx2,fma"), always_inline)) static inline __m256i lanes_below(int64_t count) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(count < 0 ? 0 : count > 8 ? 8 : count)),
                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+/* AVX2: 16 columns of a panel (`w`, `y` and `width` already moved to them), two ymm per row, up to 6 rows = 12
+ * accumulators. */
 __attribute__((target("avx2,fma"), always_inline)) static inline void tile256(
     const float *a, int64_t group, const float *w, int64_t kc, float *y, int64_t n, int64_t width, const int rows) {
     const __m256i mask0 = lanes_below(width), mask1 = lanes_below(width - 8);
