@@ -2,7 +2,7 @@
  *
  * Loop order: k in chunks of KC; within a chunk, each panel (whose KC·32 floats stay in L1) meets every block of rows
  * (whose chunks, m·KC floats, stay in L2), so each weight is read from memory once per call. A product of one block
- * (a decode step, an expert with few tokens) takes k whole: its weights are used once, and long runs stream faster.
+ * (a decode step, an expert with few tokens) takes k whole: its weights are used once, so chunks would buy nothing.
  * A tile loads its outputs from y, adds its chunk's terms one FMA at a time in k order, and stores them back: the
  * sums, and so the bits, are those of one unbroken FMA chain per output, whatever the chunking or the instruction
  * set. */
@@ -19,6 +19,9 @@ typedef void (*tile_function)(const float *a, int64_t group, const float *w, int
                               int64_t width);
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* The most rows a tile of `isa` holds (its accumulators: 24 zmm, or 12 ymm). */
+static int64_t tile_rows(assay_isa isa) { return isa == ASSAY_ISA_AVX512 ? 12 : 6; }
 
 #if defined(__x86_64__)
 /* AVX-512: two zmm per row, up to 12 rows = 24 accumulators. */
@@ -116,7 +119,7 @@ assay_isa assay_panel_gemm_isa(void) {
 }
 
 int64_t assay_block_rows(assay_isa isa, int64_t m) {
-    const int64_t most = isa == ASSAY_ISA_AVX512 ? 12 : 6;
+    const int64_t most = tile_rows(isa);
     if (m <= 0) return 1;
     const int64_t blocks = (m + most - 1) / most;
     return (m + blocks - 1) / blocks;
@@ -139,7 +142,7 @@ int assay_panel_gemm(assay_isa isa, int64_t m, int64_t n, int64_t k, const float
                      const float *panels, int64_t first, int64_t end, float *y) {
 #if defined(__x86_64__)
     if (isa == ASSAY_ISA_NONE || !assay_panel_gemm_supports(isa)) return -1;
-    if (group < 1 || group > (isa == ASSAY_ISA_AVX512 ? 12 : 6)) return -1;
+    if (group < 1 || group > tile_rows(isa)) return -1;
     const int64_t chunk = m <= group ? k : KC;   /* one block reuses no weights: stream each panel whole */
     for (int64_t k0 = 0; k0 < k; k0 += chunk) {
         const int64_t kc = min64(chunk, k - k0);
@@ -161,8 +164,7 @@ int assay_panel_gemm(assay_isa isa, int64_t m, int64_t n, int64_t k, const float
     }
     return 0;
 #else
-    (void)m; (void)n; (void)k; (void)blocks; (void)group; (void)panels; (void)first; (void)end; (void)y;
-    (void)isa;
+    (void)isa; (void)m; (void)n; (void)k; (void)blocks; (void)group; (void)panels; (void)first; (void)end; (void)y;
     return -1;
 #endif
 }
