@@ -74,18 +74,19 @@ struct BenchCommand: ParsableCommand {
             let inputs = try ForwardInputs(inputIds: Tensor(shape: [1, n], repeating: 0), config: text)
             let hidden = Self.hidden(rows: n, width: text.hiddenSize)
             let time = try median { try DiffEngine.decoderLayer(chosen, index: layer, hidden: hidden, inputs: inputs,
-                                                                config: config, store: store) }
+                                                                store: store) }
             seconds.append(("prefill_\(n)", time))
             let gemm = GEMMMeter.take()
             if gemm.seconds > 0 { gemmRates.append(("prefill_\(n)", gemm.flops / gemm.seconds / 1e9)) }
-            linearRates.append(("prefill_\(n)", 2 * Double(text.linearMultiplyAddsPerToken(layer: layer) * n) / time / 1e9))
+            let multiplyAdds = ShapeTrace(config).weightMultiplyAdds(layer: layer, span: TokenSpan(tokens: n))
+            linearRates.append(("prefill_\(n)", 2 * Double(multiplyAdds) / time / 1e9))
         }
         if context > 0 {
             let inputs = try ForwardInputs(inputIds: Tensor(shape: [1, 1], repeating: 0),
                                            positionIds: Tensor(shape: [1, 1], scalars: [context]), config: text)
             let caches = [Self.cache(rows: context, config: text)]
             let time = try median { try DiffEngine.decoderLayer(chosen, index: layer, hidden: Self.hidden(rows: 1, width: text.hiddenSize),
-                                                                inputs: inputs, config: config, store: store, caches: caches) }
+                                                                inputs: inputs, store: store, caches: caches) }
             seconds.append(("decode", time))
             _ = GEMMMeter.take()
         }

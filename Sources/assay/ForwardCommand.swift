@@ -88,7 +88,7 @@ struct ForwardCommand: ParsableCommand {
         let store = try source.store(profile: profile)
         if let range = layers ?? visionLayers, let input {
             let recorder = TapRecorder(filter: filter)
-            try LayerRun(store: store, profile: profile, algorithm: attention, hiddenName: hidden)
+            try LayerReplay(store: store, profile: profile, algorithm: attention, hiddenName: hidden)
                 .run(range, vision: visionLayers != nil, input: input, taps: recorder)
             return try write(recorder)
         }

@@ -47,10 +47,8 @@ import Tensor
     @Test func visionPathCountsMatchTheRunningReference() throws {
         let store = VisionFixtures.store
         let images = try VisionFixtures.images([(56, 84)])
-        let counted = try MultiplyAddCounter.counting { () throws(WeightError) -> Tensor<Double> in
-            let features = try VisionTower(config: VisionFixtures.multimodal)(images, store: store, taps: TapRecorder())
-            return try Projector(config: store.config)(features, grids: images.grids(cellSide: 14), store: store,
-                                                       taps: TapRecorder())
+        let counted = try MultiplyAddCounter.counting {
+            try MultimodalModel(store: store).imageTokens(images, taps: TapRecorder())
         }.multiplyAdds
         let steps = try #require(ShapeTrace(store.config).visionPath(height: 56, width: 84))
         #expect(counted == steps.map(\.multiplyAdds).reduce(0, +))

@@ -68,9 +68,9 @@ private final class ReadLog: WeightStore, @unchecked Sendable {
         let log = ReadLog(Self.store)
         let images = try VisionFixtures.images([(56, 84), (28, 56)])
         let taps = TapRecorder()
-        let out = try VisionTower(config: log.config.multimodal!)
-            .forward(layers: 1...1, hidden: input.reshaped(Array(input.shape.dropFirst())),
-                     grids: images.grids(cellSide: 14), store: log, taps: taps)
+        let out = try MultimodalModel(store: log)
+            .visionLayers(1...1, hidden: input.reshaped(Array(input.shape.dropFirst())),
+                          grids: images.grids(cellSide: 14), taps: taps)
         #expect(out.reshaped([1] + out.shape) == (try Self.real(layer)))
         #expect(!taps.taps.isEmpty)
         for tap in taps.taps { #expect(tap.value == Self.full[tap.name], "\(tap.name)") }

@@ -71,9 +71,9 @@ import Tensor
 
     @Test func hfBF16VisionStaysCloseToExact() throws {
         let images = try VisionFixtures.images([(56, 56)])
-        let exact = try VisionTower(config: multimodal)(images, store: VisionFixtures.store, taps: TapRecorder())
-        let rounded = try VisionTower(config: multimodal, profile: .hfBF16)(
-            images, store: BF16RoundedWeightStore(VisionFixtures.store), taps: TapRecorder())
+        let exact = try MultimodalModel(store: VisionFixtures.store).visionFeatures(images, taps: TapRecorder())
+        let rounded = try MultimodalModel(store: VisionFixtures.store, profile: .hfBF16)
+            .visionFeatures(images, taps: TapRecorder())
         let error = nmse(rounded.scalars, exact.scalars)
         #expect(error > 0 && error < 1e-3, "bf16 vision NMSE \(error)")
     }

@@ -33,12 +33,12 @@ import Tensor
 
     @Test func imagesInOneCallEqualImagesAlone() throws {
         let sizes = [(56, 84), (112, 56), (28, 28)]
-        let together = try VisionTower(config: VisionFixtures.multimodal)(
-            try VisionFixtures.images(sizes), store: store, taps: TapRecorder())
+        let model = MultimodalModel(store: store)
+        let together = try model.visionFeatures(try VisionFixtures.images(sizes), taps: TapRecorder())
         var alone = [Double]()
         for (index, size) in sizes.enumerated() {
-            alone += try VisionTower(config: VisionFixtures.multimodal)(
-                try VisionFixtures.images([size], patterns: [index]), store: store, taps: TapRecorder()).scalars
+            let images = try VisionFixtures.images([size], patterns: [index])
+            alone += try model.visionFeatures(images, taps: TapRecorder()).scalars
         }
         #expect(together.shape == [4 * 6 + 8 * 4 + 2 * 2, vision.hiddenSize])
         let differing = zip(together.scalars, alone).filter { $0 != $1 }.count
@@ -114,15 +114,15 @@ import Tensor
 
     @Test func featureLayerSelectsAHiddenState() throws {
         let images = try VisionFixtures.images([(56, 56)])
-        var config = VisionFixtures.multimodal
+        func features(layer: Int, taps: TapRecorder = TapRecorder()) throws -> Tensor<Double> {
+            var config = store.config
+            config.multimodal!.visionFeatureLayer = layer
+            return try MultimodalModel(store: SyntheticWeightStore(config: config, seed: 3)).visionFeatures(images, taps: taps)
+        }
         let taps = TapRecorder()
-        let last = try VisionTower(config: config)(images, store: store, taps: taps)
+        let last = try features(layer: -1, taps: taps)
         #expect(last.scalars == taps["model.vision_tower"]?.reals)
-        config.visionFeatureLayer = 0
-        let first = try VisionTower(config: config)(images, store: store, taps: TapRecorder())
-        #expect(first.scalars == taps["model.vision_tower.ln_pre"]?.reals)
-        config.visionFeatureLayer = -2
-        let penultimate = try VisionTower(config: config)(images, store: store, taps: TapRecorder())
-        #expect(penultimate.scalars == taps["model.vision_tower.transformer.layers.0"]?.reals)
+        #expect(try features(layer: 0).scalars == taps["model.vision_tower.ln_pre"]?.reals)
+        #expect(try features(layer: -2).scalars == taps["model.vision_tower.transformer.layers.0"]?.reals)
     }
 }

@@ -16,53 +16,6 @@ public enum CandidatePrecision: String, Sendable, CaseIterable {
     case f64, f32, bf16
 }
 
-/// The spec ops of Mistral Small 4, as a backend implements them. Raw values are the names `assay coverage` prints.
-public enum SpecOp: String, Sendable, CaseIterable, Comparable {
-    /// Token rows of `embed_tokens` (spec/decoder.md eq. 1).
-    case embedding
-    /// RMSNorm (spec/rmsnorm.md), every norm of the model.
-    case rmsNorm = "rms_norm"
-    /// Elementwise sum: the residual stream and the MoE combine (spec/decoder.md eq. 2–3, spec/experts.md eq. 3).
-    case add
-    /// MLA prefill with YaRN RoPE and τ (spec/attention.md eq. 1–8, spec/rope.md).
-    case mlaAttention = "mla_attention"
-    /// MLA decode: one token per sequence, absorbed over the latent cache (spec/attention.md eq. 9–10).
-    case mlaDecode = "mla_decode"
-    /// Softmax router, group-limited top-k, ties to the lower id (spec/router.md).
-    case router
-    /// Routed experts: each chosen expert's SwiGLU, weighted and summed (spec/experts.md eq. 2).
-    case routedExperts = "routed_experts"
-    /// One SwiGLU MLP: the dense MLP, the shared expert, the vision feed-forward (spec/experts.md eq. 1).
-    case swiglu
-    /// lm_head (spec/decoder.md eq. 5).
-    case lmHead = "lm_head"
-    /// The patch convolution (spec/vision.md eq. 1).
-    case patchEmbedding = "patch_embedding"
-    /// Vision attention: 2D RoPE, block-diagonal over images (spec/vision.md eq. 7–10).
-    case visionAttention = "vision_attention"
-    /// Patch merger (spec/projector.md eq. 2–3).
-    case patchMerger = "patch_merger"
-    /// The projector's linear–GELU–linear (spec/projector.md eq. 4–5).
-    case projectorMLP = "projector_mlp"
-
-    public static func < (a: SpecOp, b: SpecOp) -> Bool {
-        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
-    }
-
-    /// The spec page that defines the op.
-    public var page: String {
-        switch self {
-        case .embedding, .add, .lmHead: "spec/decoder.md"
-        case .rmsNorm: "spec/rmsnorm.md"
-        case .mlaAttention, .mlaDecode: "spec/attention.md"
-        case .router: "spec/router.md"
-        case .routedExperts, .swiglu: "spec/experts.md"
-        case .patchEmbedding, .visionAttention: "spec/vision.md"
-        case .patchMerger, .projectorMLP: "spec/projector.md"
-        }
-    }
-}
-
 /// A backend cannot run an op: it does not implement it, or not for these shapes.
 public struct BackendError: Error, CustomStringConvertible, Equatable, Sendable {
     public let backend: String

@@ -10,9 +10,13 @@ public struct ReferenceBackend: Backend {
     /// Builds the attention block of a layer from its weights. The default is the spec's block; `assay selftest`
     /// replaces it to plant bugs inside attention (spec/conformance.md §7).
     public var makeAttention: @Sendable (MLAWeights, TextConfig, PrecisionProfile) -> MLAAttention
+    /// The algorithm of both attention ops, or nil: the spec's (prefill expanded, eq. 5–8; decode absorbed,
+    /// eq. 9–10). `assay forward --attention` and the prefill-equals-decode tests set it.
+    public let algorithm: AttentionAlgorithm?
 
-    public init(profile: PrecisionProfile = .exact) {
+    public init(profile: PrecisionProfile = .exact, algorithm: AttentionAlgorithm? = nil) {
         self.profile = profile
+        self.algorithm = algorithm
         makeAttention = { MLAAttention(weights: $0, config: $1, profile: $2) }
     }
 
@@ -38,11 +42,12 @@ public struct ReferenceBackend: Backend {
     {
         let config = store.config.text
         let attention = makeAttention(try MLAWeights(store, prefix: prefix), config, profile)
-        var caches = Array(repeating: LatentCache(width: config.kvLoraRank + config.qkRopeHeadDim), count: inputs.batch)
-        return attention(x, inputs: inputs, caches: &caches)
+        var caches = Array(repeating: LatentCache(width: config.latentCacheWidth), count: inputs.batch)
+        return attention(x, inputs: inputs, caches: &caches, algorithm: algorithm ?? .expanded)
     }
 
-    /// The absorbed algorithm (spec/attention.md eq. 9–10) over each sequence's cache.
+    /// The absorbed algorithm (spec/attention.md eq. 9–10, unless `algorithm` says otherwise) over each sequence's
+    /// cache.
     public func mlaDecode(_ x: Tensor<Double>, positions: [Int], visible: [Bool], caches: inout [LatentCache],
                           store: any WeightStore, prefix: String) throws
         -> (output: Tensor<Double>, latents: Tensor<Double>)
@@ -51,7 +56,7 @@ public struct ReferenceBackend: Backend {
         var output = [Double](), latents = [Double]()
         for b in 0..<positions.count {
             let (out, rows) = attention(x.slice(b..<(b + 1)), positions: [positions[b]], visible: [visible[b]],
-                                        cache: &caches[b], algorithm: .absorbed)
+                                        cache: &caches[b], algorithm: algorithm ?? .absorbed)
             output += out.scalars
             latents += rows.scalars
         }

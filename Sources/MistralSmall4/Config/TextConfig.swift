@@ -72,6 +72,8 @@ public struct TextConfig: Sendable, Equatable {
 
     /// Query/key head width: `qkNopeHeadDim + qkRopeHeadDim`.
     public var qkHeadDim: Int { qkNopeHeadDim + qkRopeHeadDim }
+    /// A latent cache row: the normed latent c (r_kv) and the rotated shared key k_pe (d_r) — spec/attention.md §4.
+    public var latentCacheWidth: Int { kvLoraRank + qkRopeHeadDim }
 
     /// Whether decoder layer `layer` uses the MoE (else the dense MLP).
     public func isMoELayer(_ layer: Int) -> Bool { layer >= firstKDenseReplace }

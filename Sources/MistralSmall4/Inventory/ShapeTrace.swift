@@ -152,6 +152,12 @@ public struct ShapeTrace: Sendable {
                           parameters: parts.map(\.parameters).reduce(0, +), multiplyAdds: parts.map(\.multiplyAdds).reduce(0, +))]
     }
 
+    /// Multiply-adds of layer `layer`'s products with weights over `span` (its linears, the expanded kv_b and the
+    /// routed experts; the attention products, which have no weight, excluded): ×2 for FLOPs.
+    public func weightMultiplyAdds(layer: Int, span: TokenSpan) -> Int {
+        decoderLayer(layer, span: span, algorithm: .expanded).filter { $0.parameters > 0 }.map(\.multiplyAdds).reduce(0, +)
+    }
+
     /// The whole text decoder over `span`: every layer, the final norm and lm_head.
     public func decoder(span: TokenSpan, algorithm: AttentionAlgorithm) -> [TraceStep] {
         let prefix = TensorInventory.textPrefix(config)

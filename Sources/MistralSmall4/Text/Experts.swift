@@ -65,9 +65,9 @@ public struct SwiGLU: Sendable {
 
     /// `x [T, H] -> [T, H]` (eq. 1), each product rounded as a bf16 module output under `hf-bf16`.
     public func callAsFunction(_ x: Tensor<Double>, _ profile: PrecisionProfile = .exact) -> Tensor<Double> {
-        let (g, u) = (profile.activations(gate(x)), profile.activations(up(x)))        // [T, I] each
-        let h = zip(g.scalars, u.scalars).map { a, u in profile.activation(profile.activation(a / (1 + exp(-a))) * u) }
-        return profile.activations(down(Tensor(shape: g.shape, scalars: h)))
+        let (g, u) = (profile.roundedAsActivations(gate(x)), profile.roundedAsActivations(up(x)))        // [T, I] each
+        let h = zip(g.scalars, u.scalars).map { a, u in profile.roundedAsActivation(profile.roundedAsActivation(a / (1 + exp(-a))) * u) }
+        return profile.roundedAsActivations(down(Tensor(shape: g.shape, scalars: h)))
     }
 }
 
@@ -97,8 +97,8 @@ public struct RoutedExperts: Sendable {
             for (row, slot) in slots.enumerated() {
                 let (token, weight) = (slot / k, routing.weights.scalars[slot])
                 for d in 0..<hidden {
-                    let term = profile.activation(y.scalars[row * hidden + d] * weight)
-                    out.scalars[token * hidden + d] = profile.activation(out.scalars[token * hidden + d] + term)
+                    let term = profile.roundedAsActivation(y.scalars[row * hidden + d] * weight)
+                    out.scalars[token * hidden + d] = profile.roundedAsActivation(out.scalars[token * hidden + d] + term)
                 }
             }
         }

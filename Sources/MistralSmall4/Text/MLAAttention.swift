@@ -89,7 +89,7 @@ public struct MLAAttention: Sendable {
         case .expanded: attendExpanded(queries, cache: cache, start: start)
         case .absorbed: attendAbsorbed(queries, cache: cache, start: start)
         }
-        let output = profile.activations(weights.output(heads))   // (8)
+        let output = profile.roundedAsActivations(weights.output(heads))   // (8)
         return (output, latents)
     }
 
@@ -118,10 +118,10 @@ public struct MLAAttention: Sendable {
     {
         var q: Tensor<Double>
         if let down = weights.queryDown, let norm = weights.queryNorm {
-            let compressed = profile.activations(down(x))
-            q = profile.activations(weights.queryUp(norm(compressed, profile)))
+            let compressed = profile.roundedAsActivations(down(x))
+            q = profile.roundedAsActivations(weights.queryUp(norm(compressed, profile)))
         } else {
-            q = profile.activations(weights.queryUp(x))
+            q = profile.roundedAsActivations(weights.queryUp(x))
         }
         let (dn, dr, qk) = (config.qkNopeHeadDim, config.qkRopeHeadDim, config.qkHeadDim)
         q.scalars.withUnsafeMutableBufferPointer { buffer in
@@ -131,7 +131,7 @@ public struct MLAAttention: Sendable {
                 for h in 0..<config.numAttentionHeads {
                     let head = buffer.baseAddress! + (t * config.numAttentionHeads + h) * qk
                     rope.rotate(head + dn, cos: cosines, sin: sines)                           // (3)
-                    for i in 0..<(dn + dr) { head[i] = profile.activation(head[i] * tau) }   // (4)
+                    for i in 0..<(dn + dr) { head[i] = profile.roundedAsActivation(head[i] * tau) }   // (4)
                 }
             }
         }
@@ -141,7 +141,7 @@ public struct MLAAttention: Sendable {
     /// Eq. (2), (3): `x [s, H] -> [ĉ ‖ RoPE(k_r)] [s, r_kv + d_r]`, the rows the cache keeps.
     func projectLatents(_ x: Tensor<Double>, angles: [(cos: [Double], sin: [Double])]) -> Tensor<Double> {
         let (rank, dr) = (config.kvLoraRank, config.qkRopeHeadDim)
-        let compressed = profile.activations(weights.kvDown(x))
+        let compressed = profile.roundedAsActivations(weights.kvDown(x))
         var rows = compressed.scalars
         for (t, (cosines, sines)) in angles.enumerated() {
             let row = t * (rank + dr)
@@ -171,7 +171,7 @@ public struct MLAAttention: Sendable {
                                      config.vHeadDim, config.kvLoraRank)
         let tokens = queries.shape[0]
         let latent = cachedLatents(cache)
-        let expanded = profile.activations(weights.kvUp(latent))                           // (5)
+        let expanded = profile.roundedAsActivations(weights.kvUp(latent))                           // (5)
         var out = [Double](repeating: 0, count: tokens * n * dv)
         for i in 0..<tokens {
             let visible = keys(for: i, start: start, cache: cache)
@@ -188,7 +188,7 @@ public struct MLAAttention: Sendable {
                 for d in 0..<dv {
                     var sum = 0.0
                     for (slot, j) in visible.enumerated() { sum += p[slot] * expanded.scalars[j * n * (dn + dv) + h * (dn + dv) + dn + d] }
-                    out[(i * n + h) * dv + d] = profile.activation(sum)                              // (8)
+                    out[(i * n + h) * dv + d] = profile.roundedAsActivation(sum)                              // (8)
                 }
             }
         }
@@ -229,7 +229,7 @@ public struct MLAAttention: Sendable {
                 }
                 for d in 0..<dv {
                     let row = (ukRows + dn + d) * rank
-                    out[(i * n + h) * dv + d] = profile.activation(dot(Array(up[row..<(row + rank)]), mixed))
+                    out[(i * n + h) * dv + d] = profile.roundedAsActivation(dot(Array(up[row..<(row + rank)]), mixed))
                 }
             }
         }
@@ -238,6 +238,6 @@ public struct MLAAttention: Sendable {
 
     /// A raw q·k product scaled by σ, with the roundings of a bf16 matmul then a bf16 multiply under `hf-bf16`.
     private func score(_ product: Double) -> Double {
-        profile.activation(profile.activation(product) * softmaxScale)
+        profile.roundedAsActivation(profile.roundedAsActivation(product) * softmaxScale)
     }
 }

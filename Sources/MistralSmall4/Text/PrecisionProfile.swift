@@ -57,34 +57,34 @@ public enum PrecisionProfile: String, CaseIterable, Sendable {
         return FP8DerivedWeightStore(held, convention: convention, expertActivationScale: expertScale)
     }
 
-    /// A value as a bf16 activation tensor holds it (identity without `bf16Roundings`).
+    /// B(x) of spec/precision.md: `x` as a bf16 activation tensor stores it (identity without `bf16Roundings`).
     @inlinable
-    func activation(_ x: Double) -> Double {
+    func roundedAsActivation(_ x: Double) -> Double {
         bf16Roundings ? BFloat16.rounded(x) : x
     }
 
-    /// A value as a float32 island holds it (identity without `bf16Roundings`).
+    /// F(x) of spec/precision.md: `x` as a float32 island of a bf16 run holds it (identity without `bf16Roundings`).
     @inlinable
-    func island(_ x: Double) -> Double {
+    func roundedToFloat32(_ x: Double) -> Double {
         bf16Roundings ? Double(Float(x)) : x
     }
 
     /// Every element of `t` rounded as an activation.
-    func activations(_ t: Tensor<Double>) -> Tensor<Double> {
+    func roundedAsActivations(_ t: Tensor<Double>) -> Tensor<Double> {
         bf16Roundings ? t.map(BFloat16.rounded) : t
     }
 
     /// The residual sum `a + b` (same shape), stored as the profile stores activations.
     func residual(_ a: Tensor<Double>, _ b: [Double]) -> Tensor<Double> {
-        Tensor(shape: a.shape, scalars: zip(a.scalars, b).map { activation($0 + $1) })
+        Tensor(shape: a.shape, scalars: zip(a.scalars, b).map { roundedAsActivation($0 + $1) })
     }
 
     /// Max-subtracted softmax of `scores` (empty in, empty out): float32 inside and bf16 out under `hf-bf16`, as
     /// torch's softmax computes for a bf16 input (or with `dtype=torch.float32` and a cast back).
     func softmax(_ scores: [Double]) -> [Double] {
         guard let top = scores.max() else { return [] }
-        let exponentials = scores.map { island(exp($0 - top)) }
-        let total = island(exponentials.reduce(0, +))
-        return exponentials.map { activation(island($0 / total)) }
+        let exponentials = scores.map { roundedToFloat32(exp($0 - top)) }
+        let total = roundedToFloat32(exponentials.reduce(0, +))
+        return exponentials.map { roundedAsActivation(roundedToFloat32($0 / total)) }
     }
 }

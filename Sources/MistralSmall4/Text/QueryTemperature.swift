@@ -18,5 +18,5 @@ public func queryTemperature(position: Int, _ config: TextConfig, _ profile: Pre
     let period = config.rope.originalMaxPositionEmbeddings
     if !profile.bf16Roundings { return 1 + beta * log(1 + Double(position / period)) }
     let steps = (Float(position) / Float(period)).rounded(.down)
-    return profile.activation(Double(1 + Float(beta) * logf(1 + steps)))
+    return profile.roundedAsActivation(Double(1 + Float(beta) * logf(1 + steps)))
 }

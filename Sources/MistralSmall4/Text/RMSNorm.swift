@@ -28,11 +28,11 @@ public struct RMSNorm: Sendable {
         for start in stride(from: 0, to: y.count, by: width) {
             var sumOfSquares = 0.0
             for i in start..<(start + width) { sumOfSquares += x.scalars[i] * x.scalars[i] }
-            let variance = profile.island(sumOfSquares / Double(width))                       // (1)
-            let inverseRMS = profile.island(1 / profile.island(variance + epsilon).squareRoot())
+            let variance = profile.roundedToFloat32(sumOfSquares / Double(width))                       // (1)
+            let inverseRMS = profile.roundedToFloat32(1 / profile.roundedToFloat32(variance + epsilon).squareRoot())
             for i in start..<(start + width) {
-                let normalized = profile.activation(profile.island(x.scalars[i] * inverseRMS))
-                y[i] = profile.activation(weight.scalars[i - start] * normalized)            // (2)
+                let normalized = profile.roundedAsActivation(profile.roundedToFloat32(x.scalars[i] * inverseRMS))
+                y[i] = profile.roundedAsActivation(weight.scalars[i - start] * normalized)            // (2)
             }
         }
         return Tensor(shape: x.shape, scalars: y)

@@ -48,7 +48,7 @@ public struct Router: Sendable {
 
     /// `x [T, H] -> Routing`.
     public func callAsFunction(_ x: Tensor<Double>) -> Routing {
-        select(profile.activations(linear(x, weight)))                                           // (1)
+        select(profile.roundedAsActivations(linear(x, weight)))                                           // (1)
     }
 
     /// Eq. (2)–(7) from the logits `[T, E]` of eq. (1), however they were computed (a backend's own GEMM).
@@ -62,10 +62,10 @@ public struct Router: Sendable {
             let chosen = Array(order.prefix(k))                                                 // (5)
             var picked = chosen.map { probabilities[$0] }
             if config.normTopkProb {
-                let denominator = profile.activation(profile.activation(picked.reduce(0, +)) + 1e-20)
-                picked = picked.map { profile.activation($0 / denominator) }
+                let denominator = profile.roundedAsActivation(profile.roundedAsActivation(picked.reduce(0, +)) + 1e-20)
+                picked = picked.map { profile.roundedAsActivation($0 / denominator) }
             }
-            weights += picked.map { profile.activation($0 * config.routedScalingFactor) }        // (6)
+            weights += picked.map { profile.roundedAsActivation($0 * config.routedScalingFactor) }        // (6)
             indices += chosen
             margins.append(candidates[order[k - 1]] - (k < experts ? candidates[order[k]] : 0))     // (7)
         }
@@ -80,7 +80,7 @@ public struct Router: Sendable {
         let size = probabilities.count / groups
         let groupScores = (0..<groups).map { g in
             let top = probabilities[(g * size)..<((g + 1) * size)].sorted(by: >)
-            return profile.activation(top.prefix(2).reduce(0, +))
+            return profile.roundedAsActivation(top.prefix(2).reduce(0, +))
         }
         let kept = Set(ranked(groupScores).prefix(config.topkGroup))
         return probabilities.indices.map { kept.contains($0 / size) ? probabilities[$0] : 0 }

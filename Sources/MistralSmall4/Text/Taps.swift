@@ -21,7 +21,7 @@ public enum TapValue: Sendable, Equatable {
 /// Collects taps in the order they are produced, keeping only names the filter accepts.
 public final class TapRecorder: @unchecked Sendable {
     /// Recorded taps, in production order.
-    public private(set) var taps: [(name: String, value: TapValue)] = []
+    public private(set) var recorded: [(tap: Tap, value: TapValue)] = []
     private let accepts: (String) -> Bool
 
     /// Records every tap whose name `filter` matches anywhere (all taps when nil).
@@ -29,17 +29,18 @@ public final class TapRecorder: @unchecked Sendable {
         accepts = { name in filter.map { name.contains($0) } ?? true }
     }
 
-    /// Whether `name` would be kept (lets a layer skip work for a tap nobody wants).
-    public func wants(_ name: String) -> Bool { accepts(name) }
+    private init(accepts: @escaping (String) -> Bool) { self.accepts = accepts }
 
-    public func record(_ name: String, _ value: @autoclosure () -> Tensor<Double>) {
-        if accepts(name) { taps.append((name, .real(value()))) }
-    }
+    /// A recorder that keeps nothing (a run timed, not compared).
+    public static func discarding() -> TapRecorder { TapRecorder { _ in false } }
 
-    public func record(_ name: String, integers value: @autoclosure () -> Tensor<Int>) {
-        if accepts(name) { taps.append((name, .integer(value()))) }
+    /// Recorded taps by name, in production order.
+    public var taps: [(name: String, value: TapValue)] { recorded.map { ($0.tap.name, $0.value) } }
+
+    public func record(_ tap: Tap, _ value: @autoclosure () -> TapValue) {
+        if accepts(tap.name) { recorded.append((tap, value())) }
     }
 
     /// The tap named `name`, if recorded.
-    public subscript(name: String) -> TapValue? { taps.first { $0.name == name }?.value }
+    public subscript(name: String) -> TapValue? { recorded.first { $0.tap.name == name }?.value }
 }

@@ -40,7 +40,7 @@ public struct YarnRoPE: Sendable {
         interleaved = config.ropeInterleave
         guard let yarn = rope.yarn else {
             inverseFrequencies = (0..<(d / 2)).map {
-                profile.island(1 / Self.power(rope.ropeTheta, Double(2 * $0) / Double(d), profile))
+                profile.roundedToFloat32(1 / Self.power(rope.ropeTheta, Double(2 * $0) / Double(d), profile))
             }
             attentionFactor = 1
             return
@@ -52,13 +52,13 @@ public struct YarnRoPE: Sendable {
         let (low, high) = Self.correctionRange(config)
         inverseFrequencies = (0..<(d / 2)).map { i in
             let base = Self.power(rope.ropeTheta, Double(2 * i) / Double(d), profile)
-            let extrapolated = profile.island(1 / base)                                         // (1)
-            let interpolated = profile.island(1 / profile.island(yarn.factor * base))           // (2)
-            let ramp = profile.island(min(max(profile.island(Double(i) - low) / (high - low), 0), 1))   // (5)
-            let keep = profile.island(1 - ramp)
+            let extrapolated = profile.roundedToFloat32(1 / base)                                         // (1)
+            let interpolated = profile.roundedToFloat32(1 / profile.roundedToFloat32(yarn.factor * base))           // (2)
+            let ramp = profile.roundedToFloat32(min(max(profile.roundedToFloat32(Double(i) - low) / (high - low), 0), 1))   // (5)
+            let keep = profile.roundedToFloat32(1 - ramp)
             // (6), in transformers' operation order: ω = g·(1 − (1 − ramp)) + f·(1 − ramp)
-            return profile.island(profile.island(interpolated * profile.island(1 - keep))
-                                  + profile.island(extrapolated * keep))
+            return profile.roundedToFloat32(profile.roundedToFloat32(interpolated * profile.roundedToFloat32(1 - keep))
+                                  + profile.roundedToFloat32(extrapolated * keep))
         }
     }
 
@@ -92,8 +92,8 @@ public struct YarnRoPE: Sendable {
                 sines.append(attentionFactor * sin(angle))
             } else {
                 let angle = Float(position) * Float(omega)
-                cosines.append(profile.activation(Double(cosf(angle) * Float(attentionFactor))))
-                sines.append(profile.activation(Double(sinf(angle) * Float(attentionFactor))))
+                cosines.append(profile.roundedAsActivation(Double(cosf(angle) * Float(attentionFactor))))
+                sines.append(profile.roundedAsActivation(Double(sinf(angle) * Float(attentionFactor))))
             }
         }
         return (cosines, sines)
@@ -112,8 +112,8 @@ public struct YarnRoPE: Sendable {
         for i in 0..<half {
             let (u, v) = interleaved ? (original[2 * i], original[2 * i + 1]) : (original[i], original[i + half])
             let p = profile
-            x[i] = p.activation(p.activation(u * cos[i]) - p.activation(v * sin[i]))
-            x[i + half] = p.activation(p.activation(v * cos[i]) + p.activation(u * sin[i]))
+            x[i] = p.roundedAsActivation(p.roundedAsActivation(u * cos[i]) - p.roundedAsActivation(v * sin[i]))
+            x[i + half] = p.roundedAsActivation(p.roundedAsActivation(v * cos[i]) + p.roundedAsActivation(u * sin[i]))
         }
     }
 }

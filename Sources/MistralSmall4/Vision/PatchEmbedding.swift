@@ -26,7 +26,7 @@ public struct PatchEmbedding: Sendable {
     /// pixels are rounded to bf16 first, as transformers casts `pixel_values` to the weights' dtype.
     public func convolve(_ pixels: Tensor<Double>, _ profile: PrecisionProfile = .exact) -> Tensor<Double> {
         let (images, rows, cols) = (pixels.shape[0], pixels.shape[2] / patchSize, pixels.shape[3] / patchSize)
-        let embedded = profile.activations(linear(unrolled(profile.activations(pixels)), kernel))     // [N·rows·cols, Hv]
+        let embedded = profile.roundedAsActivations(linear(unrolled(profile.roundedAsActivations(pixels)), kernel))     // [N·rows·cols, Hv]
         return Self.grid(embedded, images: images, rows: rows, cols: cols)
     }
 
@@ -43,11 +43,12 @@ public struct PatchEmbedding: Sendable {
         return Tensor(shape: [images, hidden, rows, cols], scalars: out)
     }
 
-    /// Eq. (2): the patches inside each image, image by image, row-major, from a `convolve` output. `[P, Hv]`
-    public func imagePatches(_ grid: Tensor<Double>, _ inputs: VisionInputs) -> Tensor<Double> {
+    /// Eq. (2): the patches inside each image of `grids` (in patches), image by image, row-major, from a `convolve`
+    /// output `grid [N, Hv, rows, cols]`. `[P, Hv]`
+    public static func imagePatches(_ grid: Tensor<Double>, grids: PatchGrids) -> Tensor<Double> {
         let (hidden, rows, cols) = (grid.shape[1], grid.shape[2], grid.shape[3])
         var out = [Double]()
-        for (n, (height, width)) in inputs.grids(cellSide: patchSize).enumerated() {
+        for (n, (height, width)) in grids.enumerated() {
             for r in 0..<height {
                 for c in 0..<width {
                     for o in 0..<hidden { out.append(grid.scalars[((n * hidden + o) * rows + r) * cols + c]) }

@@ -23,7 +23,7 @@ public struct PatchMerger: Sendable {
     /// `x [P, Hv]` (each image's patches consecutive, row-major over `grids`) `-> [P / s², Hv]`.
     public func callAsFunction(_ x: Tensor<Double>, grids: [(rows: Int, cols: Int)],
                                _ profile: PrecisionProfile = .exact) -> Tensor<Double> {
-        profile.activations(linear(Self.unfold(x, grids: grids, mergeSize: mergeSize), weight))   // (3)
+        profile.roundedAsActivations(linear(Self.unfold(x, grids: grids, mergeSize: mergeSize), weight))   // (3)
     }
 
     /// Eq. (2): each s × s block of patches as one row `v`. `x [P, Hv] -> [P / s², Hv·s²]`.

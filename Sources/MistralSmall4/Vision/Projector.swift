@@ -13,47 +13,36 @@ import Darwin
 #endif
 import Tensor
 
-/// Vision features to text-width image tokens.
-public struct Projector: Sendable {
-    public let config: MultimodalConfig
-    public let textNormEpsilon: Double
-    public let profile: PrecisionProfile
-    public static let prefix = "model.multi_modal_projector"
-
-    public init(config: ModelConfig, profile: PrecisionProfile = .exact) {
-        precondition(config.multimodal != nil, "Projector of a config with no vision tower")
-        self.config = config.multimodal!
-        textNormEpsilon = config.text.rmsNormEps
-        self.profile = profile
+extension GraphRun {
+    /// `features [P, Hv]` (images' patches consecutive, row-major over `grids`, in patches) `-> [P/s², H]`.
+    func projector(_ features: Flow, grids: PatchGrids) throws -> Flow {
+        let multimodal = config.multimodal!
+        let normed = try rmsNorm(features, paths.tap(.projectorNorm), epsilon: config.text.rmsNormEps)      // (1)
+        let merger = paths.tap(.patchMerger)
+        let merged = try op(.patchMerger, merger, normed) {                                                 // (2)–(3)
+            try backend.patchMerger($0, weight: try store.tensor(merger.module + ".merging_layer.weight"),
+                                    mergeSize: multimodal.spatialMergeSize, grids: grids)
+        }
+        let projector = paths.tap(.projector)
+        let bias = multimodal.multimodalProjectorBias
+        return try op(.projectorMLP, projector, merged) {                                                   // (4)–(5)
+            try backend.projectorMLP($0, linear1: try store.tensor(projector.module + ".linear_1.weight"),
+                                     bias1: bias ? try store.tensor(projector.module + ".linear_1.bias") : nil,
+                                     linear2: try store.tensor(projector.module + ".linear_2.weight"),
+                                     bias2: bias ? try store.tensor(projector.module + ".linear_2.bias") : nil)
+        }
     }
+}
 
-    /// `features [P, Hv]` (images' patches consecutive, row-major over `grids`) `-> [P/s², H]`.
-    public func callAsFunction(_ features: Tensor<Double>, grids: [(rows: Int, cols: Int)], store: some WeightStore,
-                               taps: TapRecorder) throws(WeightError) -> Tensor<Double> {
-        let prefix = Self.prefix
-        let norm = RMSNorm(weight: try store.tensor(prefix + ".norm.weight"), epsilon: textNormEpsilon)
-        let normed = norm(features, profile)                                                           // (1)
-        taps.record(prefix + ".norm", normed)
-        let merger = PatchMerger(weight: try store.tensor(prefix + ".patch_merger.merging_layer.weight"),
-                                 mergeSize: config.spatialMergeSize)
-        let merged = merger(normed, grids: grids, profile)                                             // (2)–(3)
-        taps.record(prefix + ".patch_merger", merged)
-        let bias = config.multimodalProjectorBias
-        let out = Self.mlp(merged, linear1: try store.tensor(prefix + ".linear_1.weight"),
-                           bias1: bias ? try store.tensor(prefix + ".linear_1.bias") : nil,
-                           linear2: try store.tensor(prefix + ".linear_2.weight"),
-                           bias2: bias ? try store.tensor(prefix + ".linear_2.bias") : nil, profile: profile)
-        taps.record(prefix, out)
-        return out
-    }
-
+/// The projector's MLP, eq. (4)–(5).
+public enum Projector {
     /// Eq. (4)–(5): `x [M, Hv] -> [M, H]`. `activation` is the exact GELU; only `assay selftest` passes another.
     public static func mlp(_ x: Tensor<Double>, linear1: Tensor<Double>, bias1: Tensor<Double>?,
                            linear2: Tensor<Double>, bias2: Tensor<Double>?, profile: PrecisionProfile = .exact,
                            activation: (Double) -> Double = gelu) -> Tensor<Double> {
-        let up = profile.activations(linear(x, linear1, bias: bias1))                                   // (4)
-        let activated = up.map { profile.activation(activation($0)) }
-        return profile.activations(linear(activated, linear2, bias: bias2))                            // (5)
+        let up = profile.roundedAsActivations(linear(x, linear1, bias: bias1))                                   // (4)
+        let activated = up.map { profile.roundedAsActivation(activation($0)) }
+        return profile.roundedAsActivations(linear(activated, linear2, bias: bias2))                            // (5)
     }
 }
 

@@ -27,9 +27,9 @@ public struct VisionAttention: Sendable {
     /// row-major. Returns `[P, Hv]`.
     public func callAsFunction(_ x: Tensor<Double>, grids: [(rows: Int, cols: Int)]) -> Tensor<Double> {
         let (patches, width) = (x.shape[0], x.shape[1])
-        let q = rotated(profile.activations(linear(x, weights.query)), grids: grids)                   // (8)
-        let k = rotated(profile.activations(linear(x, weights.key)), grids: grids)
-        let v = profile.activations(linear(x, weights.value))
+        let q = rotated(profile.roundedAsActivations(linear(x, weights.query)), grids: grids)                   // (8)
+        let k = rotated(profile.roundedAsActivations(linear(x, weights.key)), grids: grids)
+        let v = profile.roundedAsActivations(linear(x, weights.value))
         var mixed = [Double](repeating: 0, count: patches * width)
         var start = 0
         for grid in grids {
@@ -43,7 +43,7 @@ public struct VisionAttention: Sendable {
             }
             start = block.upperBound
         }
-        return profile.activations(linear(Tensor(shape: [patches, width], scalars: mixed), weights.output))   // (10)
+        return profile.roundedAsActivations(linear(Tensor(shape: [patches, width], scalars: mixed), weights.output))   // (10)
     }
 
     /// Eq. (9)–(10) before W_o for token `t` over `keys`, every head: writes `out[t, :]`.
@@ -57,7 +57,7 @@ public struct VisionAttention: Sendable {
                 v.scalars.withUnsafeBufferPointer { vs in
                     for h in 0..<heads {
                         let scores = keys.map { s in
-                            profile.activation(profile.activation(
+                            profile.roundedAsActivation(profile.roundedAsActivation(
                                 dot(qs.baseAddress! + t * width + h * d, ks.baseAddress! + s * width + h * d, d)) * scale)
                         }
                         let probabilities = profile.softmax(scores)                                  // (9)
@@ -66,7 +66,7 @@ public struct VisionAttention: Sendable {
                         for (index, s) in keys.enumerated() {
                             for i in 0..<d { row[i] += probabilities[index] * vs[s * width + h * d + i] }
                         }
-                        for i in 0..<d { row[i] = profile.activation(row[i]) }
+                        for i in 0..<d { row[i] = profile.roundedAsActivation(row[i]) }
                     }
                 }
             }

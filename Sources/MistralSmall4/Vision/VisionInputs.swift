@@ -34,28 +34,7 @@ public struct VisionInputs: Sendable, Equatable {
             throw InputError(field: "pixel_values", "shape \(Shape.describe(shape)), expected [images ≥ 1, "
                              + "\(vision.numChannels), height, width]")
         }
-        guard imageSizes.shape == [shape[0], 2] else {
-            throw InputError(field: "image_sizes", "shape \(Shape.describe(imageSizes.shape)), expected "
-                             + "[\(shape[0]), 2]: one (height, width) per image of pixel_values")
-        }
-        let multiple = vision.patchSize * config.spatialMergeSize
-        var sizes = [ImageSize]()
-        for image in 0..<shape[0] {
-            let size = ImageSize(height: imageSizes.scalars[2 * image], width: imageSizes.scalars[2 * image + 1])
-            for (side, value, canvas) in [("height", size.height, shape[2]), ("width", size.width, shape[3])] {
-                guard value > 0, value % multiple == 0 else {
-                    throw InputError(field: "image_sizes", "image \(image) \(side) \(value) is not a positive "
-                                     + "multiple of \(multiple) (patch_size \(vision.patchSize) × spatial_merge_size "
-                                     + "\(config.spatialMergeSize))")
-                }
-                guard value <= canvas, value <= vision.imageSize else {
-                    throw InputError(field: "image_sizes", "image \(image) \(side) \(value) exceeds "
-                                     + (value > canvas ? "pixel_values' \(side) \(canvas)"
-                                        : "the tower's image_size \(vision.imageSize)"))
-                }
-            }
-            sizes.append(size)
-        }
+        let sizes = try Self.checkedSizes(imageSizes, images: shape[0], canvas: (shape[2], shape[3]), config: config)
         self.pixelValues = pixelValues
         self.imageSizes = sizes
         if let bad = firstNonFinitePixel() {
@@ -66,7 +45,42 @@ public struct VisionInputs: Sendable, Equatable {
     /// Each image's rows and columns of `side` × `side` cells: its patches (side = patch_size) or its merged
     /// tokens (side = patch_size · spatial_merge_size).
     public func grids(cellSide side: Int) -> [(rows: Int, cols: Int)] {
-        imageSizes.map { ($0.height / side, $0.width / side) }
+        Self.grids(imageSizes, cellSide: side)
+    }
+
+    /// `grids(cellSide:)` of images of `sizes`.
+    public static func grids(_ sizes: [ImageSize], cellSide side: Int) -> [(rows: Int, cols: Int)] {
+        sizes.map { ($0.height / side, $0.width / side) }
+    }
+
+    /// `image_sizes` [images, 2] checked: each side a positive multiple of patch_size · spatial_merge_size, at most
+    /// the `canvas` side (when there are pixels) and at most the tower's `image_size`.
+    public static func checkedSizes(_ imageSizes: Tensor<Int>, images: Int, canvas: (height: Int, width: Int)?,
+                                    config: MultimodalConfig) throws(InputError) -> [ImageSize] {
+        let vision = config.vision
+        guard imageSizes.shape == [images, 2], images > 0 else {
+            throw InputError(field: "image_sizes", "shape \(Shape.describe(imageSizes.shape)), expected "
+                             + "[\(images), 2]: one (height, width) per image" + (canvas == nil ? "" : " of pixel_values"))
+        }
+        let multiple = vision.patchSize * config.spatialMergeSize
+        var sizes = [ImageSize]()
+        for image in 0..<images {
+            let size = ImageSize(height: imageSizes.scalars[2 * image], width: imageSizes.scalars[2 * image + 1])
+            for (side, value, canvas) in [("height", size.height, canvas?.height), ("width", size.width, canvas?.width)] {
+                guard value > 0, value % multiple == 0 else {
+                    throw InputError(field: "image_sizes", "image \(image) \(side) \(value) is not a positive "
+                                     + "multiple of \(multiple) (patch_size \(vision.patchSize) × spatial_merge_size "
+                                     + "\(config.spatialMergeSize))")
+                }
+                guard value <= canvas ?? value, value <= vision.imageSize else {
+                    throw InputError(field: "image_sizes", "image \(image) \(side) \(value) exceeds "
+                                     + (value > canvas ?? value ? "pixel_values' \(side) \(canvas ?? 0)"
+                                        : "the tower's image_size \(vision.imageSize)"))
+                }
+            }
+            sizes.append(size)
+        }
+        return sizes
     }
 
     /// The [image, channel, y, x] of the first NaN or infinity inside an image's area, if any.

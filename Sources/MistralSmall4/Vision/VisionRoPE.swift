@@ -41,8 +41,8 @@ public struct VisionRoPE: Sendable {
                 sines.append(sin(Double(position) * frequency))
             } else {
                 let angle = Float(position) * Float(frequency)
-                cosines.append(profile.activation(Double(cosf(angle))))
-                sines.append(profile.activation(Double(sinf(angle))))
+                cosines.append(profile.roundedAsActivation(Double(cosf(angle))))
+                sines.append(profile.roundedAsActivation(Double(sinf(angle))))
             }
         }
         return (cosines, sines)
@@ -53,8 +53,8 @@ public struct VisionRoPE: Sendable {
         let p = profile
         for j in 0..<frequencies.count {
             let (u, v) = (x[2 * j], x[2 * j + 1])
-            x[2 * j] = p.activation(p.activation(u * cos[j]) - p.activation(v * sin[j]))
-            x[2 * j + 1] = p.activation(p.activation(v * cos[j]) + p.activation(u * sin[j]))
+            x[2 * j] = p.roundedAsActivation(p.roundedAsActivation(u * cos[j]) - p.roundedAsActivation(v * sin[j]))
+            x[2 * j + 1] = p.roundedAsActivation(p.roundedAsActivation(v * cos[j]) + p.roundedAsActivation(u * sin[j]))
         }
     }
 }

@@ -9,53 +9,46 @@
 
 import Tensor
 
-/// The vision encoder over a weight store.
-public struct VisionTower: Sendable {
-    public let config: MultimodalConfig
-    public let profile: PrecisionProfile
-    public static let prefix = "model.vision_tower"
-
-    public init(config: MultimodalConfig, profile: PrecisionProfile = .exact) {
-        self.config = config
-        self.profile = profile
-    }
-
-    /// The tower's output feature for each patch of `inputs`, image by image, row-major: `[P, Hv]`.
-    public func callAsFunction(_ inputs: VisionInputs, store: some WeightStore, taps: TapRecorder)
-        throws(WeightError) -> Tensor<Double>
-    {
-        let vision = config.vision
-        let prefix = Self.prefix
-        let embedding = PatchEmbedding(weight: try store.tensor(prefix + ".patch_conv.weight"))
-        let grid = embedding.convolve(inputs.pixelValues, profile)                                        // (1)
-        taps.record(prefix + ".patch_conv", grid)
-        let grids = inputs.grids(cellSide: vision.patchSize)
-        let patches = embedding.imagePatches(grid, inputs)                                                // (2)
-        let lnPre = RMSNorm(weight: try store.tensor(prefix + ".ln_pre.weight"), epsilon: VisionBlock.normEpsilon)
-        var states = [lnPre(patches, profile)]                                                            // (3)
-        taps.record(prefix + ".ln_pre", states[0].reshaped([1] + patches.shape))
-        for index in 0..<vision.numHiddenLayers {
-            states.append(try block(index)(states[index], grids: grids, store: store, taps: taps))         // (4)
+extension GraphRun {
+    /// The tower's output feature for each patch of `images`, image by image, row-major: `[P, Hv]`.
+    func visionTower(_ images: VisionInputs) throws -> Flow {
+        let multimodal = config.multimodal!
+        let grids = images.grids(cellSide: multimodal.vision.patchSize)
+        let conv = paths.tap(.patchConv)
+        let grid = try op(.patchEmbedding, conv, Flow(.real(images.pixelValues))) {                       // (1)
+            try backend.patchEmbedding($0, weight: try store.tensor(conv.weight))
         }
-        taps.record(prefix, states[vision.numHiddenLayers].reshaped([1] + patches.shape))
-        let k = config.visionFeatureLayer
-        return states[k < 0 ? k + states.count : k]                                                       // (13)
+        let lnPre = paths.tap(.lnPre)
+        var states = [try op(.rmsNorm, lnPre, grid) {                                                     // (2), (3)
+            let patches = PatchEmbedding.imagePatches($0, grids: grids)
+            return try backend.rmsNorm(patches, weight: try store.tensor(lnPre.weight), epsilon: visionNormEpsilon)
+        }]
+        for layer in 0..<multimodal.vision.numHiddenLayers {
+            states.append(try visionBlock(layer, states[layer], grids: grids))                            // (4)
+        }
+        _ = try assembled(paths.tap(.visionTower), [states[states.count - 1]]) { $0[0] }
+        return states[multimodal.featureState]                                                            // (13)
     }
 
-    /// Block `index` of the transformer.
-    func block(_ index: Int) -> VisionBlock {
-        VisionBlock(prefix: "\(Self.prefix).transformer.layers.\(index)", config: config.vision, profile: profile)
-    }
-
-    /// Blocks `layers` alone, eq. (4), from captured states `h [P, Hv]` of the patches of images of `grids` (in
+    /// Vision blocks `layers` alone from captured states `h [P, Hv]` of the patches of images of `grids` (in
     /// patches, image after image): what `assay forward --vision-layers` runs. Returns `[P, Hv]`.
-    public func forward(layers: ClosedRange<Int>, hidden h: Tensor<Double>, grids: [(rows: Int, cols: Int)],
-                        store: some WeightStore, taps: TapRecorder) throws(WeightError) -> Tensor<Double> {
-        precondition(layers.upperBound < config.vision.numHiddenLayers
-                     && h.shape == [grids.map { $0.rows * $0.cols }.reduce(0, +), config.vision.hiddenSize],
-                     "forward(layers:): layers \(layers), hidden \(h.shape)")
-        var h = h
-        for index in layers { h = try block(index)(h, grids: grids, store: store, taps: taps) }
-        return h
+    public func visionLayers(_ layers: ClosedRange<Int>, hidden h: Tensor<Double>, grids: PatchGrids) throws
+        -> Tensor<Double>
+    {
+        let vision = config.multimodal!.vision
+        precondition(layers.upperBound < vision.numHiddenLayers
+                     && h.shape == [grids.map { $0.rows * $0.cols }.reduce(0, +), vision.hiddenSize],
+                     "visionLayers: layers \(layers), hidden \(h.shape)")
+        var h = Flow(.real(h))
+        for layer in layers { h = try visionBlock(layer, h, grids: grids) }
+        return try own(h).realValue
+    }
+}
+
+extension MultimodalConfig {
+    /// Eq. (13): which of the tower's L + 1 states (ln_pre's, then each block's) feeds the projector.
+    public var featureState: Int {
+        let states = vision.numHiddenLayers + 1
+        return visionFeatureLayer < 0 ? visionFeatureLayer + states : visionFeatureLayer
     }
 }

@@ -28,21 +28,23 @@ struct GoldenManifest {
         let tapFile: String
         let taps: [JSONValue]
 
+        /// `taps` are `recorder`'s taps as stored, in the same order.
         init(golden: GoldenCase, inputFile: String, inputs: [StoredTensor], tapFile: String, taps: [StoredTensor],
-             margins: TapRecorder) {
+             recorder: TapRecorder) {
             name = golden.name
             summary = golden.summary
             self.inputFile = inputFile
             self.inputs = inputs.map { GoldenManifest.describe($0, extra: []) }
             self.tapFile = tapFile
-            self.taps = taps.map { tap in
+            self.taps = zip(taps, recorder.recorded).map { stored, recorded in
                 var extra: [(key: String, value: JSONValue)] = [
-                    ("tolerance_class", .string(ToleranceClass(tap: tap.name).rawValue)),
+                    ("tolerance_class", .string(recorded.tap.kind.toleranceClass.rawValue)),
                 ]
-                if tap.name.hasSuffix("#indices"),
-                   case .real(let margin)? = margins[String(tap.name.dropLast("#indices".count)) + "#margin"] {
+                if recorded.tap.kind == .routerIndices,
+                   case .real(let margin)? = recorder[recorded.tap.sibling(.routerMargin).name] {
                     extra.append(("min_margin", .double(margin.scalars.min() ?? 0)))
                 }
+                let tap = stored
                 return GoldenManifest.describe(tap, extra: extra)
             }
         }

@@ -66,7 +66,7 @@ public enum GoldenSet {
                 try SafeTensorsWriter.write(taps, metadata: ["assay.profile": options.profile.rawValue],
                                             to: FilePath.join(directory, tapFile))
                 manifest.cases.append(.init(golden: golden, inputFile: inputFile, inputs: inputs, tapFile: tapFile,
-                                            taps: taps, margins: recorder))
+                                            taps: taps, recorder: recorder))
             }
             for file in manifest.files {
                 guard let bytes = FilePath.readAll(FilePath.join(directory, file)) else {

@@ -17,8 +17,8 @@ struct LayerRange: ExpressibleByArgument {
     }
 }
 
-/// Reads the hidden state and runs the layers.
-struct LayerRun {
+/// Reads the hidden state and replays the layers from it.
+struct LayerReplay {
     let store: any WeightStore
     let profile: PrecisionProfile
     let algorithm: AttentionAlgorithm
@@ -72,21 +72,16 @@ struct LayerRun {
             throw InputError(field: "image_sizes", "missing: the images' sizes [images, 2] in pixels give the patch grids")
         }
         let sizes = try file.integers("image_sizes")
-        guard sizes.rank == 2, sizes.shape[1] == 2,
-              sizes.scalars.allSatisfy({ $0 > 0 && $0 % vision.patchSize == 0 }) else {
-            throw InputError(field: "image_sizes", "shape \(Shape.describe(sizes.shape)): expected [images, 2] of "
-                             + "positive multiples of patch_size \(vision.patchSize)")
-        }
-        let grids = (0..<sizes.shape[0]).map { (rows: sizes.scalars[2 * $0] / vision.patchSize,
-                                                cols: sizes.scalars[2 * $0 + 1] / vision.patchSize) }
+        let grids = VisionInputs.grids(try VisionInputs.checkedSizes(sizes, images: sizes.shape.first ?? 0, canvas: nil,
+                                                                     config: multimodal),
+                                       cellSide: vision.patchSize)
         let patches = grids.map { $0.rows * $0.cols }.reduce(0, +)
         guard hidden.shape == [1, patches, vision.hiddenSize] else {
             throw InputError(field: hiddenName, "shape \(Shape.describe(hidden.shape)), expected [1, \(patches), "
                              + "\(vision.hiddenSize)] for image_sizes \(sizes.scalars)")
         }
-        _ = try VisionTower(config: multimodal, profile: profile)
-            .forward(layers: layers, hidden: hidden.reshaped([patches, vision.hiddenSize]), grids: grids,
-                     store: profile.weights(store), taps: taps)
+        _ = try MultimodalModel(store: store, profile: profile, algorithm: algorithm)
+            .visionLayers(layers, hidden: hidden.reshaped([patches, vision.hiddenSize]), grids: grids, taps: taps)
     }
 
     private func check(_ layers: ClosedRange<Int>, count: Int, option: String) throws {

@@ -1,0 +1,199 @@
+// GraphRun: one run of the model graph — how each spec op the graph calls gets its inputs and where its outputs go.
+//
+// The graph itself (TextDecoder.swift, DecoderLayer.swift, VisionTower.swift, VisionBlock.swift, Projector.swift,
+// MultimodalModel.swift) is written once, as calls of spec ops through `any Backend`. A run decides the rest:
+//
+//   forward (`strict`):  each op takes what the ops before it produced; a missing op or weight is an error
+//   chained diff:        the same flow; an op the backend lacks makes its taps, and everything after them, not covered
+//   isolated diff:       each op takes the golden taps as inputs (`golden`), so each tap shows that op's own error;
+//                        a sum no tap holds is computed exactly from golden taps; ops whose taps nobody wants are
+//                        skipped
+//   decode:              as isolated, attention run one token at a time through `mla_decode` (`stepwise`)
+//
+// Goals, in order: never a tap recorded that its op did not compute (a tap assembled from others takes the run's
+// own values, never the goldens); every op's inputs and outputs named by its taps; then no work for unwanted taps.
+
+import Tensor
+
+/// A value flowing through the graph: what an op produced (nil when it could not run or was skipped), and the tap
+/// it was recorded as. Values are kept in the rows the graph computes on (`[B·S, H]`, `[P, Hv]`), taps in their
+/// stored layout.
+public struct Flow: Sendable {
+    public let tap: Tap?
+    public let value: TapValue?
+    /// Why `value` is nil.
+    let missing: String?
+
+    /// A graph input (token ids, pixels) or a value no tap holds.
+    public init(_ value: TapValue, tap: Tap? = nil) {
+        (self.tap, self.value, missing) = (tap, value, nil)
+    }
+
+    init(tap: Tap?, missing: String) {
+        (self.tap, value, self.missing) = (tap, nil, missing)
+    }
+}
+
+/// An input an op needs that was not produced (chained mode, after an op the backend lacks).
+struct Unavailable: Error {
+    let why: String
+}
+
+/// An op that failed in a diff for another reason than a missing op: the backend's error and the first tap the op
+/// was to produce.
+public struct OpFailure: Error {
+    public let tap: String
+    public let error: BackendError
+}
+
+/// One pass of a backend through the model graph.
+public final class GraphRun {
+    public let backend: any Backend
+    public let store: any WeightStore
+    public let config: ModelConfig
+    public let paths: ModelPaths
+    public let inputs: ForwardInputs
+    /// Where the taps go.
+    public let recorder: TapRecorder
+    /// The golden value of a tap by name (isolated and decode diffs), or nil: each op takes the run's own values.
+    let golden: ((String) throws -> TapValue)?
+    /// True (a forward pass): an op the backend lacks, or an input nobody produced, is an error. False (a diff):
+    /// its taps are not covered.
+    let strict: Bool
+    /// Whether a tap is wanted: an isolated run skips ops none of whose taps are.
+    let wanted: (String) -> Bool
+    /// The exact residual sums of golden taps (isolated runs), in the golden set's profile.
+    let exact: ReferenceBackend
+    /// Attention one position at a time through `mla_decode` (decode diffs).
+    public var stepwise = false
+    /// Latent caches per layer and sequence: attention appends to them, and decodes over them once they hold rows.
+    public var caches: [[LatentCache]]
+    /// Taps not produced, with why.
+    public private(set) var uncovered: [String: String] = [:]
+    /// The op behind each tap (nil: assembled from the run's own taps).
+    public private(set) var ops: [String: SpecOp?] = [:]
+
+    /// A run of `backend` over `store` on `inputs`. `golden` feeds each op the golden taps (a diff); `strict` makes
+    /// every failure an error (a forward pass).
+    public init(backend: any Backend, store: any WeightStore, inputs: ForwardInputs, recorder: TapRecorder,
+                golden: ((String) throws -> TapValue)? = nil, strict: Bool, profile: PrecisionProfile = .exact,
+                wanted: @escaping (String) -> Bool = { _ in true }) {
+        (self.backend, self.store, self.inputs, self.recorder) = (backend, store, inputs, recorder)
+        (self.golden, self.strict, self.wanted) = (golden, strict, wanted)
+        config = store.config
+        paths = ModelPaths(store.config)
+        exact = ReferenceBackend(profile: profile)
+        let width = config.text.latentCacheWidth
+        caches = Array(repeating: Array(repeating: LatentCache(width: width), count: inputs.batch),
+                       count: config.text.numHiddenLayers)
+    }
+
+    /// `[B, S, width]`: token rows in their stored layout.
+    var tokenShape: (Int) -> [Int] { { [self.inputs.batch, self.inputs.length, $0] } }
+
+    // MARK: Ops
+
+    /// Runs `op` producing `taps` from `inputs` (their values in computing rows, resolved by the run's feed), records
+    /// the taps and returns them as flows. An op the backend lacks, or an input nobody produced, makes the taps not
+    /// covered (or is an error, strict); other errors propagate.
+    public func op(_ op: SpecOp, _ taps: [Tap], _ inputs: [Flow], _ body: ([TapValue]) throws -> [TapValue])
+        throws -> [Flow]
+    {
+        for tap in taps { ops[tap.name] = op }
+        guard strict || golden == nil || taps.contains(where: { wanted($0.name) }) else {
+            return taps.map { Flow(tap: $0, missing: "skipped") }
+        }
+        return try produce(taps) { try body(try inputs.map(resolve)) }
+    }
+
+    /// One op producing one tap from one input, both real-valued.
+    public func op(_ op: SpecOp, _ tap: Tap, _ input: Flow, _ body: (Tensor<Double>) throws -> Tensor<Double>)
+        throws -> Flow
+    {
+        try self.op(op, [tap], [input]) { [.real(try body(try $0[0].realValue))] }[0]
+    }
+
+    /// A tap assembled from the run's own values (never the goldens, so it can only pass if the backend's ops
+    /// produced it): the vision tower's output, the merged input embeddings.
+    public func assembled(_ tap: Tap, _ inputs: [Flow], _ body: ([Tensor<Double>]) throws -> Tensor<Double>)
+        throws -> Flow
+    {
+        ops[tap.name] = .some(nil)
+        return try produce([tap]) { [.real(try body(try inputs.map { try own($0).realValue }))] }[0]
+    }
+
+    /// The residual sum `a + b` no tap holds (spec/decoder.md eq. 2, spec/vision.md eq. 11): exact from golden taps
+    /// (isolated), the backend's `add` (forward, chained).
+    public func residual(_ a: Flow, _ b: Flow) throws -> Flow {
+        do {
+            let (x, y) = (try resolve(a).realValue, try resolve(b).realValue)
+            return Flow(.real(golden == nil ? try backend.add(x, y) : try exact.add(x, y)))
+        } catch let error as Unavailable where !strict {
+            return Flow(tap: nil, missing: error.why)
+        } catch let error as BackendError where error.unsupported && !strict {
+            return Flow(tap: nil, missing: "op \(error.op.rawValue) not implemented by \(backend.name)")
+        }
+    }
+
+    private func produce(_ taps: [Tap], _ body: () throws -> [TapValue]) throws -> [Flow] {
+        do {
+            let values = try body()
+            for (tap, value) in zip(taps, values) { recorder.record(tap, stored(value, tap)) }
+            return zip(taps, values).map { Flow($1, tap: $0) }
+        } catch let error as BackendError where error.unsupported && !strict {
+            return notCovered(taps, "op \(error.op.rawValue) not implemented by \(backend.name)")
+        } catch let missing as Unavailable where !strict {
+            return notCovered(taps, missing.why)
+        } catch let error as BackendError where !strict {
+            throw OpFailure(tap: taps[0].name, error: error)
+        }
+    }
+
+    private func notCovered(_ taps: [Tap], _ why: String) -> [Flow] {
+        for tap in taps { uncovered[tap.name] = why }
+        return taps.map { Flow(tap: $0, missing: why) }
+    }
+
+    // MARK: Values
+
+    /// The value an op takes for `flow`: the golden tap (isolated), or what the run produced.
+    func resolve(_ flow: Flow) throws -> TapValue {
+        guard let golden, let tap = flow.tap else { return try own(flow) }
+        return computing(try golden(tap.name), tap)
+    }
+
+    /// What the run itself produced as `flow`, whatever the feed.
+    public func own(_ flow: Flow) throws -> TapValue {
+        guard let value = flow.value else {
+            if strict { preconditionFailure("a forward pass lost \(flow.tap?.name ?? "a value"): \(flow.missing ?? "")") }
+            throw Unavailable(why: flow.tap.map { "needs \($0.name), which was not produced" } ?? flow.missing ?? "")
+        }
+        return value
+    }
+
+    /// `value` in its stored layout.
+    func stored(_ value: TapValue, _ tap: Tap) -> TapValue {
+        guard case .real(let t) = value else { return value }
+        switch tap.kind.row.layout {
+        case .tokens: return .real(t.reshaped(tokenShape(t.shape[t.rank - 1])))
+        case .patches: return .real(t.reshaped([1] + t.shape))
+        case .asComputed: return value
+        }
+    }
+
+    /// A stored tap in computing rows.
+    func computing(_ value: TapValue, _ tap: Tap) -> TapValue {
+        guard case .real(let t) = value, tap.kind.row.layout != .asComputed, t.rank >= 2 else { return value }
+        return .real(t.reshaped([t.count / t.shape[t.rank - 1], t.shape[t.rank - 1]]))
+    }
+}
+
+extension TapValue {
+    /// The real tensor, or an error naming what was found.
+    public var realValue: Tensor<Double> {
+        get throws {
+            guard case .real(let t) = self else { throw InputError(field: "tap", "an integer tap where a real one belongs") }
+            return t
+        }
+    }
+}

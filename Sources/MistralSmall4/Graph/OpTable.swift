@@ -1,0 +1,87 @@
+// The op table — spec/conformance.md §5–6: every spec op of Mistral Small 4, written once. Each entry names its
+// spec page and equations, the taps it produces (TapKinds.swift gives their names, layouts and tolerance classes)
+// and its plugin entry points (spec/plugin-abi.md). Backends, the diff engine, `assay coverage`, the plugin loader,
+// the selftest and SpecBookTests read this table; adding an op is one case here plus its implementations.
+
+/// The spec ops of Mistral Small 4, as a backend implements them. Raw values are the names `assay coverage` prints
+/// and plugins list.
+public enum SpecOp: String, Sendable, CaseIterable, Comparable {
+    case embedding
+    case rmsNorm = "rms_norm"
+    case add
+    case mlaAttention = "mla_attention"
+    case mlaDecode = "mla_decode"
+    case router
+    case routedExperts = "routed_experts"
+    case swiglu
+    case lmHead = "lm_head"
+    case patchEmbedding = "patch_embedding"
+    case visionAttention = "vision_attention"
+    case patchMerger = "patch_merger"
+    case projectorMLP = "projector_mlp"
+
+    public static func < (a: SpecOp, b: SpecOp) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+
+    /// The op's row of the table.
+    public var entry: OpEntry {
+        switch self {
+        case .embedding:
+            OpEntry("spec/decoder.md", "eq. 1", "token rows of embed_tokens", taps: [.embedTokens],
+                    plugin: "assay_embedding_f32")
+        case .rmsNorm:
+            OpEntry("spec/rmsnorm.md", "eq. 1", "RMSNorm, every norm of the model",
+                    taps: [.inputNorm, .postAttentionNorm, .finalNorm, .lnPre, .attentionNorm, .ffnNorm, .projectorNorm],
+                    plugin: "assay_rms_norm_f32")
+        case .add:
+            OpEntry("spec/decoder.md", "eq. 2–3", "elementwise sum: the residual stream and the MoE combine",
+                    taps: [.decoderLayer, .moe, .visionBlock], plugin: "assay_add_f32")
+        case .mlaAttention:
+            OpEntry("spec/attention.md", "eq. 1–8", "MLA prefill with YaRN RoPE and the query temperature",
+                    taps: [.kvLatent, .selfAttention])
+        case .mlaDecode:
+            OpEntry("spec/attention.md", "eq. 9–10", "MLA decode: one token per sequence, absorbed over the latent cache",
+                    taps: [.kvLatent, .selfAttention])
+        case .router:
+            OpEntry("spec/router.md", "eq. 1–7", "softmax router, group-limited top-k, ties to the lower id",
+                    taps: [.routerLogits, .routerWeights, .routerIndices, .routerMargin])
+        case .routedExperts:
+            OpEntry("spec/experts.md", "eq. 2", "each chosen expert's SwiGLU, weighted and summed", taps: [.routedExperts])
+        case .swiglu:
+            OpEntry("spec/experts.md", "eq. 1", "one SwiGLU MLP: dense MLP, shared expert, vision feed-forward",
+                    taps: [.denseMLP, .sharedExperts, .feedForward], plugin: "assay_swiglu_f32")
+        case .lmHead:
+            OpEntry("spec/decoder.md", "eq. 5", "the output projection", taps: [.lmHead], plugin: "assay_lm_head_f32")
+        case .patchEmbedding:
+            OpEntry("spec/vision.md", "eq. 1", "the patch convolution", taps: [.patchConv])
+        case .visionAttention:
+            OpEntry("spec/vision.md", "eq. 7–10", "vision attention: 2D RoPE, block-diagonal over images",
+                    taps: [.visionAttention])
+        case .patchMerger:
+            OpEntry("spec/projector.md", "eq. 2–3", "the patch merger", taps: [.patchMerger])
+        case .projectorMLP:
+            OpEntry("spec/projector.md", "eq. 4–5", "the projector's linear–GELU–linear", taps: [.projector])
+        }
+    }
+
+    /// The spec page that defines the op.
+    public var page: String { entry.page }
+}
+
+/// One row of the op table.
+public struct OpEntry: Sendable {
+    /// The spec page, e.g. `spec/attention.md`.
+    public let page: String
+    /// The page's equations the op implements, e.g. `eq. 1–8`.
+    public let equations: String
+    public let summary: String
+    /// The taps the op produces (where the model calls it).
+    public let taps: [TapKind]
+    /// The f32 entry point a plugin exports for the op (spec/plugin-abi.md), nil where the ABI has none yet.
+    public let pluginEntryPoint: String?
+
+    init(_ page: String, _ equations: String, _ summary: String, taps: [TapKind], plugin: String? = nil) {
+        (self.page, self.equations, self.summary, self.taps, pluginEntryPoint) = (page, equations, summary, taps, plugin)
+    }
+}
