@@ -17,7 +17,7 @@ enum BackendRegistry {
                 throw ValidationError("unknown planted bug in '\(name)'; bugs: "
                                       + PlantedBug.allCases.map(\.rawValue).joined(separator: ", "))
             }
-            return BuggyBackend(bug)
+            return BuggyBackend(bug, profile: profile)
         }
         switch name {
         case "reference": return ReferenceBackend(profile: profile)

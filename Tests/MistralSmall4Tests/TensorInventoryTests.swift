@@ -88,7 +88,7 @@ import Testing
     @Test func bareConfigUsesTheModelPrefix() throws {
         let config = try decodeConfig(minimalMistral4())
         let names = TensorInventory(config).entries.map(\.name)
-        #expect(TensorInventory.textPrefix(config) == "model")
+        #expect(ModelPaths(config).text == "model")
         #expect(names.first == "model.embed_tokens.weight")
         #expect(names.contains("model.layers.1.mlp.experts.gate_up_proj"))
         #expect(names.last == "lm_head.weight")

@@ -135,10 +135,10 @@ struct AttentionBlock {
             let (cos, sin) = (cosines.map { Float($0) }, sines.map { Float($0) })
             let tau = Float(queryTemperature(position: positions[t], config))
             for i in 0..<rank { latents.values[t * (rank + dr) + i] = normed.values[t * rank + i] }
-            Self.rotate(&latents.values, at: t * (rank + dr) + rank, count: dr, cos: cos, sin: sin)      // (3)
+            rotate(&latents.values, at: t * (rank + dr) + rank, count: dr, cos: cos, sin: sin)           // (3)
             for h in 0..<n {
                 let head = (t * n + h) * (dn + dr)
-                Self.rotate(&q.values, at: head + dn, count: dr, cos: cos, sin: sin)
+                rotate(&q.values, at: head + dn, count: dr, cos: cos, sin: sin)
                 for i in head..<(head + dn + dr) { q.values[i] *= tau }                                   // (4)
             }
         }
@@ -180,13 +180,14 @@ struct AttentionBlock {
         return (Kernels.linear(heads, output), latent)
     }
 
-    /// spec/rope.md eq. (9)–(10) on `count` values at `offset`: interleaved pairs in, first components to the first
-    /// half and second components to the second half out (the layout transformers returns).
-    static func rotate(_ x: inout [Float], at offset: Int, count: Int, cos: [Float], sin: [Float]) {
+    /// spec/rope.md eq. (9)–(10) on `count` values at `offset`: pairs as the config's `rope_interleave` says
+    /// (interleaved (x[2i], x[2i+1]) or half-split (x[i], x[i + d/2])) in, first components to the first half and
+    /// second components to the second half out (the layout transformers returns).
+    func rotate(_ x: inout [Float], at offset: Int, count: Int, cos: [Float], sin: [Float]) {
         let original = Array(x[offset..<(offset + count)])
         let half = count / 2
         for i in 0..<half {
-            let (u, v) = (original[2 * i], original[2 * i + 1])
+            let (u, v) = rope.interleaved ? (original[2 * i], original[2 * i + 1]) : (original[i], original[i + half])
             x[offset + i] = u * cos[i] - v * sin[i]
             x[offset + i + half] = v * cos[i] + u * sin[i]
         }

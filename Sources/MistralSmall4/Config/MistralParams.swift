@@ -90,7 +90,7 @@ enum MistralParams {
     ]
 
     /// The unquantized modules of the converted FP8 checkpoint.
-    static let modulesToNotConvert = ["model.vision_tower", "model.multi_modal_projector", "lm_head"]
+    static let modulesToNotConvert = [ModelPaths.visionTower, ModelPaths.projector, TapKind.lmHead.row.module]
 
     /// The config.json for `params`: mistral3 when it has a vision encoder, else bare mistral4 (`isBare`).
     static func translate(_ params: JSONValue) throws(ConfigIssue) -> (document: JSONValue, isBare: Bool) {

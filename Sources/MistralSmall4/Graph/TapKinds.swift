@@ -148,11 +148,13 @@ public struct Tap: Hashable, Sendable, CustomStringConvertible {
 public struct ModelPaths: Sendable {
     /// The text decoder's prefix: `model.language_model` under mistral3, `model` under mistral4 (text only).
     public let text: String
+    /// The text decoder's prefix under mistral3.
+    public static let multimodalText = "model.language_model"
     public static let visionTower = "model.vision_tower"
     public static let projector = "model.multi_modal_projector"
 
     public init(_ config: ModelConfig) {
-        text = config.multimodal == nil ? "model" : "model.language_model"
+        text = config.multimodal == nil ? "model" : Self.multimodalText
     }
 
     /// The path of `scope` (layer `layer` for the layer scopes).

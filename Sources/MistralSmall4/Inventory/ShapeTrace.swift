@@ -85,7 +85,7 @@ public struct ShapeTrace: Sendable {
 
     /// The steps of decoder layer `layer` for `span`, attention by `algorithm` (spec/attention.md eq. 1–10).
     public func decoderLayer(_ layer: Int, span: TokenSpan, algorithm: AttentionAlgorithm) -> [TraceStep] {
-        let prefix = "\(TensorInventory.textPrefix(config)).layers.\(layer)"
+        let prefix = ModelPaths(config).layer(layer)
         let rows = span.rows
         let hidden = text.hiddenSize
         return [norm(prefix + ".input_layernorm", rows: rows)]
@@ -160,7 +160,7 @@ public struct ShapeTrace: Sendable {
 
     /// The whole text decoder over `span`: every layer, the final norm and lm_head.
     public func decoder(span: TokenSpan, algorithm: AttentionAlgorithm) -> [TraceStep] {
-        let prefix = TensorInventory.textPrefix(config)
+        let prefix = ModelPaths(config).text
         let head = config.tieWordEmbeddings ? prefix + ".embed_tokens" : "lm_head"
         let headWeight = entry(head + ".weight")
         return [elementwise(prefix + ".embed_tokens", "gather", [span.rows], to: [span.rows, text.hiddenSize])]

@@ -58,20 +58,26 @@ public struct TensorInventory: Sendable {
         positions = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.name, $0) })
     }
 
+    /// Whether `name` is a routed experts' stacked tensor (`….mlp.experts.gate_up_proj` [E, 2I, H] or `down_proj`).
+    public static func isRoutedExpert(_ name: String) -> Bool {
+        let experts = TapKind.routedExperts.row.module
+        return name.hasSuffix(experts + ".gate_up_proj") || name.hasSuffix(experts + ".down_proj")
+    }
+
     /// The entry named `name`, or nil.
     public subscript(name: String) -> TensorEntry? { positions[name].map { entries[$0] } }
 
-    /// The state-dict prefix of the text decoder: `model.language_model` under mistral3, `model` under mistral4.
-    public static func textPrefix(_ config: ModelConfig) -> String {
-        config.multimodal == nil ? "model" : "model.language_model"
-    }
 }
 
 private struct InventoryBuilder {
     let config: ModelConfig
+    let paths: ModelPaths
     var entries: [TensorEntry] = []
 
-    init(config: ModelConfig) { self.config = config }
+    init(config: ModelConfig) {
+        self.config = config
+        paths = ModelPaths(config)
+    }
 
     mutating func add(_ name: String, _ shape: [Int], _ component: Component) {
         entries.append(TensorEntry(name: name, shape: shape, component: component))
@@ -94,21 +100,20 @@ private struct InventoryBuilder {
             projector(multimodal)
         }
         let t = config.text
-        let text = TensorInventory.textPrefix(config)
-        add(text + ".embed_tokens.weight", [t.vocabSize, t.hiddenSize], .embedding)
+        add(paths.tap(.embedTokens).weight, [t.vocabSize, t.hiddenSize], .embedding)
         for layer in 0..<t.numHiddenLayers {
-            let prefix = "\(text).layers.\(layer)"
-            attention(prefix + ".self_attn")
+            let paths = self.paths, tap = { (kind: TapKind) in paths.tap(kind, layer: layer) }
+            attention(tap(.selfAttention).module)
             if t.isMoELayer(layer) {
-                moe(prefix + ".mlp")
+                moe(layer)
             } else {
-                swiGLU(prefix + ".mlp", width: t.intermediateSize, hidden: t.hiddenSize, .denseMLP)
+                swiGLU(tap(.denseMLP).module, width: t.intermediateSize, hidden: t.hiddenSize, .denseMLP)
             }
-            norm(prefix + ".input_layernorm", t.hiddenSize, .norms)
-            norm(prefix + ".post_attention_layernorm", t.hiddenSize, .norms)
+            norm(tap(.inputNorm).module, t.hiddenSize, .norms)
+            norm(tap(.postAttentionNorm).module, t.hiddenSize, .norms)
         }
-        norm(text + ".norm", t.hiddenSize, .norms)
-        if !config.tieWordEmbeddings { linear("lm_head", out: t.vocabSize, in: t.hiddenSize, .lmHead) }
+        norm(paths.tap(.finalNorm).module, t.hiddenSize, .norms)
+        if !config.tieWordEmbeddings { linear(paths.tap(.lmHead).module, out: t.vocabSize, in: t.hiddenSize, .lmHead) }
     }
 
     /// MLA: x → (q_a → q_a_layernorm → q_b | q_proj), x → kv_a_proj_with_mqa → (latent, shared rope key),
@@ -129,14 +134,17 @@ private struct InventoryBuilder {
         linear(a + ".o_proj", out: hidden, in: heads * t.vHeadDim, bias: bias, .attention)
     }
 
-    /// Routed experts (fused: gate_up [E, 2I, H] holds gate rows then up rows), the router, the shared experts.
-    mutating func moe(_ m: String) {
+    /// Layer `layer`'s routed experts (fused: gate_up [E, 2I, H] holds gate rows then up rows), router and shared
+    /// experts.
+    mutating func moe(_ layer: Int) {
         let t = config.text
         let (experts, width, hidden) = (t.nRoutedExperts, t.moeIntermediateSize, t.hiddenSize)
-        add(m + ".experts.gate_up_proj", [experts, 2 * width, hidden], .routedExperts)
-        add(m + ".experts.down_proj", [experts, hidden, width], .routedExperts)
-        add(m + ".gate.weight", [experts, hidden], .router)
-        swiGLU(m + ".shared_experts", width: width * t.nSharedExperts, hidden: hidden, .sharedExperts)
+        let routed = paths.tap(.routedExperts, layer: layer).module
+        add(routed + ".gate_up_proj", [experts, 2 * width, hidden], .routedExperts)
+        add(routed + ".down_proj", [experts, hidden, width], .routedExperts)
+        add(paths.tap(.routerLogits, layer: layer).weight, [experts, hidden], .router)
+        swiGLU(paths.tap(.sharedExperts, layer: layer).module, width: width * t.nSharedExperts, hidden: hidden,
+               .sharedExperts)
     }
 
     /// A SwiGLU MLP H → width → H: gate_proj, up_proj [width, H], down_proj [H, width].
@@ -148,27 +156,27 @@ private struct InventoryBuilder {
 
     /// Pixtral: patch_conv (no bias), ln_pre, then per block attention_norm, feed_forward, attention, ffn_norm.
     mutating func visionTower(_ v: VisionConfig) {
-        let tower = "model.vision_tower"
         let hidden = v.hiddenSize
-        add(tower + ".patch_conv.weight", [hidden, v.numChannels, v.patchSize, v.patchSize], .vision)
-        norm(tower + ".ln_pre", hidden, .vision)
+        add(paths.tap(.patchConv).weight, [hidden, v.numChannels, v.patchSize, v.patchSize], .vision)
+        norm(paths.tap(.lnPre).module, hidden, .vision)
         for layer in 0..<v.numHiddenLayers {
-            let block = "\(tower).transformer.layers.\(layer)"
-            norm(block + ".attention_norm", hidden, .vision)
-            swiGLU(block + ".feed_forward", width: v.intermediateSize, hidden: hidden, .vision)
+            let paths = self.paths, tap = { (kind: TapKind) in paths.tap(kind, layer: layer) }
+            norm(tap(.attentionNorm).module, hidden, .vision)
+            swiGLU(tap(.feedForward).module, width: v.intermediateSize, hidden: hidden, .vision)
             for projection in ["k_proj", "v_proj", "q_proj", "o_proj"] {
-                linear(block + ".attention." + projection, out: hidden, in: hidden, .vision)
+                linear(tap(.visionAttention).module + "." + projection, out: hidden, in: hidden, .vision)
             }
-            norm(block + ".ffn_norm", hidden, .vision)
+            norm(tap(.ffnNorm).module, hidden, .vision)
         }
     }
 
     /// norm → patch merger (s² patches → one, [Hv, Hv·s²]) → linear_1 [H, Hv] → GELU → linear_2 [H, H].
     mutating func projector(_ m: MultimodalConfig) {
-        let projector = "model.multi_modal_projector"
+        let projector = paths.tap(.projector).module
         let (visionWidth, textWidth, merge) = (m.vision.hiddenSize, config.text.hiddenSize, m.spatialMergeSize)
-        norm(projector + ".norm", visionWidth, .projector)
-        linear(projector + ".patch_merger.merging_layer", out: visionWidth, in: visionWidth * merge * merge, .projector)
+        norm(paths.tap(.projectorNorm).module, visionWidth, .projector)
+        linear(paths.tap(.patchMerger).module + ".merging_layer", out: visionWidth, in: visionWidth * merge * merge,
+               .projector)
         linear(projector + ".linear_1", out: textWidth, in: visionWidth, bias: m.multimodalProjectorBias, .projector)
         linear(projector + ".linear_2", out: textWidth, in: textWidth, bias: m.multimodalProjectorBias, .projector)
     }

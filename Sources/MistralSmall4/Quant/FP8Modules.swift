@@ -15,13 +15,14 @@ public enum FP8Modules {
 
     /// Whether inventory tensor `name` of `config` is a weight the FP8 checkpoint quantizes.
     public static func isQuantized(_ name: String, config: ModelConfig) -> Bool {
-        guard name.hasPrefix(TensorInventory.textPrefix(config) + ".layers."),
-              name.contains(".self_attn.") || name.contains(".mlp.") else { return false }
+        guard name.hasPrefix(ModelPaths(config).text + ".layers."),
+              name.contains(TapKind.selfAttention.row.module + ".") || name.contains(TapKind.moe.row.module + ".")
+        else { return false }
         return quantizedLeaves.contains(name.split(separator: ".").suffix(2).joined(separator: "."))
     }
 
     /// Whether `name` is a stacked expert tensor [E, out, in] (one scale set per expert).
-    public static func isStacked(_ name: String) -> Bool { name.contains(".experts.") }
+    public static func isStacked(_ name: String) -> Bool { TensorInventory.isRoutedExpert(name) }
 
     /// A stacked expert tensor's scales are per expert (a row is required); a linear's are not (none is allowed).
     public static func checkRow(_ name: String, _ row: Int?) throws(WeightError) {

@@ -16,7 +16,7 @@ public struct PatchEmbedding: Sendable {
 
     /// `weight [Hv, C, p, p]`.
     public init(weight: Tensor<Double>) {
-        precondition(weight.rank == 4 && weight.shape[2] == weight.shape[3], "patch_conv.weight \(weight.shape)")
+        precondition(weight.rank == 4 && weight.shape[2] == weight.shape[3], "patch convolution weight \(weight.shape)")
         kernel = weight.reshaped([weight.shape[0], weight.shape[1] * weight.shape[2] * weight.shape[3]])
         patchSize = weight.shape[2]
     }

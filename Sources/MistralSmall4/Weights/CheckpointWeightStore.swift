@@ -20,8 +20,9 @@ import Tensor
 /// `save_pretrained` and reads back: `language_model.model.…` for `model.language_model.…`,
 /// `language_model.lm_head.weight`, `vision_tower.…` and `multi_modal_projector.…` without `model.`.
 func legacyCheckpointName(_ name: String) -> String? {
-    let renames = [("model.language_model.", "language_model.model."), ("lm_head.", "language_model.lm_head."),
-                   ("model.vision_tower.", "vision_tower."), ("model.multi_modal_projector.", "multi_modal_projector.")]
+    let renames = [(ModelPaths.multimodalText + ".", "language_model.model."),
+                   (TapKind.lmHead.row.module + ".", "language_model.lm_head."),
+                   (ModelPaths.visionTower + ".", "vision_tower."), (ModelPaths.projector + ".", "multi_modal_projector.")]
     for (current, legacy) in renames where name.hasPrefix(current) { return legacy + name.dropFirst(current.count) }
     return nil
 }
@@ -110,7 +111,7 @@ public final class CheckpointWeightStore: WeightStore {
         throws(WeightError) -> WeightSource
     {
         let name = entry.name
-        guard let location = MistralCheckpointNames.stored(name, textPrefix: TensorInventory.textPrefix(config)) else {
+        guard let location = MistralCheckpointNames.stored(name, paths: ModelPaths(config)) else {
             throw WeightError(source: checkpoint.directory, tensor: name, "Mistral's layout has no name for this tensor")
         }
         func linear(_ stored: String, shape: [Int]) throws(WeightError) -> StoredLinear {

@@ -14,7 +14,7 @@ public struct MemoizedWeightStore: WeightStore {
     public init(_ base: any WeightStore) { self.base = base }
 
     public func rows(_ name: String, _ rows: Range<Int>) throws(WeightError) -> Tensor<Double> {
-        guard !name.contains(".experts.") else { return try base.rows(name, rows) }
+        guard !TensorInventory.isRoutedExpert(name) else { return try base.rows(name, rows) }
         return try kept.value("\(name)[\(rows.lowerBound)..<\(rows.upperBound)]") { () throws(WeightError) in
             try base.rows(name, rows)
         }

@@ -34,26 +34,33 @@ enum MistralStoredWeight: Equatable {
 }
 
 enum MistralCheckpointNames {
+    /// The module path of `kind` inside a decoder layer (`input_layernorm`, `mlp.gate`), as the tap table has it.
+    private static func inLayer(_ kind: TapKind) -> String { String(kind.row.module.dropFirst()) }
+
     /// Renamings of the module path inside a text layer, Hugging Face → Mistral.
-    static let layerModules: [(String, String)] = [
-        ("input_layernorm", "attention_norm"), ("post_attention_layernorm", "ffn_norm"),
-        ("self_attn.q_a_proj", "attention.wq_a"), ("self_attn.q_b_proj", "attention.wq_b"),
-        ("self_attn.q_proj", "attention.wq"), ("self_attn.kv_a_proj_with_mqa", "attention.wkv_a_with_mqa"),
-        ("self_attn.kv_b_proj", "attention.wkv_b"), ("self_attn.o_proj", "attention.wo"),
-        ("self_attn.q_a_layernorm", "attention.q_a_norm"), ("self_attn.kv_a_layernorm", "attention.kv_a_norm"),
-        ("mlp.gate", "gate"),
-        ("mlp.shared_experts.gate_proj", "shared_experts.w1"), ("mlp.shared_experts.up_proj", "shared_experts.w3"),
-        ("mlp.shared_experts.down_proj", "shared_experts.w2"),
-        ("mlp.gate_proj", "feed_forward.w1"), ("mlp.up_proj", "feed_forward.w3"), ("mlp.down_proj", "feed_forward.w2"),
-    ]
+    static let layerModules: [(String, String)] = {
+        let (attention, shared, dense) = (inLayer(.selfAttention), inLayer(.sharedExperts), inLayer(.denseMLP))
+        return [
+            (inLayer(.inputNorm), "attention_norm"), (inLayer(.postAttentionNorm), "ffn_norm"),
+            (attention + ".q_a_proj", "attention.wq_a"), (attention + ".q_b_proj", "attention.wq_b"),
+            (attention + ".q_proj", "attention.wq"), (attention + ".kv_a_proj_with_mqa", "attention.wkv_a_with_mqa"),
+            (attention + ".kv_b_proj", "attention.wkv_b"), (attention + ".o_proj", "attention.wo"),
+            (attention + ".q_a_layernorm", "attention.q_a_norm"), (attention + ".kv_a_layernorm", "attention.kv_a_norm"),
+            (inLayer(.routerLogits), "gate"),
+            (shared + ".gate_proj", "shared_experts.w1"), (shared + ".up_proj", "shared_experts.w3"),
+            (shared + ".down_proj", "shared_experts.w2"),
+            (dense + ".gate_proj", "feed_forward.w1"), (dense + ".up_proj", "feed_forward.w3"),
+            (dense + ".down_proj", "feed_forward.w2"),
+        ]
+    }()
 
     /// Renamings inside the vision tower and the projector (prefix first, then module names).
     static let visionPrefixes: [(String, String)] = [
-        ("model.vision_tower.", "vision_encoder."),
-        ("model.multi_modal_projector.linear_1.", "vision_language_adapter.w_in."),
-        ("model.multi_modal_projector.linear_2.", "vision_language_adapter.w_out."),
-        ("model.multi_modal_projector.norm.", "pre_mm_projector_norm."),
-        ("model.multi_modal_projector.patch_merger.", "patch_merger."),
+        (ModelPaths.visionTower + ".", "vision_encoder."),
+        (ModelPaths.projector + ".linear_1.", "vision_language_adapter.w_in."),
+        (ModelPaths.projector + ".linear_2.", "vision_language_adapter.w_out."),
+        (ModelPaths.projector + TapKind.projectorNorm.row.module + ".", "pre_mm_projector_norm."),
+        (ModelPaths.projector + TapKind.patchMerger.row.module + ".", "patch_merger."),
     ]
     static let visionModules: [(String, String)] = [
         ("attention.q_proj.", "attention.wq."), ("attention.k_proj.", "attention.wk."),
@@ -62,13 +69,12 @@ enum MistralCheckpointNames {
         ("feed_forward.down_proj.", "feed_forward.w2."),
     ]
 
-    /// Where `name` (an inventory name of a config whose text prefix is `textPrefix`) lives; nil when the layout
-    /// has no rule for it.
-    static func stored(_ name: String, textPrefix: String) -> MistralStoredWeight? {
-        if name == "lm_head.weight" { return .tensor("output.weight") }
-        if name == textPrefix + ".embed_tokens.weight" { return .tensor("tok_embeddings.weight") }
-        if name == textPrefix + ".norm.weight" { return .tensor("norm.weight") }
-        if name.hasPrefix(textPrefix + ".layers.") { return layerTensor(String(name.dropFirst(textPrefix.count + 1))) }
+    /// Where `name` (an inventory name of the model of `paths`) lives; nil when the layout has no rule for it.
+    static func stored(_ name: String, paths: ModelPaths) -> MistralStoredWeight? {
+        if name == paths.tap(.lmHead).weight { return .tensor("output.weight") }
+        if name == paths.tap(.embedTokens).weight { return .tensor("tok_embeddings.weight") }
+        if name == paths.tap(.finalNorm).weight { return .tensor("norm.weight") }
+        if name.hasPrefix(paths.text + ".layers.") { return layerTensor(String(name.dropFirst(paths.text.count + 1))) }
         for (hf, mistral) in visionPrefixes where name.hasPrefix(hf) {
             var renamed = mistral + name.dropFirst(hf.count)
             for (module, native) in visionModules { renamed = renamed.replacing(module, with: native, maxReplacements: 1) }
@@ -83,8 +89,8 @@ enum MistralCheckpointNames {
         let parts = path.split(separator: ".", maxSplits: 2).map(String.init)
         guard parts.count == 3, let layer = Int(parts[1]) else { return nil }
         switch parts[2] {
-        case "mlp.experts.gate_up_proj": return .perExpert(layer: layer, parts: ["w1", "w3"])
-        case "mlp.experts.down_proj": return .perExpert(layer: layer, parts: ["w2"])
+        case inLayer(.routedExperts) + ".gate_up_proj": return .perExpert(layer: layer, parts: ["w1", "w3"])
+        case inLayer(.routedExperts) + ".down_proj": return .perExpert(layer: layer, parts: ["w2"])
         default: break
         }
         for (hf, mistral) in layerModules where parts[2].hasPrefix(hf + ".") {

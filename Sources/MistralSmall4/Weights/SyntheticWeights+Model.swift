@@ -17,7 +17,7 @@ extension TensorEntry {
     public var syntheticDistribution: (mean: Double, std: Double) {
         if name.hasSuffix(".bias") { return (0, 0.02) }
         if shape.count == 1 { return (1, 0.1) }
-        if name.hasSuffix("embed_tokens.weight") { return (0, 1) }
+        if component == .embedding { return (0, 1) }
         let fanIn = shape.count == 4 ? shape.dropFirst().reduce(1, *) : shape.last!
         return (0, 1 / Double(fanIn).squareRoot())
     }

@@ -55,7 +55,7 @@ public enum RopeSpectrum {
     {
         let text = config.text
         let (dr, rank, hidden) = (text.qkRopeHeadDim, text.kvLoraRank, text.hiddenSize)
-        let prefix = TensorInventory.textPrefix(config) + ".layers.0.self_attn"
+        let prefix = ModelPaths(config).tap(.selfAttention, layer: 0).module
         let probeRows = prefix + ".kv_a_proj_with_mqa.weight"
         let store = ProbeStore(base: SyntheticWeightStore(config: config, seed: 0), name: probeRows, rank: rank, rope: dr)
         let pairs = dr / 2

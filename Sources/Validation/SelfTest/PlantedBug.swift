@@ -40,30 +40,34 @@ public enum PlantedBug: String, CaseIterable, Sendable {
         }
     }
 
-    /// The (case, tap) where an isolated diff against the selftest goldens must fail first; `P` is the text prefix.
-    public func expectedFirstFailure(text P: String) -> (caseName: String, tap: String) {
-        switch self {
-        case .ropeHalfSplit, .yarnRangeFromMaxPositions: ("start", P + ".layers.0.self_attn#kv_latent")
-        case .missingMscaleSquared, .kvUpValueFirst, .paddingVisible: ("start", P + ".layers.0.self_attn")
-        case .temperatureAtPositionPlusOne: ("long", P + ".layers.0.self_attn")
-        case .normEpsilon: ("start", P + ".layers.0.input_layernorm")
-        case .routerTiesToHigherId: ("start", P + ".layers.\(SelfTest.tiedLayer).mlp.gate#indices")
-        case .routerWithoutRenormalization: ("start", P + ".layers.1.mlp.gate#weights")
-        case .expertWeightsTransposed: ("start", P + ".layers.1.mlp.experts")
-        case .projectorGELUTanh: ("images", "model.multi_modal_projector")
-        case .mergerChannelOrder: ("images", "model.multi_modal_projector.patch_merger")
+    /// The (case, tap) where an isolated diff against the selftest goldens (of the model of `paths`) must fail
+    /// first.
+    public func expectedFirstFailure(_ paths: ModelPaths) -> (caseName: String, tap: String) {
+        let (caseName, kind, layer): (String, TapKind, Int?) = switch self {
+        case .ropeHalfSplit, .yarnRangeFromMaxPositions: ("start", .kvLatent, 0)
+        case .missingMscaleSquared, .kvUpValueFirst, .paddingVisible: ("start", .selfAttention, 0)
+        case .temperatureAtPositionPlusOne: ("long", .selfAttention, 0)
+        case .normEpsilon: ("start", .inputNorm, 0)
+        case .routerTiesToHigherId: ("start", .routerIndices, SelfTest.tiedLayer)
+        case .routerWithoutRenormalization: ("start", .routerWeights, 1)
+        case .expertWeightsTransposed: ("start", .routedExperts, 1)
+        case .projectorGELUTanh: ("images", .projector, nil)
+        case .mergerChannelOrder: ("images", .patchMerger, nil)
         }
+        return (caseName, paths.tap(kind, layer: layer).name)
     }
 }
 
 /// The reference backend with one planted bug.
 public struct BuggyBackend: DelegatingBackend {
     public let bug: PlantedBug
+    public let profile: PrecisionProfile
     public let base: any Backend
 
-    public init(_ bug: PlantedBug) {
-        self.bug = bug
-        var base = ReferenceBackend()
+    /// The reference in `profile` with `bug` planted.
+    public init(_ bug: PlantedBug, profile: PrecisionProfile = .exact) {
+        (self.bug, self.profile) = (bug, profile)
+        var base = ReferenceBackend(profile: profile)
         switch bug {
         case .ropeHalfSplit, .yarnRangeFromMaxPositions:
             base.makeAttention = { weights, config, profile in
@@ -164,7 +168,7 @@ public struct BuggyBackend: DelegatingBackend {
         guard bug == .projectorGELUTanh else {
             return try base.projectorMLP(x, linear1: linear1, bias1: bias1, linear2: linear2, bias2: bias2)
         }
-        return Projector.mlp(x, linear1: linear1, bias1: bias1, linear2: linear2, bias2: bias2) { u in
+        return Projector.mlp(x, linear1: linear1, bias1: bias1, linear2: linear2, bias2: bias2, profile: profile) { u in
             0.5 * u * (1 + tanh((2 / Double.pi).squareRoot() * (u + 0.044715 * u * u * u)))
         }
     }

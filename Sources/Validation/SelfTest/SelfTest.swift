@@ -32,7 +32,7 @@ public enum SelfTest {
     public static func goldens() throws -> GoldenData {
         let config = try Preset.tiny.load()
         let store = TransformedWeightStore(SyntheticWeightStore(config: config, seed: 0)) { name, slab in
-            name.hasSuffix(".layers.\(tiedLayer).mlp.gate.weight") ? slab.map { _ in 0 } : slab
+            name == ModelPaths(config).tap(.routerLogits, layer: tiedLayer).weight ? slab.map { _ in 0 } : slab
         }
         var cases = [GoldenCase]()
         for (name, start) in [("start", 0), ("long", GoldenCase.longStart - 4)] {
@@ -58,7 +58,7 @@ public enum SelfTest {
         let data = try goldens()
         let tolerances = try Tolerances(.f64)
         let others = try [CandidatePrecision.f32, .bf16].map { ($0, try Tolerances($0)) }
-        let text = TensorInventory.textPrefix(data.config)
+        let paths = ModelPaths(data.config)
         var outcomes = [SelfTestOutcome]()
         for bug in [nil] + PlantedBug.allCases.map(Optional.some) {
             progress(bug?.rawValue ?? "control")
@@ -70,7 +70,7 @@ public enum SelfTest {
                         : (v.comparison.map { !($0.nmse <= limits.nmse[v.toleranceClass] ?? 0) } ?? false)
                 }
             }.map(\.0)
-            outcomes.append(SelfTestOutcome(bug: bug, expected: bug?.expectedFirstFailure(text: text),
+            outcomes.append(SelfTestOutcome(bug: bug, expected: bug?.expectedFirstFailure(paths),
                                             firstFailure: result.failures.first, failedTaps: result.failures.count,
                                             caughtBy: bug == nil ? [] : caught))
         }
