@@ -9,6 +9,13 @@ checkpoint such as `assay export-checkpoint --preset tiny-vision` writes:
     mistral-fp8/   params.json; consolidated.safetensors (no index); Mistral's names (`layers.N.attention.wq_a`,
                    `layers.N.experts.E.w1`, `tok_embeddings`, `output`, `vision_encoder.…`); `qscale_weight` /
                    `qscale_act` F32 []; vision q/k rows in native (interleaved-pair) order
+    hf-fp8-halves/ hf-fp8 in one model.safetensors, except that the fused experts keep each half's own scale as
+                   transformers' FP8Experts stores it: `gate_up_proj` holds w1's and w3's codes unchanged beside
+                   `gate_up_proj_scale_inv` F32 [E, 2, 1] = [s_w1, s_w3] (activation scale max(s_a1, s_a3))
+    expert-halves-cases.safetensors
+                   `input` F64 [4, H] (standard normal, PCG64 with --seed + 1) and, for every routed expert e of
+                   every MoE layer N, `layers.N.experts.e.output` F64 [4, H]: that expert of hf-fp8-halves on the
+                   input, emulated here in float64 (spec/quant.md eq. 2 and 4 per half, spec/experts.md eq. 1)
 
 The Mistral layout is the source: every quantized weight (each expert's w1, w2, w3 apart) gets its own scale
 s_w = f32(amax / 448) and E4M3 codes round-to-nearest-even, and its own activation scale s_a = f32(u / 448), u drawn
@@ -69,6 +76,12 @@ def e4m3_values(codes):
     return np.where(codes & 0x80, -magnitude, magnitude)
 
 
+def bf16_round64(x):
+    """float64 array -> nearest bfloat16 values (8 significant bits, ties to even), as float64: no float32 step."""
+    mantissa, exponent = np.frexp(np.asarray(x, dtype=np.float64))
+    return np.ldexp(np.round(mantissa * 256), exponent - 8)
+
+
 def quantize(w):
     """A weight -> (codes, s_w): one scale per tensor, s_w = f32(amax / 448)."""
     scale = f32(float(np.abs(w).max()) / E4M3_MAX) or 1.0
@@ -122,6 +135,10 @@ def write(path, tensors, metadata=None):
     with open(tmp, "wb") as f:
         f.write(valid(tensors, metadata))
     os.replace(tmp, path)
+
+
+def f64(x):
+    return ("F64", list(np.shape(x)), np.asarray(x, dtype="<f8").tobytes())
 
 
 def write_json(path, document):
@@ -237,7 +254,7 @@ def make(source, out, seed):
     def activation_scale():
         return f32(rng.uniform(4, 16) / E4M3_MAX)
 
-    mistral, hf = {}, {}
+    mistral, hf, halves, expert_parts = {}, {}, {}, {}
     for name, stored in tensors.items():
         w = as_float(*stored)
         if not is_quantized(name, prefix):
@@ -246,7 +263,7 @@ def make(source, out, seed):
                 and name.startswith("model.vision_tower.") else w
             mistral[mistral_name(name, prefix)] = bf16(native)
         elif name.endswith("experts.gate_up_proj") or name.endswith("experts.down_proj"):
-            experts(name, w, mistral, hf, activation_scale)
+            expert_parts[name] = experts(name, w, mistral, hf, halves, activation_scale)
         else:
             codes, s_w = quantize(w)
             s_a = activation_scale()
@@ -258,14 +275,20 @@ def make(source, out, seed):
                             stored_module + ".qscale_act": scalar(s_a)})
 
     hf_dir, mistral_dir = os.path.join(out, "hf-fp8"), os.path.join(out, "mistral-fp8")
-    for directory in (hf_dir, mistral_dir):
+    halves_dir = os.path.join(out, "hf-fp8-halves")
+    for directory in (hf_dir, mistral_dir, halves_dir):
         os.makedirs(directory, exist_ok=True)
     write(os.path.join(mistral_dir, "consolidated.safetensors"), mistral)
     write_json(os.path.join(mistral_dir, "params.json"), params_json(config))
 
+    x = np.random.Generator(np.random.PCG64(seed + 1)).standard_normal((4, tensors[prefix + ".norm.weight"][1][0]))
+    write(os.path.join(out, "expert-halves-cases.safetensors"), dict(input=f64(x), **emulated_experts(x, expert_parts)))
+
     config = dict(config, quantization_config={
         "quant_method": "fp8", "activation_scheme": "static", "weight_block_size": None,
         "modules_to_not_convert": ["model.vision_tower", "model.multi_modal_projector", "lm_head"]})
+    write_json(os.path.join(halves_dir, "config.json"), config)
+    write(os.path.join(halves_dir, "model.safetensors"), {**hf, **halves}, {"format": "pt"})
     write_json(os.path.join(hf_dir, "config.json"), config)
     names = list(hf)
     halves = {"model-00001-of-00002.safetensors": names[:len(names) // 2],
@@ -275,15 +298,16 @@ def make(source, out, seed):
     write_json(os.path.join(hf_dir, "model.safetensors.index.json"), {
         "metadata": {"total_size": sum(len(t[2]) for t in hf.values())},
         "weight_map": {n: shard for shard, members in halves.items() for n in members}})
-    print(f"wrote {len(hf)} tensors to {hf_dir} and {len(mistral)} to {mistral_dir}")
+    print(f"wrote {len(hf)} tensors to {hf_dir} and {halves_dir}, {len(mistral)} to {mistral_dir}")
 
 
-def experts(name, w, mistral, hf, activation_scale):
-    """Per-expert Mistral tensors, and the fused Hugging Face ones the converter makes of them."""
+def experts(name, w, mistral, hf, halves, activation_scale):
+    """Per-expert Mistral tensors, the fused Hugging Face ones the converter makes of them, and the fused ones
+    that keep each half's scale (`halves`). Returns each expert's parts as (codes, s_w, s_a)."""
     layer = name.split(".layers.")[1].split(".")[0]
     parts = ("w1", "w3") if name.endswith("gate_up_proj") else ("w2",)
     rows = w.shape[1] // len(parts)
-    fused_codes, fused_scales, fused_activations = [], [], []
+    fused_codes, fused_scales, fused_activations, per_expert = [], [], [], []
     for e in range(w.shape[0]):
         quantized = []
         for k, part in enumerate(parts):
@@ -297,9 +321,37 @@ def experts(name, w, mistral, hf, activation_scale):
         fused_codes.append(np.concatenate([requantize(c, s, s_max) for c, s, _ in quantized]))
         fused_scales.append(s_max)
         fused_activations.append(max(a for _, _, a in quantized))
+        per_expert.append(quantized)
+    experts_count = w.shape[0]
     hf[name] = fp8(np.stack(fused_codes))
-    hf[name + "_scale_inv"] = ("F32", [w.shape[0], 1, 1], np.array(fused_scales, dtype="<f4").tobytes())
-    hf[name + "_activation_scale"] = ("F32", [w.shape[0]], np.array(fused_activations, dtype="<f4").tobytes())
+    hf[name + "_scale_inv"] = ("F32", [experts_count, 1, 1], np.array(fused_scales, dtype="<f4").tobytes())
+    hf[name + "_activation_scale"] = ("F32", [experts_count], np.array(fused_activations, dtype="<f4").tobytes())
+    half_scales = np.array([[s for _, s, _ in quantized] for quantized in per_expert], dtype="<f4")
+    halves[name] = fp8(np.stack([np.concatenate([c for c, _, _ in quantized]) for quantized in per_expert]))
+    halves[name + "_scale_inv"] = ("F32", [experts_count, len(parts), 1], half_scales.tobytes())   # [E, 2, 1]
+    return [[(c, s, a) for c, s, _ in quantized] for quantized, a in zip(per_expert, fused_activations)]
+
+
+def emulated_linear(x, codes, s_w, s_a):
+    """spec/quant.md eq. (2) and (4) in float64: x_q = E4M3(bf16(x / s_a)), y = (x_q · w_qᵀ) · s_a · s_w, summed
+    exactly (every partial sum of E4M3 products is a multiple of 2^-18 far below 2^53 of them)."""
+    x_q = e4m3_values(e4m3_codes(bf16_round64(x / s_a)))
+    return (x_q @ e4m3_values(codes).T) * s_a * s_w
+
+
+def emulated_experts(x, expert_parts):
+    """Every routed expert of hf-fp8-halves on `x`: gate and up each under its own s_w and the shared s_a, then
+    silu(gate) * up, then down (spec/experts.md eq. 1)."""
+    cases = {}
+    for name, gate_up in expert_parts.items():
+        if not name.endswith("experts.gate_up_proj"):
+            continue
+        layer = name.split(".layers.")[1].split(".")[0]
+        down = expert_parts[name[:-len("gate_up_proj")] + "down_proj"]
+        for e, ((gate, up), (w2,)) in enumerate(zip(gate_up, down)):
+            g, u = emulated_linear(x, *gate), emulated_linear(x, *up)
+            cases[f"layers.{layer}.experts.{e}.output"] = f64(emulated_linear(g / (1 + np.exp(-g)) * u, *w2))
+    return cases
 
 
 def main():

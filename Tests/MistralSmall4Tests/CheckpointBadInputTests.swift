@@ -8,7 +8,7 @@ import Tensor
 @testable import MistralSmall4
 
 /// A copy of a fixture checkpoint, deleted with the value.
-private final class CheckpointCopy {
+final class CheckpointCopy {
     let path = NSTemporaryDirectory() + "assay-ckpt-" + UUID().uuidString
 
     init(_ fixture: String) throws {
@@ -71,12 +71,21 @@ private final class CheckpointCopy {
                 && error.message.contains("without its scale 'layers.1.attention.wq_a.qscale_weight'"), "\(error)")
     }
 
-    @Test func aScaleOfTheWrongShapeIsNamed() throws {
+    /// gate_up_proj's weight scale may be per expert or per half ([E, 2, 1]); down_proj's and every activation
+    /// scale only per expert. Any other shape names the tensor and the shapes accepted.
+    @Test(arguments: [("gate_up_proj_scale_inv", [8, 2]), ("gate_up_proj_scale_inv", [8, 3, 1]),
+                      ("gate_up_proj_scale_inv", [2, 8, 1]), ("gate_up_proj_scale_inv", [8, 1, 2]),
+                      ("down_proj_scale_inv", [8, 2, 1]), ("gate_up_proj_activation_scale", [8, 2, 1])])
+    func aScaleOfTheWrongShapeIsNamed(scale leaf: String, shape: [Int]) throws {
         let copy = try CheckpointCopy(CheckpointFixtures.huggingFace)
-        let scale = Self.layer + ".mlp.experts.gate_up_proj_scale_inv"
-        try copy.replace(scale, with: try f32(scale, Array(repeating: 0.01, count: 16), shape: [8, 2]))
+        let scale = Self.layer + ".mlp.experts." + leaf
+        let values = Array(repeating: 0.01, count: shape.reduce(1, *))
+        try copy.replace(scale, with: try f32(scale, values, shape: shape))
         let error = try #require(copy.openingError())
-        #expect(error.message == "scale '\(scale)' has shape [8, 2]; expected [8] or [8, 1, 1]", "\(error)")
+        let accepted = leaf == "gate_up_proj_scale_inv" ? "[8], [8, 1, 1] or [8, 2, 1]" : "[8] or [8, 1, 1]"
+        let weight = Self.layer + ".mlp.experts." + (leaf.hasPrefix("gate_up_proj") ? "gate_up_proj" : "down_proj")
+        #expect(error.tensor == weight, "\(error)")
+        #expect(error.message == "scale '\(scale)' has shape \(Shape.describe(shape)); expected \(accepted)", "\(error)")
         #expect(error.source.hasPrefix("model-0000"))
     }
 

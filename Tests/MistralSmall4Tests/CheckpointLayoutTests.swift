@@ -66,7 +66,7 @@ enum CheckpointFixtures {
         let activation = try shard(module + ".activation_scale").doubles(module + ".activation_scale").scalars[0]
         #expect(try store.tensor(module + ".weight").scalars == codes.map { $0 * scale })
         let q = try #require(try store.fp8Quantization(of: module + ".weight", row: nil))
-        #expect(q.weightScale == scale && q.activationScale == activation && q.convention == .huggingFace)
+        #expect(q.weightScales == [scale] && q.activationScale == activation && q.convention == .huggingFace)
 
         let experts = "model.language_model.layers.1.mlp.experts.gate_up_proj"
         let perExpert = try shard(experts + "_activation_scale").doubles(experts + "_activation_scale").scalars

@@ -22,9 +22,11 @@ private struct NaNStore: WeightStore {
     }
 }
 
-/// A store whose `up_proj` weights carry scales of their own (twice gate_proj's weight scale, 1.5 times its activation scale).
+/// A store whose `up_proj` weights carry scales of their own (twice gate_proj's weight scale, `activationFactor`
+/// times its activation scale).
 private struct SplitScaleStore: WeightStore {
     let base: any WeightStore
+    var activationFactor = 1.5
     var config: ModelConfig { base.config }
     var inventory: TensorInventory { base.inventory }
     func rows(_ name: String, _ rows: Range<Int>) throws(WeightError) -> Tensor<Double> { try base.rows(name, rows) }
@@ -32,7 +34,7 @@ private struct SplitScaleStore: WeightStore {
         guard let q = try base.fp8Quantization(of: name, row: row), name.hasSuffix(".up_proj.weight") else {
             return try base.fp8Quantization(of: name, row: row)
         }
-        return try FP8Quantization(weightScale: 2 * q.weightScale, activationScale: 1.5 * q.activationScale,
+        return try FP8Quantization(weightScale: 2 * q.weightScales[0], activationScale: activationFactor * q.activationScale,
                                    convention: q.convention, tensor: name)
     }
 }
@@ -65,7 +67,7 @@ private struct SplitScaleStore: WeightStore {
     @Test func weightsAreE4M3ValuesTimesTheAmaxScale() throws {
         let name = Self.layer0 + ".self_attn.q_a_proj.weight"
         let (original, derived) = (try Self.base.tensor(name), try Self.hf.tensor(name))
-        let scale = try #require(try Self.hf.fp8Quantization(of: name, row: nil)).weightScale
+        let scale = try #require(try Self.hf.fp8Quantization(of: name, row: nil)).weightScales[0]
         let amax = original.scalars.map(abs).max()!
         #expect(scale == Double(Float(amax) / 448))
         let codes = derived.scalars.map { $0 / scale }
@@ -83,7 +85,7 @@ private struct SplitScaleStore: WeightStore {
         let up = try Self.hf.fp8Quantization(of: mlp + ".up_proj.weight", row: nil)
         #expect(gate != nil && gate == up)
         let experts = Self.layer1 + ".mlp.experts.gate_up_proj"
-        let scales = try (0..<8).map { try #require(try Self.hf.fp8Quantization(of: experts, row: $0)).weightScale }
+        let scales = try (0..<8).map { try #require(try Self.hf.fp8Quantization(of: experts, row: $0)).weightScales[0] }
         #expect(Set(scales).count > 1)   // measured 6 distinct of 8: bf16 weights can share their amax
         let expertZero = try Self.base.row(experts, 0).scalars.map(abs).max()!
         #expect(scales[0] == Double(Float(expertZero) / 448))
@@ -129,8 +131,8 @@ private struct SplitScaleStore: WeightStore {
                        scalars: (0..<(3 * Self.config.text.hiddenSize)).map { sin(Double($0)) })
         func fp8(_ module: String) throws -> Tensor<Double> {
             let q = try #require(try store.fp8Quantization(of: module + ".weight", row: nil))
-            let w = try store.tensor(module + ".weight").map { $0 / q.weightScale }
-            return FP8StaticLinear(weight: w, weightScale: q.weightScale, activationScale: q.activationScale)(
+            let w = try store.tensor(module + ".weight").map { $0 / q.weightScales[0] }
+            return FP8StaticLinear(weight: w, weightScale: q.weightScales[0], activationScale: q.activationScale)(
                 x, convention: q.convention, accumulation: .exact)
         }
         let (g, u) = (try fp8(mlp + ".gate_proj"), try fp8(mlp + ".up_proj"))
@@ -142,8 +144,29 @@ private struct SplitScaleStore: WeightStore {
             _ = try swiglu.fusedGateUp(backend: "blas", op: .swiglu)
             Issue.record("gate_proj and up_proj fused under two scales")
         } catch {
-            #expect(error.unsupported && error.message.contains("different FP8 scales"), "\(error)")
+            #expect(error.unsupported && error.message.contains("quantize their input differently"), "\(error)")
         }
+    }
+
+    /// Gate and up with one activation scale but weight scales of their own fuse into one layer with a weight scale
+    /// per half (as a fused expert stored with [E, 2, 1] scales), and that layer computes both linears exactly.
+    @Test func gateAndUpUnderOneActivationScaleFuseWithAWeightScalePerHalf() throws {
+        let (store, mlp) = (SplitScaleStore(base: Self.hf, activationFactor: 1), Self.layer0 + ".mlp")
+        let swiglu = try SwiGLU(store, prefix: mlp)
+        let fused = try #require(swiglu.gateUp)
+        let scales = try #require(swiglu.gate.fp8).weightScales + (try #require(swiglu.up.fp8)).weightScales
+        #expect(fused.fp8?.weightScales == scales && scales[1] == 2 * scales[0])
+        #expect(fused.rowBlocks(2).map(\.fp8) == [swiglu.gate.fp8, swiglu.up.fp8])
+        let x = Tensor(shape: [3, Self.config.text.hiddenSize],
+                       scalars: (0..<(3 * Self.config.text.hiddenSize)).map { cos(Double($0)) })
+        let (g, u, both) = (swiglu.gate(x), swiglu.up(x), fused(x))                     // [3, I], [3, I], [3, 2I]
+        let width = g.shape[1]
+        for t in 0..<3 {
+            #expect(Array(both.scalars[(t * 2 * width)..<((t * 2 + 1) * width)]) == Array(g.scalars[(t * width)..<((t + 1) * width)]))
+            #expect(Array(both.scalars[((t * 2 + 1) * width)..<((t + 1) * 2 * width)]) == Array(u.scalars[(t * width)..<((t + 1) * width)]))
+        }
+        // equal weight scales collapse into one: the fused layer of an unsplit MLP has a single scale
+        #expect(try SwiGLU(Self.hf, prefix: mlp).gateUp?.fp8?.weightScales.count == 1)
     }
 
     @Test func scalesThatAreNotFiniteAndPositiveAreErrors() {

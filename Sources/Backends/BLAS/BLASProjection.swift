@@ -2,6 +2,7 @@
 //
 //   x_q = Q(x; s_a)                  activations quantized by the module's convention, E4M3 values held in float32
 //   y   = F(F(x_q · w_qᵀ) · F(s_a · s_w)) + b     E4M3 weight values in float32, one sgemm (float32 sums), scaled
+//                                                 (s_w of each output's block: a fused gate|up may have two)
 //
 // E4M3 values and their products are exact in float32, so the only roundings are the GEMM's sums and the scale
 // product: what a W8A8 kernel computes (eq. 5).
@@ -28,8 +29,10 @@ extension Kernels {
     static func linear(_ a: Matrix, _ p: ProjectionWeight) -> Matrix {
         guard let fp8 = p.fp8 else { return linear(a, p.weight, bias: p.bias) }
         var c = linear(quantized(a, fp8), p.weight)                                                    // (5): sums
-        let scale = Float(fp8.activationScale) * Float(fp8.weightScale)
-        c.values = c.values.map { $0 * scale }
+        let scales = (0..<c.cols).map { Float(fp8.activationScale) * Float(fp8.weightScale(ofRow: $0, rows: c.cols)) }
+        for row in 0..<c.rows {
+            for column in 0..<c.cols { c.values[row * c.cols + column] *= scales[column] }
+        }
         addBias(p.bias, to: &c)
         return c
     }

@@ -129,12 +129,15 @@ extension Backend {
 }
 
 extension SwiGLU {
-    /// Gate and up as one fused [2I, H] layer for a backend that multiplies them together; an unsupported-op
-    /// error naming `backend` when an FP8 checkpoint quantizes them with different scales.
+    /// Gate and up as one fused [2I, H] layer for a backend that multiplies them together (with a weight scale per
+    /// half when theirs differ); an unsupported-op error naming `backend` when an FP8 checkpoint quantizes their
+    /// input differently.
     public func fusedGateUp(backend: String, op: SpecOp) throws(BackendError) -> LinearLayer {
         guard let gateUp else {
-            throw BackendError(backend: backend, op: op, "gate_proj and up_proj have different FP8 scales; this "
-                               + "backend multiplies them fused, under one scale", unsupported: true)
+            throw BackendError(backend: backend, op: op, "gate_proj and up_proj quantize their input "
+                               + "differently (FP8 activation scales); this backend multiplies them fused, one "
+                               + "quantized input for both",
+                               unsupported: true)
         }
         return gateUp
     }

@@ -24,6 +24,11 @@ public enum FP8Modules {
     /// Whether `name` is a stacked expert tensor [E, out, in] (one scale set per expert).
     public static func isStacked(_ name: String) -> Bool { TensorInventory.isRoutedExpert(name) }
 
+    /// How many weight scales one expert of stacked tensor `name` may carry: 2 for the fused `gate_up_proj`, whose
+    /// gate and up halves may each have their own (`gate_up_proj_scale_inv` [E, 2, 1], transformers' FP8Experts),
+    /// else 1.
+    public static func weightScaleBlocks(_ name: String) -> Int { name.hasSuffix(".experts.gate_up_proj") ? 2 : 1 }
+
     /// A stacked expert tensor's scales are per expert (a row is required); a linear's are not (none is allowed).
     public static func checkRow(_ name: String, _ row: Int?) throws(WeightError) {
         guard isStacked(name) == (row != nil) else {

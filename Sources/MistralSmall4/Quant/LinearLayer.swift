@@ -19,12 +19,42 @@ public struct LinearLayer: Sendable {
         self.fp8 = fp8
     }
 
-    /// `x [rows, in] -> [rows, out]`.
+    /// `x [rows, in] -> [rows, out]`; a weight with several FP8 weight scales as one FP8 linear per block.
     public func callAsFunction(_ x: Tensor<Double>) -> Tensor<Double> {
         guard let fp8 else { return linear(x, weight, bias: bias) }
-        return FP8StaticLinear(weight: fp8.weightCodes(weight), weightScale: fp8.weightScale,
+        guard fp8.weightScales.count == 1 else {
+            return Self.concatenatingColumns(rowBlocks(fp8.weightScales.count).map { $0(x) })
+        }
+        return FP8StaticLinear(weight: fp8.weightCodes(weight), weightScale: fp8.weightScales[0],
                                activationScale: fp8.activationScale, bias: bias)(x, convention: fp8.convention,
                                                                                   accumulation: .exact)
+    }
+
+    /// The `count` equal blocks of output rows, `[out / count, in]` each with its part of the bias and its own
+    /// FP8 scales: a fused gate|up expert's gate and up halves (spec/experts.md eq. 4) for `count` = 2.
+    public func rowBlocks(_ count: Int) -> [LinearLayer] {
+        let (rows, width) = (weight.shape[0] / count, weight.shape[1])
+        precondition(rows * count == weight.shape[0], "LinearLayer: \(weight.shape) in \(count) row blocks")
+        return (0..<count).map { index in
+            let span = (index * rows)..<((index + 1) * rows)
+            return LinearLayer(weight: Tensor(shape: [rows, width],
+                                              scalars: Array(weight.scalars[(span.lowerBound * width)..<(span.upperBound * width)])),
+                               bias: bias.map { Tensor(shape: [rows], scalars: Array($0.scalars[span])) },
+                               fp8: fp8?.block(index, of: count))
+        }
+    }
+
+    /// `[T, a]`, `[T, b]`, … -> `[T, a + b + …]`.
+    private static func concatenatingColumns(_ parts: [Tensor<Double>]) -> Tensor<Double> {
+        let tokens = parts[0].shape[0]
+        var scalars: [Double] = []
+        for t in 0..<tokens {
+            for part in parts {
+                let width = part.shape[1]
+                scalars += part.scalars[(t * width)..<((t + 1) * width)]
+            }
+        }
+        return Tensor(shape: [tokens, parts.map { $0.shape[1] }.reduce(0, +)], scalars: scalars)
     }
 
     /// The input as this layer multiplies it: `x` itself, or for an FP8 module its dequantized activations

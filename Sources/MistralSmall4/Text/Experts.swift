@@ -15,8 +15,9 @@ import Tensor
 
 /// One SwiGLU MLP H → I → H.
 public struct SwiGLU: Sendable {
-    /// [I, H] each. Routed experts' come from one fused `gate_up_proj` row and share its FP8 scales; a named MLP's
-    /// are two modules, which in an FP8 checkpoint carry scales of their own.
+    /// [I, H] each. Routed experts' come from one fused `gate_up_proj` row and share its activation scale (and its
+    /// weight scale, unless the checkpoint stores one per half); a named MLP's are two modules, which in an FP8
+    /// checkpoint carry scales of their own.
     public let gate: LinearLayer
     public let up: LinearLayer
     /// [H, I]
@@ -32,15 +33,11 @@ public struct SwiGLU: Sendable {
         self.down = down
     }
 
-    /// `gateUp` [2I, H] as transformers fuses it (gate rows first, eq. 4), `down` [H, I].
+    /// `gateUp` [2I, H] as transformers fuses it (gate rows first, eq. 4), `down` [H, I]. Each half keeps its
+    /// own FP8 weight scale when the fused weight has one per half ([E, 2, 1] scales, spec/quant.md §4).
     public init(gateUp: LinearLayer, down: LinearLayer) {
-        let (rows, width) = (gateUp.weight.shape[0] / 2, gateUp.weight.shape[1])
-        func half(_ index: Int) -> LinearLayer {
-            LinearLayer(weight: Tensor(shape: [rows, width],
-                                       scalars: Array(gateUp.weight.scalars[(index * rows * width)..<((index + 1) * rows * width)])),
-                        fp8: gateUp.fp8)
-        }
-        self.init(gate: half(0), up: half(1), down: down)
+        let halves = gateUp.rowBlocks(2)                                                      // [I, H] each
+        self.init(gate: halves[0], up: halves[1], down: down)
     }
 
     /// A named MLP (`gate_proj`, `up_proj` [I, H], `down_proj` [H, I] under `prefix`).
@@ -55,12 +52,20 @@ public struct SwiGLU: Sendable {
                   down: try store.linearLayer(stacked: prefix + ".down_proj", row: expert))
     }
 
-    /// Gate and up as one fused [2I, H] layer (gate rows first) when they share their quantization, as every
-    /// routed expert's do; nil for an FP8 MLP whose two modules have different scales.
+    /// Gate and up as one fused [2I, H] layer (gate rows first) when they quantize their input alike, as every
+    /// routed expert's do: one activation quantization, and a weight scale per half when theirs differ. Nil when
+    /// one is FP8 and the other not, or their activation scales or conventions differ.
     public var gateUp: LinearLayer? {
-        guard gate.fp8 == up.fp8 else { return nil }
+        let fp8: FP8Quantization?
+        switch (gate.fp8, up.fp8) {
+        case (nil, nil): fp8 = nil
+        case let (g?, u?):
+            guard let stacked = g.stacked(on: u) else { return nil }
+            fp8 = stacked
+        default: return nil
+        }
         return LinearLayer(weight: Tensor(shape: [2 * gate.weight.shape[0], gate.weight.shape[1]],
-                                          scalars: gate.weight.scalars + up.weight.scalars), fp8: gate.fp8)
+                                          scalars: gate.weight.scalars + up.weight.scalars), fp8: fp8)
     }
 
     /// `x [T, H] -> [T, H]` (eq. 1), each product rounded as a bf16 module output under `hf-bf16`.

@@ -12,13 +12,17 @@ struct StoredSlab: Sendable {
     let info: TensorInfo
 }
 
-/// The static FP8 scales stored beside an E4M3 weight: one value each for a linear, one per expert for a stacked
-/// expert tensor (spec/quant.md §4).
+/// The static FP8 scales stored beside an E4M3 weight: one set for a linear, one per expert for a stacked expert
+/// tensor (spec/quant.md §4).
 struct StoredFP8Scales: Sendable {
-    /// s_w (`weight_scale_inv` / `qscale_weight`).
-    let weight: [Double]
-    /// s_a (`activation_scale` / `qscale_act`).
+    /// s_w (`weight_scale_inv` / `qscale_weight`) per expert (one entry for a linear), each [s_w] or, for a fused
+    /// gate|up stored with [E, 2, 1] scales, [s_gate, s_up].
+    let weight: [[Double]]
+    /// s_a (`activation_scale` / `qscale_act`) per expert (one entry for a linear).
     let activation: [Double]
+
+    /// The one weight scale of a linear.
+    var linearWeight: Double { weight[0][0] }
 }
 
 /// A stored weight and, when it is E4M3, its scales.
@@ -68,25 +72,38 @@ extension Checkpoint {
             throw WeightError(source: slab.shard.name, tensor: weight, "dtype F8_E4M3, but the config's "
                               + "quantization_config.modules_to_not_convert lists '\(excluded)'")
         }
-        let scales = StoredFP8Scales(weight: try scale(scaleNames.weight, of: weight, experts: experts),
-                                     activation: try scale(scaleNames.activation, of: weight, experts: experts))
+        let blocks = FP8Modules.weightScaleBlocks(weight)
+        let weightScales = try scale(scaleNames.weight, of: weight, shapes: Self.scaleShapes(experts, blocks: blocks))
+        let activation = try scale(scaleNames.activation, of: weight, shapes: Self.scaleShapes(experts, blocks: 1))
+        let perExpert = weightScales.count / activation.count                   // 1, or 2 for [E, 2, 1]
+        let scales = StoredFP8Scales(weight: activation.indices.map {
+            Array(weightScales[($0 * perExpert)..<(($0 + 1) * perExpert)])
+        }, activation: activation)
         for (s, a) in zip(scales.weight, scales.activation) {
-            _ = try FP8Quantization(weightScale: s, activationScale: a, convention: .huggingFace, tensor: weight)
+            _ = try FP8Quantization(weightScales: s, activationScale: a, convention: .huggingFace, tensor: weight)
         }
         return StoredLinear(slab: slab, fp8: scales)
     }
 
-    /// The values of scale tensor `stored`: shape [] or [1], or [E] or [E, 1, 1] with `experts` = E.
-    private func scale(_ stored: String, of weight: String, experts: Int?) throws(WeightError) -> [Double] {
+    /// The shapes a scale may have: [] or [1] for a linear; [E] or [E, 1, 1] for a stacked expert tensor of E
+    /// experts, and [E, 2, 1] too (one scale per half, transformers' `FP8Experts`) for one of 2 weight blocks.
+    static func scaleShapes(_ experts: Int?, blocks: Int) -> [[Int]] {
+        guard let experts else { return [[], [1]] }
+        return [[experts], [experts, 1, 1]] + (blocks > 1 ? [[experts, blocks, 1]] : [])
+    }
+
+    /// The values of scale tensor `stored`, whose shape must be one of `shapes`, in storage order.
+    private func scale(_ stored: String, of weight: String, shapes: [[Int]]) throws(WeightError) -> [Double] {
         guard contains(stored) else {
             throw WeightError(source: directory, tensor: weight, "F8_E4M3 weight without its scale '\(stored)' "
                               + "(a static FP8 linear needs a weight scale and an activation scale)")
         }
         let (shard, info) = try read(stored, of: weight) { shard throws(SafeTensorsError) in (shard, try shard.info(stored)) }
-        let allowed = experts.map { [[$0], [$0, 1, 1]] } ?? [[], [1]]
-        guard allowed.contains(info.shape) else {
+        guard shapes.contains(info.shape) else {
+            let accepted = shapes.map(Shape.describe)
             throw WeightError(source: shard.name, tensor: weight, "scale '\(stored)' has shape "
-                              + "\(Shape.describe(info.shape)); expected " + allowed.map(Shape.describe).joined(separator: " or "))
+                              + "\(Shape.describe(info.shape)); expected " + accepted.dropLast().joined(separator: ", ")
+                              + (accepted.count > 1 ? " or " : "") + accepted.last!)
         }
         guard Self.scaleDTypes.contains(info.dtype) else {
             throw WeightError(source: shard.name, tensor: weight,

@@ -2,7 +2,8 @@
 //
 //   Hugging Face   config.json + model.safetensors or shards with model.safetensors.index.json; the inventory's
 //                  names (or transformers 4.x's legacy spelling, below); FP8 weights beside `weight_scale_inv` and
-//                  `activation_scale`, fused experts beside `gate_up_proj_scale_inv` [E, 1, 1] and
+//                  `activation_scale`, fused experts beside `gate_up_proj_scale_inv` [E, 1, 1] (or [E], or
+//                  [E, 2, 1]: gate and up halves each under their own scale, kept as stored) and
 //                  `gate_up_proj_activation_scale` [E]
 //   Mistral        params.json + consolidated*.safetensors; Mistral's names (MistralCheckpointNames), one tensor per
 //                  expert and projection, `qscale_weight` / `qscale_act` scales, vision q/k rows in native order
@@ -158,8 +159,10 @@ public final class CheckpointWeightStore: WeightStore {
             let perRow = values.count / max(rows.count, 1)
             var scaled = values.scalars
             for (offset, row) in rows.enumerated() {
-                let scale = fp8.weight.count == 1 ? fp8.weight[0] : fp8.weight[row]
-                for i in (offset * perRow)..<((offset + 1) * perRow) { scaled[i] *= scale }          // eq. (6)
+                let blocks = fp8.weight.count == 1 ? fp8.weight[0] : fp8.weight[row]    // [s_w] or [s_gate, s_up]
+                for i in 0..<perRow {
+                    scaled[offset * perRow + i] *= blocks[i / (perRow / blocks.count)]                // eq. (6)
+                }
             }
             return Tensor(shape: values.shape, scalars: scaled)
         case .nativeRotaryRows(let slab):
@@ -175,7 +178,7 @@ public final class CheckpointWeightStore: WeightStore {
                 let fusedScale = Self.fusedScales(experts[expert])?.weight
                 for part in experts[expert] {
                     let values = try checkpoint.values(part.slab, rows: nil, of: name).scalars
-                    guard let fusedScale, let scale = part.fp8?.weight[0] else { scalars += values; continue }
+                    guard let fusedScale, let scale = part.fp8?.linearWeight else { scalars += values; continue }
                     scalars += values.map {                                                    // quant.md eq. (7)
                         FP8StaticLinear.requantizedCode($0, from: scale, to: fusedScale) * fusedScale
                     }
@@ -187,7 +190,7 @@ public final class CheckpointWeightStore: WeightStore {
     }
 
     public func fp8Quantization(of name: String, row: Int?) throws(WeightError) -> FP8Quantization? {
-        let scales: (weight: Double, activation: Double)
+        let scales: (weight: [Double], activation: Double)
         switch try source(name) {
         case .plain(let linear):
             guard let fp8 = linear.fp8 else { return nil }
@@ -201,9 +204,9 @@ public final class CheckpointWeightStore: WeightStore {
             guard !fused.isEmpty else { return nil }
             try FP8Modules.checkRow(name, row)
             let expert = row!
-            scales = (fused[expert].weight, expertActivationScale.scale(of: expert, among: fused.map(\.activation)))
+            scales = ([fused[expert].weight], expertActivationScale.scale(of: expert, among: fused.map(\.activation)))
         }
-        return try FP8Quantization(weightScale: scales.weight, activationScale: scales.activation,
+        return try FP8Quantization(weightScales: scales.weight, activationScale: scales.activation,
                                    convention: convention, tensor: name)
     }
 
@@ -212,6 +215,6 @@ public final class CheckpointWeightStore: WeightStore {
     private static func fusedScales(_ parts: [StoredLinear]) -> (weight: Double, activation: Double)? {
         let scales = parts.compactMap(\.fp8)
         guard !scales.isEmpty else { return nil }
-        return (scales.map { $0.weight[0] }.max()!, scales.map { $0.activation[0] }.max()!)
+        return (scales.map(\.linearWeight).max()!, scales.map { $0.activation[0] }.max()!)
     }
 }
