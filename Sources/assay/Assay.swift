@@ -1,4 +1,5 @@
 import ArgumentParser
+import Backends
 
 @main
 struct Assay: ParsableCommand {
@@ -11,4 +12,11 @@ struct Assay: ParsableCommand {
             ParamsCommand.self,
         ]
     )
+
+    /// Before anything else: a generic OpenBLAS core is replaced by re-executing this binary (OpenBLASCore), so the
+    /// work below runs once, on the better kernels.
+    static func main() {
+        OpenBLASCore.replaceGenericCore()
+        main(nil)
+    }
 }

@@ -21,7 +21,8 @@ struct BenchCommand: ParsableCommand {
             ops as `assay diff` (DiffEngine.decoderLayer). A warm-up run converts and keeps the weights (the \
             backend's own cache; non-expert weights memoized as float64), then the median of --repeats runs is \
             reported: seconds, tokens/s, the linears' GFLOP/s over the whole layer's time (a lower bound of their \
-            own rate) and its share of a 2048³ sgemm measured in the same run, the rate inside the backend's own \
+            own rate) and its share of a 2048³ sgemm measured in the same run (on the OpenBLAS core named in the \
+            output; assay replaces a generic one, see OPENBLAS_VERBOSE=2), the rate inside the backend's own \
             GEMM calls (blas: sgemm and the panel GEMM), peak RSS. The decode step is one \
             token at position C over a latent cache of C random rows. The reference backend is float64 and slow: \
             use small presets with it.
@@ -113,7 +114,9 @@ struct BenchCommand: ParsableCommand {
         if json {
             print(JSONValue.object([
                 ("backend", .string(backend)), ("preset", .string(preset)), ("layer", .int(layer)),
-                ("threads", .int(threads)), ("context", .int(context)), ("sgemm_peak_gflops", .number("\(peak)")),
+                ("threads", .int(threads)), ("context", .int(context)), ("openblas_core", .string(OpenBLASCore.name)),
+                ("openblas_core_replaced", OpenBLASCore.replaced.map(JSONValue.string) ?? .null),
+                ("sgemm_peak_gflops", .number("\(peak)")),
                 ("seconds", .object(seconds.map { ($0.key, .number("\($0.value)")) })),
                 ("linear_gflops", .object(linearRates.map { ($0.key, .number("\($0.value)")) })),
                 ("sgemm_call_gflops", .object(gemmRates.map { ($0.key, .number("\($0.value)")) })),
@@ -122,7 +125,7 @@ struct BenchCommand: ParsableCommand {
             return
         }
         print("bench \(backend): preset \(preset), layer \(layer) (MoE), \(threads) threads; sgemm 2048³ peak "
-              + "\(twoDecimals(peak)) GFLOP/s")
+              + "\(twoDecimals(peak)) GFLOP/s on OpenBLAS core \(Self.coreDescription)")
         for (key, time) in seconds {
             var line = "  \(pad(key, 14)) \(pad(twoDecimals(time * 1000), 10, right: true)) ms"
             if let n = Int(key.dropFirst("prefill_".count)), let rate = linearRates.first(where: { $0.key == key })?.value {
@@ -135,6 +138,12 @@ struct BenchCommand: ParsableCommand {
             print(line)
         }
         print("  peak RSS       \(twoDecimals(Double(rss) / Double(1 << 30))) GiB")
+    }
+
+    /// The OpenBLAS core the peak ran on, with the generic one it replaced: "Haswell", "SkylakeX (replacing
+    /// Prescott)".
+    static var coreDescription: String {
+        OpenBLASCore.name + (OpenBLASCore.replaced.map { " (replacing \($0))" } ?? "")
     }
 
     /// Hidden states of a typical scale (standard normals × 0.5, Philox stream "bench.hidden"). [rows, width]
