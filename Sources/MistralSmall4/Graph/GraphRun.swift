@@ -46,6 +46,15 @@ public struct OpFailure: Error {
     public let error: BackendError
 }
 
+/// One op call of a run, as an observer hears it (ShapeTrace walks the graph this way).
+public struct OpCall: Sendable {
+    /// nil: a tap assembled from the run's own values.
+    public let op: SpecOp?
+    public let taps: [Tap]
+    /// The module the call belongs to: its last tap's, or the block of a residual sum.
+    public let module: String
+}
+
 /// One pass of a backend through the model graph.
 public final class GraphRun {
     public let backend: any Backend
@@ -72,6 +81,8 @@ public final class GraphRun {
     public private(set) var uncovered: [String: String] = [:]
     /// The op behind each tap (nil: assembled from the run's own taps).
     public private(set) var ops: [String: SpecOp?] = [:]
+    /// Hears every op call, in graph order.
+    public var observer: ((OpCall) -> Void)?
 
     /// A run of `backend` over `store` on `inputs`. `golden` feeds each op the golden taps (a diff); `strict` makes
     /// every failure an error (a forward pass).
@@ -100,6 +111,7 @@ public final class GraphRun {
         throws -> [Flow]
     {
         for tap in taps { ops[tap.name] = op }
+        observer?(OpCall(op: op, taps: taps, module: taps.last?.module ?? ""))
         guard strict || golden == nil || taps.contains(where: { wanted($0.name) }) else {
             return taps.map { Flow(tap: $0, missing: "skipped") }
         }
@@ -119,12 +131,14 @@ public final class GraphRun {
         throws -> Flow
     {
         ops[tap.name] = .some(nil)
+        observer?(OpCall(op: nil, taps: [tap], module: tap.module))
         return try produce([tap]) { [.real(try body(try inputs.map { try own($0).realValue }))] }[0]
     }
 
-    /// The residual sum `a + b` no tap holds (spec/decoder.md eq. 2, spec/vision.md eq. 11): exact from golden taps
-    /// (isolated), the backend's `add` (forward, chained).
-    public func residual(_ a: Flow, _ b: Flow) throws -> Flow {
+    /// The residual sum `a + b` no tap holds (spec/decoder.md eq. 2, spec/vision.md eq. 11) inside block `module`:
+    /// exact from golden taps (isolated), the backend's `add` (forward, chained).
+    public func residual(_ a: Flow, _ b: Flow, in module: String) throws -> Flow {
+        observer?(OpCall(op: .add, taps: [], module: module))
         do {
             let (x, y) = (try resolve(a).realValue, try resolve(b).realValue)
             return Flow(.real(golden == nil ? try backend.add(x, y) : try exact.add(x, y)))

@@ -1,13 +1,16 @@
 // ShapeTrace: what every step of one decoder layer and of the vision path maps, holds and costs — the table of
 // `assay explain` (spec/explain.md §2).
 //
-// Goals, in order: every figure is read off the tensor inventory (a linear's multiply-adds per row are its weight's
-// elements), so no shape is written twice; the attention products, which have no weight, follow the loops of
-// spec/attention.md eq. (6)–(10) and spec/vision.md eq. (9); the steps come in data-flow order, named by the module
-// path their tap carries.
+// Goals, in order: the steps are the one graph's op calls (GraphRun), walked once on one token through a backend
+// that only makes shapes (`ShapeBackend`), so the trace can never describe another model than the one that runs;
+// every figure is read off the tensor inventory (a linear's multiply-adds per row are its weight's elements), so no
+// shape is written twice; the attention products, which have no weight, follow the loops of spec/attention.md
+// eq. (6)–(10) and spec/vision.md eq. (9).
 //
 // Multiply-adds count matrix products only (linears and attention products); MultiplyAddCounter counts the same
-// thing in the running reference, and ExplainTests holds the two equal.
+// thing in the running reference, and CostModelTests holds the two equal.
+
+import Tensor
 
 /// One step of a forward pass: the module (its tap name), what it does, the shapes it maps, what it holds and costs.
 public struct TraceStep: Sendable, Equatable {
@@ -81,21 +84,73 @@ public struct ShapeTrace: Sendable {
                   multiplyAdds: 0)
     }
 
+    // MARK: Walking the graph
+
+    /// The op calls `body` makes on a run of the shape backend over one token of one sequence.
+    func walk(_ config: ModelConfig, _ body: (GraphRun) throws -> Void) -> [OpCall] {
+        let store = ZeroWeightStore(config: config)
+        var calls = [OpCall]()
+        do {
+            let run = GraphRun(backend: ShapeBackend(), store: store,
+                               inputs: try ForwardInputs(inputIds: Tensor(shape: [1, 1], repeating: 0), config: config.text),
+                               recorder: .discarding(), strict: true)
+            run.observer = { calls.append($0) }
+            try body(run)
+        } catch {
+            preconditionFailure("the shape walk of a valid config failed: \(error)")
+        }
+        return calls
+    }
+
+    /// The steps of `call` over `rows` rows (`span` for attention; the patches of one `image` in the vision path).
+    func steps(_ call: OpCall, rows: Int, span: TokenSpan, algorithm: AttentionAlgorithm,
+               image: (height: Int, width: Int) = (0, 0)) -> [TraceStep] {
+        switch call.op {
+        case .embedding?:
+            [elementwise(call.module, "gather", [rows], to: [rows, text.hiddenSize])]
+        case .rmsNorm?:
+            [norm(call.module, rows: rows)]
+        case .add?:
+            [elementwise(call.module, call.taps.first?.kind == .moe ? "combine" : "residual add",
+                         [rows, residualWidth(call.module)])]
+        case .mlaAttention?, .mlaDecode?:
+            attention(call.module, span: span, algorithm: algorithm)
+        case .router?:
+            [linear(call.module, rows: rows)]
+        case .routedExperts?:
+            experts(call.module, rows: rows)
+        case .swiglu?:
+            swiGLU(call.module, rows: rows)
+        case .lmHead?:
+            [lmHead(rows: rows)]
+        case .patchEmbedding?, .visionAttention?, .patchMerger?, .projectorMLP?:
+            vision(call, patches: rows, image: image)
+        case nil:
+            []
+        }
+    }
+
     // MARK: Text
 
     /// The steps of decoder layer `layer` for `span`, attention by `algorithm` (spec/attention.md eq. 1–10).
     public func decoderLayer(_ layer: Int, span: TokenSpan, algorithm: AttentionAlgorithm) -> [TraceStep] {
-        let prefix = ModelPaths(config).layer(layer)
-        let rows = span.rows
-        let hidden = text.hiddenSize
-        return [norm(prefix + ".input_layernorm", rows: rows)]
-            + attention(prefix + ".self_attn", span: span, algorithm: algorithm)
-            + [elementwise(prefix, "residual add", [rows, hidden]),
-               norm(prefix + ".post_attention_layernorm", rows: rows)]
-            + (text.isMoELayer(layer) ? moe(prefix + ".mlp", rows: rows) : swiGLU(prefix + ".mlp", rows: rows))
-            + [elementwise(prefix, "residual add", [rows, hidden])]
+        let calls = walk(config) { run in
+            _ = try run.decoderLayer(layer, Flow(.real(Tensor(shape: [1, text.hiddenSize], repeating: 0))))
+        }
+        return calls.flatMap { steps($0, rows: span.rows, span: span, algorithm: algorithm) }
     }
 
+    /// The whole text decoder over `span`: the embedding, every layer, the final norm and lm_head.
+    public func decoder(span: TokenSpan, algorithm: AttentionAlgorithm) -> [TraceStep] {
+        let calls = walk(config) { run in try run.textModel(from: try run.embed()) }
+        return calls.flatMap { steps($0, rows: span.rows, span: span, algorithm: algorithm) }
+    }
+
+    /// Multiply-adds of layer `layer`'s products with weights over `span` (its linears, the expanded kv_b and the
+    /// routed experts; the attention products, which have no weight, excluded): ×2 for FLOPs.
+    public func weightMultiplyAdds(layer: Int, span: TokenSpan) -> Int {
+        decoderLayer(layer, span: span, algorithm: .expanded).filter { $0.parameters > 0 }.map(\.multiplyAdds).reduce(0, +)
+    }
     /// MLA: queries, latents, RoPE and τ, then the attention by `algorithm`, then o_proj.
     func attention(_ a: String, span: TokenSpan, algorithm: AttentionAlgorithm) -> [TraceStep] {
         let (n, dn, dr, dv, r) = (text.numAttentionHeads, text.qkNopeHeadDim, text.qkRopeHeadDim, text.vHeadDim,
@@ -130,19 +185,14 @@ public struct ShapeTrace: Sendable {
         return query + latent + mixing + [linear(a + ".o_proj", rows: rows)]
     }
 
-    /// The MoE block: router, k of E routed experts per row, shared experts, combine (spec/router.md,
-    /// spec/experts.md eq. 1–3).
-    func moe(_ m: String, rows: Int) -> [TraceStep] {
+    /// The routed experts `m`: k of E SwiGLU experts per row (spec/experts.md eq. 2).
+    func experts(_ m: String, rows: Int) -> [TraceStep] {
         let (k, hidden) = (text.numExpertsPerTok, text.hiddenSize)
-        let gateUp = entry(m + ".experts.gate_up_proj"), down = entry(m + ".experts.down_proj")
+        let gateUp = entry(m + ".gate_up_proj"), down = entry(m + ".down_proj")
         let perExpert = (gateUp.elementCount + down.elementCount) / text.nRoutedExperts
-        return [
-            linear(m + ".gate", rows: rows),
-            TraceStep(module: m + ".experts", operation: "\(k) of \(text.nRoutedExperts) SwiGLU experts",
-                      input: [rows, hidden], output: [rows, hidden], parameters: gateUp.elementCount + down.elementCount,
-                      multiplyAdds: rows * k * perExpert),
-        ] + swiGLU(m + ".shared_experts", rows: rows)
-            + [elementwise(m, "combine", [rows, hidden])]
+        return [TraceStep(module: m, operation: "\(k) of \(text.nRoutedExperts) SwiGLU experts",
+                          input: [rows, hidden], output: [rows, hidden], parameters: gateUp.elementCount + down.elementCount,
+                          multiplyAdds: rows * k * perExpert)]
     }
 
     /// A SwiGLU MLP as one step (gate, up, down).
@@ -152,23 +202,18 @@ public struct ShapeTrace: Sendable {
                           parameters: parts.map(\.parameters).reduce(0, +), multiplyAdds: parts.map(\.multiplyAdds).reduce(0, +))]
     }
 
-    /// Multiply-adds of layer `layer`'s products with weights over `span` (its linears, the expanded kv_b and the
-    /// routed experts; the attention products, which have no weight, excluded): ×2 for FLOPs.
-    public func weightMultiplyAdds(layer: Int, span: TokenSpan) -> Int {
-        decoderLayer(layer, span: span, algorithm: .expanded).filter { $0.parameters > 0 }.map(\.multiplyAdds).reduce(0, +)
+    /// lm_head over `rows` rows; a head tied to the embedding table holds no parameters of its own.
+    func lmHead(rows: Int) -> TraceStep {
+        let weight = entry(ModelPaths(config).headWeight(config))
+        return TraceStep(module: ModelPaths(config).tap(.lmHead).module, operation: "linear",
+                         input: [rows, text.hiddenSize], output: [rows, text.vocabSize],
+                         parameters: config.tieWordEmbeddings ? 0 : weight.elementCount,
+                         multiplyAdds: rows * weight.elementCount)
     }
 
-    /// The whole text decoder over `span`: every layer, the final norm and lm_head.
-    public func decoder(span: TokenSpan, algorithm: AttentionAlgorithm) -> [TraceStep] {
-        let prefix = ModelPaths(config).text
-        let head = config.tieWordEmbeddings ? prefix + ".embed_tokens" : "lm_head"
-        let headWeight = entry(head + ".weight")
-        return [elementwise(prefix + ".embed_tokens", "gather", [span.rows], to: [span.rows, text.hiddenSize])]
-            + (0..<text.numHiddenLayers).flatMap { decoderLayer($0, span: span, algorithm: algorithm) }
-            + [norm(prefix + ".norm", rows: span.rows),
-               TraceStep(module: "lm_head", operation: "linear", input: [span.rows, text.hiddenSize],
-                         output: [span.rows, text.vocabSize], parameters: config.tieWordEmbeddings ? 0 : headWeight.elementCount,
-                         multiplyAdds: span.rows * headWeight.elementCount)]
+    /// The width of the residual stream a sum in `module` adds: the tower's inside the vision tower, else the text's.
+    func residualWidth(_ module: String) -> Int {
+        module.hasPrefix(ModelPaths.visionTower) ? config.multimodal!.vision.hiddenSize : text.hiddenSize
     }
 
     // MARK: Vision
@@ -177,40 +222,47 @@ public struct ShapeTrace: Sendable {
     /// the merge size): every tower block, or only the first with `allBlocks` false. nil without a vision config.
     public func visionPath(height: Int, width: Int, allBlocks: Bool = true) -> [TraceStep]? {
         guard let m = config.multimodal else { return nil }
-        let v = m.vision
-        let (tower, projector) = ("model.vision_tower", "model.multi_modal_projector")
-        let patches = (height / v.patchSize) * (width / v.patchSize)
-        let merged = patches / (m.spatialMergeSize * m.spatialMergeSize)
-        let conv = entry(tower + ".patch_conv.weight")
-        var steps = [
-            TraceStep(module: tower + ".patch_conv", operation: "patch convolution",
-                      input: [v.numChannels, height, width], output: [patches, v.hiddenSize],
-                      parameters: conv.elementCount, multiplyAdds: patches * conv.elementCount),
-            norm(tower + ".ln_pre", rows: patches),
-        ]
-        for layer in 0..<(allBlocks ? v.numHiddenLayers : min(1, v.numHiddenLayers)) {
-            let block = "\(tower).transformer.layers.\(layer)"
-            steps += [norm(block + ".attention_norm", rows: patches)]
-            steps += ["q_proj", "k_proj", "v_proj"].map { linear(block + ".attention." + $0, rows: patches) }
-            steps += [
-                elementwise(block + ".attention", "2D rope", [patches, v.hiddenSize]),
-                TraceStep(module: block + ".attention", operation: "attention q·kᵀ, p·v", input: [patches, v.hiddenSize],
-                          output: [patches, v.hiddenSize], parameters: 0,
-                          multiplyAdds: 2 * patches * patches * v.hiddenSize),
-                linear(block + ".attention.o_proj", rows: patches),
-                norm(block + ".ffn_norm", rows: patches),
-            ]
-            steps += swiGLU(block + ".feed_forward", rows: patches)
+        var walked = config
+        if !allBlocks {   // block 0 stands for all: the same shapes; the features then come from it
+            walked.multimodal!.vision.numHiddenLayers = min(1, m.vision.numHiddenLayers)
+            walked.multimodal!.visionFeatureLayer = -1
         }
-        let mergeStep = linear(projector + ".patch_merger.merging_layer", rows: merged)
-        return steps + [
-            norm(projector + ".norm", rows: patches),
-            TraceStep(module: projector + ".patch_merger", operation: "merge \(m.spatialMergeSize)×\(m.spatialMergeSize)",
-                      input: [patches, v.hiddenSize], output: mergeStep.output, parameters: mergeStep.parameters,
-                      multiplyAdds: mergeStep.multiplyAdds),
-            linear(projector + ".linear_1", rows: merged),
-            elementwise(projector, "GELU", [merged, text.hiddenSize]),
-            linear(projector + ".linear_2", rows: merged),
-        ]
+        let side = m.vision.patchSize * m.spatialMergeSize
+        let calls = walk(walked) { run in
+            let image = try VisionInputs(pixelValues: Tensor(shape: [1, m.vision.numChannels, side, side], repeating: 0),
+                                         imageSizes: Tensor(shape: [1, 2], scalars: [side, side]), config: m)
+            _ = try run.projector(try run.visionTower(image), grids: image.grids(cellSide: m.vision.patchSize))
+        }
+        let patches = (height / m.vision.patchSize) * (width / m.vision.patchSize)
+        return calls.flatMap { steps($0, rows: patches, span: TokenSpan(tokens: 1), algorithm: .expanded, image: (height, width)) }
+    }
+
+    /// The steps of a vision op over `patches` patches of one `image`.
+    func vision(_ call: OpCall, patches: Int, image: (height: Int, width: Int)) -> [TraceStep] {
+        let m = config.multimodal!
+        let (v, block) = (m.vision, call.module)
+        let merged = patches / (m.spatialMergeSize * m.spatialMergeSize)
+        switch call.op {
+        case .patchEmbedding?:
+            let conv = entry(block + ".weight")
+            return [TraceStep(module: block, operation: "patch convolution", input: [v.numChannels, image.height, image.width],
+                              output: [patches, v.hiddenSize], parameters: conv.elementCount,
+                              multiplyAdds: patches * conv.elementCount)]
+        case .visionAttention?:
+            return ["q_proj", "k_proj", "v_proj"].map { linear(block + "." + $0, rows: patches) } + [
+                elementwise(block, "2D rope", [patches, v.hiddenSize]),
+                TraceStep(module: block, operation: "attention q·kᵀ, p·v", input: [patches, v.hiddenSize],
+                          output: [patches, v.hiddenSize], parameters: 0, multiplyAdds: 2 * patches * patches * v.hiddenSize),
+                linear(block + ".o_proj", rows: patches),
+            ]
+        case .patchMerger?:
+            let mergeStep = linear(block + ".merging_layer", rows: merged)
+            return [TraceStep(module: block, operation: "merge \(m.spatialMergeSize)×\(m.spatialMergeSize)",
+                              input: [patches, v.hiddenSize], output: mergeStep.output, parameters: mergeStep.parameters,
+                              multiplyAdds: mergeStep.multiplyAdds)]
+        default:   // the projector's MLP, eq. (4)–(5)
+            return [linear(block + ".linear_1", rows: merged), elementwise(block, "GELU", [merged, text.hiddenSize]),
+                    linear(block + ".linear_2", rows: merged)]
+        }
     }
 }

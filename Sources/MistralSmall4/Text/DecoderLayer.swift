@@ -15,7 +15,7 @@ extension GraphRun {
         let tap = { (kind: TapKind) in self.paths.tap(kind, layer: layer) }
         let normed = try rmsNorm(h, tap(.inputNorm), epsilon: config.text.rmsNormEps)
         let attended = try attention(layer, normed)
-        let mid = try residual(h, attended)                                                              // (2)
+        let mid = try residual(h, attended, in: paths.layer(layer))                                     // (2)
         let normedMid = try rmsNorm(mid, tap(.postAttentionNorm), epsilon: config.text.rmsNormEps)
         let mlp = config.text.isMoELayer(layer)
             ? try moe(layer, normedMid)

@@ -19,7 +19,7 @@ extension GraphRun {
             let weights = try VisionAttentionWeights(store, prefix: attention.module, heads: vision.numAttentionHeads)
             return try backend.visionAttention($0, weights: weights, config: vision, grids: grids)
         }
-        let mid = try residual(h, attended)                                                           // (11)
+        let mid = try residual(h, attended, in: tap(.visionBlock).module)                              // (11)
         let normedMid = try rmsNorm(mid, tap(.ffnNorm), epsilon: visionNormEpsilon)
         let fed = try swiglu(normedMid, tap(.feedForward))
         return try add(mid, fed, tap(.visionBlock))                                                    // (12)
