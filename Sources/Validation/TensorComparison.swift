@@ -1,5 +1,5 @@
 // TensorComparison: how far a candidate tensor is from its reference, in the metrics every Assay
-// verdict uses (shared/DESIGN.md "Goldens and diffs"; tolerances in spec/tolerances.json).
+// verdict uses (spec/conformance.md §2; tolerances in spec/tolerances.json).
 //
 // Goals, in order: metrics that mean the same thing for every tap and port, NaN and Inf never
 // hidden, then one pass over the data. Sums run in float64 in element order, so a comparison is

@@ -10,7 +10,9 @@ enum BackendRegistry {
     static let names = "reference, blas, plugin:PATH.so"
 
     /// `name`, or `reference+BUG` (the reference with one of `assay selftest`'s planted bugs, for demonstrations).
-    static func backend(_ name: String, profile: PrecisionProfile) throws -> any Backend {
+    /// `reusingWeights`: the backend may keep weights it converted between calls (`assay bench`, which runs one
+    /// layer over one store again and again; never a diff).
+    static func backend(_ name: String, profile: PrecisionProfile, reusingWeights: Bool = false) throws -> any Backend {
         if name.hasPrefix("plugin:") { return try PluginBackend(path: String(name.dropFirst("plugin:".count))) }
         if name.hasPrefix("reference+") {
             guard let bug = PlantedBug(rawValue: String(name.dropFirst("reference+".count))) else {
@@ -21,7 +23,7 @@ enum BackendRegistry {
         }
         switch name {
         case "reference": return ReferenceBackend(profile: profile)
-        case "blas": return BLASBackend()
+        case "blas": return BLASBackend(cachingWeights: reusingWeights)
         default: throw ValidationError("unknown backend '\(name)'; this build has: \(names)")
         }
     }

@@ -65,8 +65,7 @@ struct BenchCommand: ParsableCommand {
         guard let layer = (0..<text.numHiddenLayers).first(where: text.isMoELayer) else {
             throw ValidationError("preset \(preset) has no MoE layer")
         }
-        let chosen: any Backend = backend == "blas" ? BLASBackend(cachingWeights: true)
-            : try BackendRegistry.backend(backend, profile: .exact)
+        let chosen = try BackendRegistry.backend(backend, profile: .exact, reusingWeights: true)
         let store = MemoizedWeightStore(SyntheticWeightStore(config: config, seed: 0))
         let peak = OpenBLAS.sgemmGFLOPs()
         var seconds = [(key: String, value: Double)](), linearRates = [(key: String, value: Double)]()

@@ -38,7 +38,7 @@ struct CoverageCommand: ParsableCommand {
                 let tolerances = try Tolerances(chosen.precision, backend: chosen.name)
                 let isolated = try DiffEngine.run(chosen, on: data, mode: .isolated, tolerances: tolerances)
                 let decode = try DiffEngine.run(chosen, on: data, mode: .decode, tolerances: tolerances,
-                                                filter: try Regex(#"self_attn(#kv_latent)?$"#))
+                                                kinds: Set(SpecOp.mlaDecode.entry.taps))
                 for result in [isolated, decode] {
                     for verdict in result.verdicts {
                         guard case .some(.some(let op)) = result.ops[verdict.tap] else { continue }

@@ -28,7 +28,7 @@ struct DiffCommand: ParsableCommand {
     var mode: DiffMode = .isolated
 
     @Option(help: "Compare only the taps whose name matches this regular expression (anywhere in the name).")
-    var taps: String?
+    var taps: TapFilter?
 
     @Option(help: "Also write the report: FILE.json or FILE.html (self-contained).")
     var report: String?
@@ -51,10 +51,6 @@ struct DiffCommand: ParsableCommand {
     }
 
     func run() throws {
-        let filter: Regex<AnyRegexOutput>?
-        do { filter = try taps.map { try Regex($0) } } catch {
-            throw ValidationError("--taps '\(taps ?? "")' is not a regular expression: \(error)")
-        }
         let data = try GoldenData.load(goldens)
         // The weights and their FP8 scales come from the set, so a profile may change roundings, not quantization.
         if let profile, !profile.quantizesLike(data.profile) {
@@ -65,8 +61,8 @@ struct DiffCommand: ParsableCommand {
         let own = try BackendRegistry.backend(backend, profile: profile ?? data.profile)
         let chosen: any Backend = conv == .fft ? FFTConvolutionBackend(own) : own
         let tolerances = try Tolerances(chosen.precision, backend: chosen.name)
-        let result = try DiffEngine.run(chosen, on: data, mode: mode, tolerances: tolerances, filter: filter)
-        if result.verdicts.isEmpty { throw ValidationError("--taps '\(taps ?? "")' matches no tap of \(goldens)") }
+        let result = try DiffEngine.run(chosen, on: data, mode: mode, tolerances: tolerances, filter: taps?.regex)
+        if result.verdicts.isEmpty { throw ValidationError("--taps '\(taps?.text ?? "")' matches no tap of \(goldens)") }
         if let report {
             let text = report.hasSuffix(".html") ? result.html : result.json.serialized(pretty: true) + "\n"
             try AtomicDirectory.writeFile(Array(text.utf8), to: report)

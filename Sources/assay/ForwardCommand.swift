@@ -17,19 +17,17 @@ struct ForwardCommand: ParsableCommand {
             (spec/projector.md eq. 6). --prompt gives one sequence of token ids in which each [IMG] id marks where \
             the next --image goes; images are read (PNG or binary PPM) and preprocessed as transformers' Pixtral \
             processor does (spec/preprocessing.md). \
-            TAPS gets one tensor per tap, named by the transformers module path (spec/taps.md): \
-            model.language_model.embed_tokens, …layers.{i}.input_layernorm, .self_attn, .self_attn#kv_latent, \
-            .post_attention_layernorm, .mlp.gate#logits/#weights/#indices/#margin, .mlp.experts, .mlp.shared_experts, \
-            .mlp, …layers.{i}, …norm, lm_head; with images also model.vision_tower.patch_conv, .ln_pre, \
-            .transformer.layers.{i}(.attention_norm/.attention/.ffn_norm/.feed_forward), model.vision_tower, \
-            model.multi_modal_projector.norm, .patch_merger, model.multi_modal_projector and \
-            model.language_model#inputs_embeds. Router and .mlp.experts taps are [batch·seq, …] as transformers' \
-            modules see them; the others are [batch, seq, …] (vision [1, patches, …], projector [patches, …]). \
+            TAPS gets one tensor per tap, named by the transformers module path (spec/taps.md; a text-only config's \
+            text taps start with model. instead of model.language_model.; vision, projector and merge taps only \
+            with images): \(ModelPaths.tapPatterns.joined(separator: ", ")). \
+            Router and routed-expert taps are [batch·seq, …] as transformers' modules see them; the others are \
+            [batch, seq, …] (vision [1, patches, …], patch convolution [images, hidden, rows, cols], projector \
+            [patches, …]). \
             With --layers A-B (or one layer N) only those decoder layers run, from a captured hidden state: IN \
-            holds it as --hidden NAME [batch, seq, hidden] (e.g. the tap model.language_model.layers.16 of an \
-            earlier run) with optional position_ids and attention_mask; only those layers' weights are read, and of \
-            their routed experts only the ones the tokens route to. --vision-layers does the same for the vision \
-            transformer: IN holds --hidden [1, patches, hidden] (e.g. model.vision_tower.ln_pre) and image_sizes. \
+            holds it as --hidden NAME [batch, seq, hidden] (e.g. the output tap of layer A − 1 of an earlier run) \
+            with optional position_ids and attention_mask; only those layers' weights are read, and of their routed \
+            experts only the ones the tokens route to. --vision-layers does the same for the vision transformer: IN \
+            holds --hidden [1, patches, hidden] (e.g. the tap of the block before) and image_sizes. \
             Bad input prints one line naming the file, tensor or field, and exits 1.
             """)
 
@@ -58,7 +56,7 @@ struct ForwardCommand: ParsableCommand {
     var attention: AttentionAlgorithm = .expanded
 
     @Option(help: "Keep only taps whose name matches this regular expression (anywhere in the name).")
-    var taps: String?
+    var taps: TapFilter?
 
     @Option(help: "Run only these decoder layers (N or A-B) from the hidden state in --input.")
     var layers: LayerRange?
@@ -79,12 +77,7 @@ struct ForwardCommand: ParsableCommand {
     }
 
     func run() throws {
-        let filter: Regex<AnyRegexOutput>?
-        do {
-            filter = try taps.map { try Regex($0) }
-        } catch {
-            throw ValidationError("--taps: not a regular expression: \(taps ?? "")")
-        }
+        let filter = taps?.regex
         let store = try source.store(profile: profile)
         if let range = layers ?? visionLayers, let input {
             let recorder = TapRecorder(filter: filter)

@@ -106,6 +106,10 @@ import Validation
         #expect(error?.message == "lists op 'rms_norm' for f32 but exports no assay_rms_norm_f32")
         let unknown = try plugin("unknown", ops: #"{"flash_attention", ASSAY_DTYPE_F32}"#, body: "")
         #expect(throws: PluginError.self) { try PluginBackend(path: unknown) }
+        // Listed without the f32 bit: once skipped in silence (the op then looked unimplemented), now named.
+        let bf16Only = try plugin("bf16only", ops: #"{"add", ASSAY_DTYPE_BF16}"#, body: "")
+        let noF32 = #expect(throws: PluginError.self) { try PluginBackend(path: bf16Only) }
+        #expect(noF32?.message == "lists op 'add' with dtypes 2, without ASSAY_DTYPE_F32: ABI version 1 runs f32 only")
         let missing = #expect(throws: PluginError.self) { try PluginBackend(path: Self.directory + "/nothing.so") }
         #expect(missing?.message.hasPrefix("cannot load") == true)
     }

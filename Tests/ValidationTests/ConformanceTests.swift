@@ -35,6 +35,26 @@ import Tensor
                                      precision: precision, limits: limits)
     }
 
+    /// A manifest that calls lm_head a `margin` tap (which is never compared) once made an all-NaN lm_head pass:
+    /// the tolerance class is the tap table's, and a manifest that says otherwise is refused, naming the tap.
+    @Test func aManifestCannotChooseATapsToleranceClass() throws {
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("assay-relabelled-\(UUID())").path
+        try FileManager.default.copyItem(atPath: Self.goldens, toPath: copy)
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        let manifest = copy + "/manifest.json"
+        let text = try String(contentsOfFile: manifest, encoding: .utf8)
+        let relabelled = text.replacing(#""tolerance_class": "logits""#, with: #""tolerance_class": "margin""#)
+        #expect(relabelled != text)
+        try relabelled.write(toFile: manifest, atomically: true, encoding: .utf8)
+        let nan = try candidate("nan-head") { taps in try replace(&taps, "lm_head") { $0 = $0.map { _ in .nan } } }
+        defer { try? FileManager.default.removeItem(atPath: nan) }
+        let error = #expect(throws: GoldenError.self) {
+            try Conformance.check(goldens: copy, candidate: nan + "/start.taps.safetensors", only: "start", precision: .f32)
+        }
+        #expect(error?.tensor == "lm_head")
+        #expect(error?.message == "tolerance_class 'margin'; the spec gives this tap 'logits' (spec/taps.md)")
+    }
+
     @Test func theGoldenTapsThemselvesPass() throws {
         let verdicts = try check(try candidate("same") { _ in })
         #expect(verdicts.count > 20 && verdicts.allSatisfy { $0.passed })

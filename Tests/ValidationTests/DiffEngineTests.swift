@@ -43,7 +43,7 @@ private struct Broken: DelegatingBackend {
     @Test(arguments: DiffMode.allCases)
     func referencePassesItsOwnGoldens(mode: DiffMode) throws {
         let result = try diff(ReferenceBackend(), mode)
-        let manifestTaps = try Self.data.get().cases.reduce(0) { $0 + $1.taps.filter { $0.kind != .margin }.count }
+        let manifestTaps = try Self.data.get().cases.reduce(0) { $0 + $1.taps.filter { $0.kind != .routerMargin }.count }
         #expect(result.verdicts.count == manifestTaps)
         #expect(result.failures.isEmpty && result.notCovered.isEmpty)
         #expect(result.opName("model.language_model.layers.1.mlp.gate#indices") == "router")

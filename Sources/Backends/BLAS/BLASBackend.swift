@@ -68,13 +68,12 @@ public struct BLASBackend: Backend {
         Kernels.linear(Kernels.gatedSiLU(Kernels.linear(x, gateUp)), down)
     }
 
-    /// spec/decoder.md eq. (5), 4096 vocabulary rows per sgemm.
+    /// spec/decoder.md eq. (5), one sgemm per block of `vocabularyBlocks`.
     public func lmHead(_ x: Tensor<Double>, name: String, store: any WeightStore) throws -> Tensor<Double> {
         let input = Matrix(x)
         let vocab = store.config.text.vocabSize
         var logits = Matrix(rows: input.rows, cols: vocab)
-        for start in stride(from: 0, to: vocab, by: 4096) {
-            let rows = start..<min(start + 4096, vocab)
+        for rows in vocabularyBlocks(vocab) {
             let part = Kernels.linear(input, Matrix(try store.rows(name, rows)))                 // [T, rows]
             for t in 0..<input.rows {
                 for (column, v) in rows.enumerated() { logits.values[t * vocab + v] = part.values[t * rows.count + column] }

@@ -51,13 +51,16 @@ public final class PluginBackend: Backend, @unchecked Sendable {
         for index in 0..<Int(info.op_count) {
             let entry = info.ops[index]
             let opName = entry.op.map { String(cString: $0) } ?? ""
-            guard let op = SpecOp(rawValue: opName), Self.entryPoints.keys.contains(op) else {
+            guard let op = SpecOp(rawValue: opName), let entryPoint = op.entry.pluginEntryPoint else {
                 throw PluginError(path: path, message: "lists op '\(opName)', which ABI version 1 has no entry point for "
-                                  + "(\(Self.entryPoints.keys.sorted().map(\.rawValue).joined(separator: ", ")))")
+                                  + "(\(Self.pluggableOps.map(\.rawValue).joined(separator: ", ")))")
             }
-            guard entry.dtypes & UInt32(ASSAY_DTYPE_F32) != 0 else { continue }
-            guard symbol(Self.entryPoints[op]!) != nil else {
-                throw PluginError(path: path, message: "lists op '\(opName)' for f32 but exports no \(Self.entryPoints[op]!)")
+            guard entry.dtypes & UInt32(ASSAY_DTYPE_F32) != 0 else {
+                throw PluginError(path: path, message: "lists op '\(opName)' with dtypes \(entry.dtypes), without "
+                                  + "ASSAY_DTYPE_F32: ABI version 1 runs f32 only")
+            }
+            guard symbol(entryPoint) != nil else {
+                throw PluginError(path: path, message: "lists op '\(opName)' for f32 but exports no \(entryPoint)")
             }
             ops.insert(op)
         }
@@ -67,13 +70,12 @@ public final class PluginBackend: Backend, @unchecked Sendable {
 
     deinit { dlclose(handle) }
 
-    /// The f32 entry point of each op ABI version 1 defines.
-    static let entryPoints: [SpecOp: String] = [.rmsNorm: "assay_rms_norm_f32", .add: "assay_add_f32",
-                                                .swiglu: "assay_swiglu_f32", .embedding: "assay_embedding_f32",
-                                                .lmHead: "assay_lm_head_f32"]
+    /// The ops the op table gives a plugin entry point.
+    static let pluggableOps = SpecOp.allCases.filter { $0.entry.pluginEntryPoint != nil }
 
     private func function<F>(_ op: SpecOp, as type: F.Type) throws -> F {
-        guard operations.contains(op), let pointer = dlsym(handle, Self.entryPoints[op]!) else { throw missing(op) }
+        guard operations.contains(op), let symbol = op.entry.pluginEntryPoint, let pointer = dlsym(handle, symbol)
+        else { throw missing(op) }
         return unsafeBitCast(pointer, to: type)
     }
 
@@ -122,14 +124,13 @@ public final class PluginBackend: Backend, @unchecked Sendable {
         return Tensor(shape: [ids.count, hidden], scalars: y.map(Double.init))
     }
 
-    /// One call per block of 4096 vocabulary rows, as the reference streams the head.
+    /// One call per block of `vocabularyBlocks`, as the reference streams the head.
     public func lmHead(_ x: Tensor<Double>, name: String, store: any WeightStore) throws -> Tensor<Double> {
         let call = try function(.lmHead, as: LMHead.self)
         let (tokens, hidden, vocab) = (x.shape[0], x.shape[1], store.config.text.vocabSize)
         let input = x.scalars.map { Float($0) }
         var logits = [Double](repeating: 0, count: tokens * vocab)
-        for start in stride(from: 0, to: vocab, by: 4096) {
-            let block = start..<min(start + 4096, vocab)
+        for block in vocabularyBlocks(vocab) {
             let weight = try store.rows(name, block).scalars.map { Float($0) }
             var args = assay_lm_head_args(tokens: Int64(tokens), hidden: Int64(hidden), vocab: Int64(block.count))
             let part = try guarded(.lmHead, count: tokens * block.count) { out in call(&args, input, weight, out) }

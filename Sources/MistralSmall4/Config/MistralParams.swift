@@ -19,9 +19,6 @@ enum MistralParams {
         init(_ params: String..., to canonical: String, fallback: JSONValue? = nil) {
             (self.params, self.canonical, self.fallback) = (params, canonical, fallback)
         }
-
-        /// Only a params.json with a vision encoder has these (the converter then writes a mistral3 config).
-        var isMultimodal: Bool { params[0].hasPrefix("vision_encoder.") }
     }
 
     static let fields: [Field] = [

@@ -54,12 +54,12 @@ public enum ModuleScope: Sendable {
 
 /// Every tap the model records, in the order a forward pass records them.
 public enum TapKind: String, Sendable, CaseIterable {
-    case embedTokens, inputsEmbeds
-    case inputNorm, kvLatent, selfAttention, postAttentionNorm
-    case routerLogits, routerWeights, routerIndices, routerMargin, routedExperts, sharedExperts, moe, denseMLP
-    case decoderLayer, finalNorm, lmHead
+    case embedTokens
     case patchConv, lnPre, attentionNorm, visionAttention, ffnNorm, feedForward, visionBlock, visionTower
-    case projectorNorm, patchMerger, projector
+    case projectorNorm, patchMerger, projector, inputsEmbeds
+    case inputNorm, kvLatent, selfAttention, postAttentionNorm, denseMLP
+    case routerLogits, routerWeights, routerIndices, routerMargin, routedExperts, sharedExperts, moe
+    case decoderLayer, finalNorm, lmHead
 
     /// The tap's row: its module under `scope`, the `#suffix` of a value inside the module, class and layout.
     public var row: TapRow {
@@ -185,6 +185,24 @@ public struct ModelPaths: Sendable {
     public func headWeight(_ config: ModelConfig) -> String {
         tap(config.tieWordEmbeddings ? .embedTokens : .lmHead).weight
     }
+
+    /// Every tap name of a text-and-vision model with `{i}` for the layer, in recording order, for help texts:
+    /// `model.language_model.layers.{i}.input_layernorm`.
+    public static var tapPatterns: [String] {
+        let layers: [ModuleScope: String] = [.textLayer: multimodalText + ".layers.{i}",
+                                             .visionLayer: visionTower + ".transformer.layers.{i}"]
+        let paths = ModelPaths(text: multimodalText)
+        var seen = Set<String>()
+        return TapKind.allCases.compactMap { kind in
+            let row = kind.row
+            let base = layers[row.scope] ?? paths.path(row.scope)
+            let module = base.isEmpty ? row.module : base + row.module
+            let name = row.suffix.map { module + "#" + $0 } ?? module
+            return seen.insert(name).inserted ? name : nil
+        }
+    }
+
+    private init(text: String) { self.text = text }
 
     /// Every tap a forward pass of `config` can record (vision taps when it has a tower), by name.
     public static func taps(_ config: ModelConfig) -> [String: Tap] {

@@ -52,6 +52,8 @@ public enum Conformance {
         }
         let cases = summary.manifest["cases"]?.arrayValue ?? []   // verify checked it is a non-empty array
         let names = summary.cases
+        let config: ModelConfig
+        do { config = try summary.preset.load() } catch { throw GoldenError(file: "manifest.json", error.description) }
         let chosen: [JSONValue]
         if let only {
             chosen = cases.filter { $0["name"]?.stringValue == only }
@@ -66,7 +68,7 @@ public enum Conformance {
         }
         var verdicts = [TapVerdict]()
         for entry in chosen {
-            let stored = try StoredCase(goldens: goldens, entry: entry)
+            let stored = try StoredCase(goldens: goldens, entry: entry, config: config)
             let tapFile = entry["taps"]?["file"]?.stringValue ?? ""
             let candidatePath = FilePath.isDirectory(candidate) ? FilePath.join(candidate, tapFile) : candidate
             verdicts += try CaseComparison(name: stored.name, taps: stored.taps, golden: stored.golden,
@@ -80,27 +82,42 @@ public enum Conformance {
 /// One case of a golden set on disk: its taps (names and classes in manifest order), values and padding mask.
 struct StoredCase {
     let name: String
-    let taps: [(name: String, kind: ToleranceClass)]
+    let taps: [Tap]
     let golden: TapTable
     let inputs: TapTable
     /// Per token row (batch-major): true where attention_mask is 1.
     let valid: [Bool]
 
-    init(goldens: String, entry: JSONValue) throws(GoldenError) {
+    /// The case `entry` of the manifest of the set in `goldens`, a set of `config`'s model. Each tap must be one of
+    /// the model's (spec/taps.md), and its tolerance class the tap table's: the spec decides a tap's limits, never a
+    /// file.
+    init(goldens: String, entry: JSONValue, config: ModelConfig) throws(GoldenError) {
         name = entry["name"]?.stringValue ?? "?"
         golden = try TapTable(file: FilePath.join(goldens, entry["taps"]?["file"]?.stringValue ?? ""))
         inputs = try TapTable(file: FilePath.join(goldens, entry["inputs"]?["file"]?.stringValue ?? ""))
         valid = try inputs.integers("attention_mask").scalars.map { $0 == 1 }
-        taps = (entry["taps"]?["tensors"]?.arrayValue ?? []).map {
-            ($0["name"]?.stringValue ?? "", ToleranceClass(rawValue: $0["tolerance_class"]?.stringValue ?? "") ?? .block)
+        let model = ModelPaths.taps(config)
+        var taps = [Tap]()
+        for described in entry["taps"]?["tensors"]?.arrayValue ?? [] {
+            let tapName = described["name"]?.stringValue ?? ""
+            guard let tap = model[tapName] else {
+                throw GoldenError(file: "manifest.json", tensor: tapName, "not a tap of this model (spec/taps.md)")
+            }
+            let stated = described["tolerance_class"]?.stringValue ?? ""
+            guard stated == tap.kind.toleranceClass.rawValue else {
+                throw GoldenError(file: "manifest.json", tensor: tapName, "tolerance_class '\(stated)'; the spec gives "
+                                  + "this tap '\(tap.kind.toleranceClass.rawValue)' (spec/taps.md)")
+            }
+            taps.append(tap)
         }
+        self.taps = taps
     }
 }
 
 /// One case: golden and candidate taps, the rows that count, the limits.
 struct CaseComparison {
     let name: String
-    let taps: [(name: String, kind: ToleranceClass)]
+    let taps: [Tap]
     let golden: TapTable
     let candidate: TapTable
     /// Per token row (batch-major) of the text taps: true where attention_mask is 1.
@@ -110,7 +127,7 @@ struct CaseComparison {
     let uncovered: [String: String]
 
     /// Checks that the candidate has exactly the golden taps (or says why one is absent).
-    init(name: String, taps: [(name: String, kind: ToleranceClass)], golden: TapTable, candidate: TapTable,
+    init(name: String, taps: [Tap], golden: TapTable, candidate: TapTable,
          valid: [Bool], tolerances: Tolerances, uncovered: [String: String] = [:]) throws(GoldenError) {
         (self.name, self.taps, self.golden, self.candidate) = (name, taps, golden, candidate)
         (self.valid, self.tolerances, self.uncovered) = (valid, tolerances, uncovered)
@@ -125,7 +142,8 @@ struct CaseComparison {
 
     func verdicts() throws(GoldenError) -> [TapVerdict] {
         var out = [TapVerdict]()
-        for (tap, kind) in taps where kind != .margin {
+        for typed in taps where typed.kind != .routerMargin {
+            let (tap, kind) = (typed.name, typed.kind.toleranceClass)
             guard let shape = golden[tap]?.shape else {
                 throw GoldenError(file: golden.source, tensor: tap, "missing from the golden taps")
             }
@@ -138,30 +156,30 @@ struct CaseComparison {
                 throw GoldenError(file: candidate.source, tensor: tap, "shape \(Shape.describe(candidate[tap]?.shape ?? []))"
                                   + ", the golden's is \(Shape.describe(shape))")
             }
-            out.append(kind == .routerIndices ? try routerVerdict(tap, shape: shape)
-                       : try realVerdict(tap, kind: kind, shape: shape))
+            out.append(kind == .routerIndices ? try routerVerdict(typed, shape: shape)
+                       : try realVerdict(typed, shape: shape))
         }
         return out
     }
 
     /// Row r of a tap of `rows` token rows counts when its token is not padding; vision and projector taps and
     /// taps whose rows are not tokens always count.
-    private func counts(_ tap: String, rows: Int, row: Int) -> Bool {
-        let text = !tap.hasPrefix("model.vision_tower") && !tap.hasPrefix("model.multi_modal_projector")
-        guard text, rows == valid.count else { return true }
+    private func counts(_ tap: Tap, rows: Int, row: Int) -> Bool {
+        guard [.text, .textLayer, .root].contains(tap.kind.row.scope), rows == valid.count else { return true }
         return valid[row]
     }
 
-    private func realVerdict(_ tap: String, kind: ToleranceClass, shape: [Int]) throws(GoldenError) -> TapVerdict {
+    private func realVerdict(_ typed: Tap, shape: [Int]) throws(GoldenError) -> TapVerdict {
+        let (tap, kind) = (typed.name, typed.kind.toleranceClass)
         var (a, b) = (try candidate.real(tap), try golden.real(tap))
-        if tap.hasSuffix("#weights") {   // routing weights pair with their indices: compare them in expert-id order
-            let indices = String(tap.dropLast("#weights".count)) + "#indices"
+        if typed.kind == .routerWeights {   // routing weights pair with their indices: compare them in expert-id order
+            let indices = typed.sibling(.routerIndices).name
             a = Self.sortedByExpert(a, indices: try candidate.integers(indices))
             b = Self.sortedByExpert(b, indices: try golden.integers(indices))
         }
         let rows = shape.count > 2 ? shape[0] * shape[1] : shape[0]
         let width = b.count / max(rows, 1)
-        for row in 0..<rows where !counts(tap, rows: rows, row: row) {   // padding: zero on both sides
+        for row in 0..<rows where !counts(typed, rows: rows, row: row) {   // padding: zero on both sides
             for i in (row * width)..<((row + 1) * width) { (a.scalars[i], b.scalars[i]) = (0, 0) }
         }
         let comparison: TensorComparison
@@ -172,7 +190,7 @@ struct CaseComparison {
         let finite = comparison.candidateNaNs == 0 && comparison.candidateInfinities == comparison.referenceInfinities
         let passed = finite && comparison.nmse <= limit
         var note = finite ? "" : "\(comparison.candidateNaNs) NaN, \(comparison.candidateInfinities) Inf"
-        if kind == .logits { note = logitsNote(a, b, rows: rows, width: width, tap: tap) }
+        if kind == .logits { note = logitsNote(a, b, rows: rows, width: width, tap: typed) }
         return TapVerdict(caseName: name, tap: tap, shape: shape, toleranceClass: kind, comparison: comparison,
                           limit: limit, status: passed ? .pass : .fail, note: note,
                           rowErrors: kind == .attention ? Self.rowErrors(a, b, rows: rows, width: width) : nil)
@@ -203,9 +221,9 @@ struct CaseComparison {
     }
 
     /// Top-1 agreement, top-5 overlap and the mean KL(golden ‖ candidate) of the softmaxed rows that count.
-    private func logitsNote(_ a: Tensor<Double>, _ b: Tensor<Double>, rows: Int, width: Int, tap: String) -> String {
+    private func logitsNote(_ a: Tensor<Double>, _ b: Tensor<Double>, rows: Int, width: Int, tap typed: Tap) -> String {
         var (top1, top5, kl, counted) = (0, 0.0, 0.0, 0)
-        for row in 0..<rows where counts(tap, rows: rows, row: row) {
+        for row in 0..<rows where counts(typed, rows: rows, row: row) {
             let x = Array(a.scalars[(row * width)..<((row + 1) * width)])
             let y = Array(b.scalars[(row * width)..<((row + 1) * width)])
             let rankX = x.indices.sorted { x[$0] > x[$1] }, rankY = y.indices.sorted { y[$0] > y[$1] }
@@ -229,12 +247,12 @@ struct CaseComparison {
     /// Expert sets per token row; a changed set passes only where the golden `#margin` of that row is below the
     /// precision's router margin (a near-tie), and is reported as an accepted swap. A margin of exactly 0 is a
     /// tie the spec breaks (to the lower id), so a changed set there fails.
-    private func routerVerdict(_ tap: String, shape: [Int]) throws(GoldenError) -> TapVerdict {
-        let marginTap = String(tap.dropLast("#indices".count)) + "#margin"
+    private func routerVerdict(_ typed: Tap, shape: [Int]) throws(GoldenError) -> TapVerdict {
+        let (tap, marginTap) = (typed.name, typed.sibling(.routerMargin).name)
         let (a, b, margins) = (try candidate.integers(tap), try golden.integers(tap), try golden.real(marginTap))
         let (rows, k) = (shape[0], shape.count > 1 ? shape[1] : 1)
         var (swaps, failures) = ([String](), [String]())
-        for row in 0..<rows where counts(tap, rows: rows, row: row) {
+        for row in 0..<rows where counts(typed, rows: rows, row: row) {
             let x = Set(a.scalars[(row * k)..<((row + 1) * k)]), y = Set(b.scalars[(row * k)..<((row + 1) * k)])
             guard x != y else { continue }
             let margin = margins.scalars[row]   // 0: an exact tie, which eq. 5 of spec/router.md decides

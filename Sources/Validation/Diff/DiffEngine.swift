@@ -34,10 +34,16 @@ public struct DiffResult: Sendable {
 
 public enum DiffEngine {
     /// Runs `backend` over every case of `data` in `mode` and compares the taps whose names `filter` matches (all
-    /// when nil). Throws for what prevents a comparison (a backend error other than a missing op, a bad shape).
+    /// when nil) and, with `kinds`, only taps of those kinds. Throws for what prevents a comparison (a backend error
+    /// other than a missing op, a bad shape).
     public static func run(_ backend: any Backend, on data: GoldenData, mode: DiffMode, tolerances: Tolerances,
-                           filter: Regex<AnyRegexOutput>? = nil) throws -> DiffResult {
-        let wanted = { (name: String) in filter.map { name.contains($0) } ?? true }
+                           filter: Regex<AnyRegexOutput>? = nil, kinds: Set<TapKind>? = nil) throws -> DiffResult {
+        let model = ModelPaths.taps(data.config)
+        let wanted = { (name: String) -> Bool in
+            let matches = filter.map { name.contains($0) } ?? true
+            guard let kinds else { return matches }
+            return matches && model[name].map { kinds.contains($0.kind) } == true
+        }
         var verdicts = [TapVerdict]()
         var ops = [String: SpecOp?]()
         for golden in data.cases {

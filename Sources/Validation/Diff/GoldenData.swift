@@ -9,10 +9,10 @@ public struct GoldenCaseData: Sendable {
     public let name: String
     public let inputs: ForwardInputs
     public let images: VisionInputs?
-    public let taps: [(name: String, kind: ToleranceClass)]
+    public let taps: [Tap]
     public let golden: TapTable
 
-    public init(name: String, inputs: ForwardInputs, images: VisionInputs?, taps: [(name: String, kind: ToleranceClass)],
+    public init(name: String, inputs: ForwardInputs, images: VisionInputs?, taps: [Tap],
                 golden: TapTable) {
         (self.name, self.inputs, self.images, self.taps, self.golden) = (name, inputs, images, taps, golden)
     }
@@ -60,7 +60,7 @@ public struct GoldenData: Sendable {
         }
         var cases = [GoldenCaseData]()
         for entry in manifest["cases"]?.arrayValue ?? [] {
-            let stored = try StoredCase(goldens: directory, entry: entry)
+            let stored = try StoredCase(goldens: directory, entry: entry, config: config)
             cases.append(try stored.data(config))
         }
         return GoldenData(config: config, profile: profile, store: store, cases: cases,

@@ -47,7 +47,7 @@ public enum SelfTest {
             let recorder = TapRecorder()
             try model.forward(golden.inputs, images: golden.images, taps: recorder)
             return GoldenCaseData(name: golden.name, inputs: golden.inputs, images: golden.images,
-                                  taps: recorder.recorded.map { ($0.tap.name, $0.tap.kind.toleranceClass) },
+                                  taps: recorder.recorded.map(\.tap),
                                   golden: TapTable(source: "selftest goldens", recorder: recorder))
         }
         return GoldenData(config: config, profile: .exact, store: store, cases: data, origin: "selftest (tiny)")
