@@ -152,7 +152,7 @@ struct BenchCommand: ParsableCommand {
 
     /// A latent cache of `rows` visible random rows (Philox stream "bench.cache").
     static func cache(rows: Int, config: TextConfig) -> LatentCache {
-        var cache = LatentCache(width: config.kvLoraRank + config.qkRopeHeadDim)
+        var cache = LatentCache(width: config.latentCacheWidth)
         let values = TensorStream(seed: 0, name: "bench.cache").normals(0..<(rows * cache.width))
         for r in 0..<rows { cache.append(values[(r * cache.width)..<((r + 1) * cache.width)], visible: true) }
         return cache

@@ -77,7 +77,7 @@ struct Explanation {
                   + pad("decode ctx \(context) ×\(batch)", 24, right: true)]
         for (name, a, b) in costRows { lines.append(pad(name, 30) + pad(a, 22, right: true) + pad(b, 24, right: true)) }
         let multiHead = model.multiHeadCacheValuesPerToken, latent = model.latentCacheValuesPerToken
-        lines += ["", "Latent cache: \(text.kvLoraRank + text.qkRopeHeadDim) values × \(text.numHiddenLayers) layers = "
+        lines += ["", "Latent cache: \(text.latentCacheWidth) values × \(text.numHiddenLayers) layers = "
                   + "\(grouped(latent)) values (\(grouped(latent * model.cacheBytesPerValue)) bytes bf16) per token; "
                   + "multi-head K/V would hold \(grouped(multiHead)) (\(twoDecimals(Double(multiHead) / Double(latent)))×)"]
         lines += ["", "Rooflines" + pad("FLOP/s", 40, right: true) + pad("bytes/s", 10, right: true)

@@ -30,7 +30,7 @@ extension BLASBackend {
             latents += latent.values
         }
         return (Matrix(rows: all.rows, cols: config.hiddenSize, values: output).tensor(),
-                Matrix(rows: all.rows, cols: config.kvLoraRank + config.qkRopeHeadDim, values: latents).tensor())
+                Matrix(rows: all.rows, cols: config.latentCacheWidth, values: latents).tensor())
     }
 }
 

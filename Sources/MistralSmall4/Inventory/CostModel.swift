@@ -65,7 +65,7 @@ public struct CostModel: Sendable {
     var text: TextConfig { trace.config.text }
 
     /// Latent-cache values one token leaves, summed over layers: `(r_kv + d_r)` per layer (spec/attention.md §4).
-    public var latentCacheValuesPerToken: Int { text.numHiddenLayers * (text.kvLoraRank + text.qkRopeHeadDim) }
+    public var latentCacheValuesPerToken: Int { text.numHiddenLayers * text.latentCacheWidth }
 
     /// What multi-head attention with the same heads would cache instead: K `(d_n + d_r)` and V `d_v` per head.
     public var multiHeadCacheValuesPerToken: Int {

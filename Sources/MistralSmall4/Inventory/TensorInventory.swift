@@ -128,7 +128,7 @@ private struct InventoryBuilder {
         } else {
             linear(a + ".q_proj", out: heads * t.qkHeadDim, in: hidden, .attention)
         }
-        linear(a + ".kv_a_proj_with_mqa", out: t.kvLoraRank + t.qkRopeHeadDim, in: hidden, bias: bias, .attention)
+        linear(a + ".kv_a_proj_with_mqa", out: t.latentCacheWidth, in: hidden, bias: bias, .attention)
         norm(a + ".kv_a_layernorm", t.kvLoraRank, .attention)
         linear(a + ".kv_b_proj", out: heads * (t.qkNopeHeadDim + t.vHeadDim), in: t.kvLoraRank, .attention)
         linear(a + ".o_proj", out: hidden, in: heads * t.vHeadDim, bias: bias, .attention)
