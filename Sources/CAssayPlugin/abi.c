@@ -2,4 +2,4 @@
 // one checks that the header compiles on its own.
 #include "assay_plugin.h"
 
-_Static_assert(ASSAY_PLUGIN_ABI_VERSION == 1u, "this Assay speaks plugin ABI version 1");
+_Static_assert(ASSAY_PLUGIN_ABI_VERSION == 2u, "this Assay speaks plugin ABI version 2");

@@ -1,6 +1,7 @@
 /*
  * assay_plugin.h — the C ABI through which `assay diff --backend plugin:PATH.so` runs anyone's kernels against the
- * golden sets (spec/plugin-abi.md). Version 1.
+ * golden sets (spec/plugin-abi.md). Version 2: every spec op. A version-1 plugin (rms_norm, add, swiglu, embedding,
+ * lm_head) still loads: version 2 only adds entry points.
  *
  * A plugin is a shared library exporting:
  *   - assay_plugin_get_info(): its name, the ABI version it was built against, and the spec ops it implements with
@@ -21,7 +22,7 @@
 extern "C" {
 #endif
 
-#define ASSAY_PLUGIN_ABI_VERSION 1u
+#define ASSAY_PLUGIN_ABI_VERSION 2u
 
 /* dtypes an op supports, as bits of assay_op_info.dtypes */
 #define ASSAY_DTYPE_F32 (1u << 0)
@@ -87,6 +88,155 @@ typedef struct {
 } assay_lm_head_args;
 int assay_lm_head_f32(const assay_lm_head_args *args, const float *x /* [tokens, hidden] */,
                       const float *weight /* [vocab, hidden] */, float *y /* [tokens, vocab] */);
+
+
+/* ---- Version 2 ------------------------------------------------------------------------------------------------ */
+
+/* The shapes and constants of one MLA layer (spec/attention.md), shared by mla_attention and mla_decode. */
+typedef struct {
+    int64_t batch;               /* sequences */
+    int64_t length;              /* tokens per sequence in this call (1 for mla_decode) */
+    int64_t hidden;
+    int64_t heads;
+    int64_t q_lora_rank;         /* 0: no q_a/q_b; q_b then holds q_proj [heads·(nope+rope), hidden] */
+    int64_t kv_lora_rank;        /* r_kv (256) */
+    int64_t qk_nope_dim;         /* d_n (64) */
+    int64_t qk_rope_dim;         /* d_r (64) */
+    int64_t v_dim;               /* d_v (128) */
+    int32_t rope_interleaved;    /* 1: RoPE pairs (x[2i], x[2i+1]); 0: (x[i], x[i + d_r/2]) — spec/rope.md eq. 9–10 */
+    float latent_norm_epsilon;   /* ε of q_a_layernorm and kv_a_layernorm (1e-6) */
+    double softmax_scale;        /* mscale² / sqrt(d_n + d_r), spec/attention.md eq. 6 */
+    double rope_attention_factor;/* multiplies cos and sin (1 for this model), spec/rope.md eq. 8 */
+    double temperature_beta;     /* τ(p) = 1 + beta · ln(1 + floor(p / temperature_period)) on the whole query after */
+    int64_t temperature_period;  /*   RoPE (spec/rope.md §5); beta 0: τ = 1 */
+    int64_t cache_capacity;      /* mla_decode: rows per sequence in `cache` (unused by mla_attention) */
+} assay_mla_args;
+
+/* The weights of one MLA layer, as the checkpoint stores them (row-major [out, in]). Angles p·ω_i are computed in
+ * float64 (a float32 angle at p = 10⁶ is off by radians), then cos and sin rounded to float32. */
+typedef struct {
+    const float *q_a;            /* [q_lora_rank, hidden], NULL when q_lora_rank is 0 */
+    const float *q_a_bias;       /* [q_lora_rank] or NULL (attention_bias) */
+    const float *q_a_norm;       /* [q_lora_rank] */
+    const float *q_b;            /* [heads·(d_n + d_r), q_lora_rank]: per head [nope | rope] */
+    const float *kv_a;           /* [r_kv + d_r, hidden]: [latent c | shared rope key k_r] */
+    const float *kv_a_bias;      /* [r_kv + d_r] or NULL */
+    const float *kv_a_norm;      /* [r_kv] */
+    const float *kv_b;           /* [heads·(d_n + d_v), r_kv]: per head [k_nope rows | v rows] */
+    const float *o;              /* [hidden, heads·d_v] */
+    const float *o_bias;         /* [hidden] or NULL */
+    const double *inv_freq;      /* [d_r / 2]: ω_i of spec/rope.md with YaRN applied */
+} assay_mla_weights;
+
+/* mla_attention — spec/attention.md eq. 1–8: a prefill of `batch` sequences of `length` tokens, sequence after
+ * sequence. Token t attends to the tokens s ≤ t of its own sequence whose mask is 1 (itself only if its own mask
+ * is 1); a token that sees no key outputs o · 0 (+ o_bias), eq. 12. `latents` gets each token's cache row
+ * [normed c | rotated k_r]. */
+int assay_mla_attention_f32(const assay_mla_args *args, const assay_mla_weights *weights,
+                            const float *x /* [batch·length, hidden], normed */,
+                            const int64_t *positions /* [batch·length] */, const int64_t *mask /* [batch·length] 0/1 */,
+                            float *y /* [batch·length, hidden] */, float *latents /* [batch·length, r_kv + d_r] */);
+
+/* mla_decode — spec/attention.md eq. 9–10: one new token per sequence, attending to the cached rows of its
+ * sequence whose cache_mask is 1, and to itself when its mask is 1. Rows at and past cached[b] are NaN: a kernel that reads past the
+ * valid length fails. `latents` gets the new token's cache row (Assay appends it to its cache). */
+int assay_mla_decode_f32(const assay_mla_args *args, const assay_mla_weights *weights,
+                         const float *x /* [batch, hidden], normed */, const int64_t *positions /* [batch] */,
+                         const int64_t *mask /* [batch] 0/1: the new token's */,
+                         const float *cache /* [batch, cache_capacity, r_kv + d_r] */,
+                         const int64_t *cache_mask /* [batch, cache_capacity] 0/1 */,
+                         const int64_t *cached /* [batch]: rows in use */,
+                         float *y /* [batch, hidden] */, float *latents /* [batch, r_kv + d_r] */);
+
+/* router — spec/router.md eq. 1–6: logits = x · Wᵀ; softmax over all experts (float32 or better); keep the
+ * top_groups groups (of experts/groups experts each) with the largest sum of their two best probabilities; the
+ * top_k experts by probability, ties to the lower id, largest first; weights = p / (Σ p + 1e-20) when
+ * norm_topk_prob, else p; then × routed_scaling_factor. */
+typedef struct {
+    int64_t tokens;
+    int64_t hidden;
+    int64_t experts;
+    int64_t top_k;
+    int64_t groups;              /* n_group (1: no group limit) */
+    int64_t top_groups;          /* topk_group */
+    int32_t norm_topk_prob;
+    double routed_scaling_factor;
+} assay_router_args;
+int assay_router_f32(const assay_router_args *args, const float *x /* [tokens, hidden] */,
+                     const float *weight /* [experts, hidden] */, float *logits /* [tokens, experts] */,
+                     float *weights /* [tokens, top_k] */, int64_t *indices /* [tokens, top_k] */);
+
+/* routed_experts — spec/experts.md eq. 2: y[t] = Σ_j weights[t, j] · Expert_{indices[t, j]}(x[t]), each expert a
+ * SwiGLU (eq. 1). Assay passes only the experts some token uses (args->experts of them, in ascending expert id)
+ * with the indices re-indexed into them, so the weights it hands over stay small. */
+typedef struct {
+    int64_t tokens;
+    int64_t hidden;
+    int64_t intermediate;
+    int64_t experts;             /* experts passed */
+    int64_t top_k;
+} assay_routed_experts_args;
+int assay_routed_experts_f32(const assay_routed_experts_args *args, const float *x /* [tokens, hidden] */,
+                             const int64_t *indices /* [tokens, top_k], each in [0, experts) */,
+                             const float *weights /* [tokens, top_k] */,
+                             const float *gate_up /* [experts, 2·intermediate, hidden]: gate rows, then up rows */,
+                             const float *down /* [experts, hidden, intermediate] */, float *y /* [tokens, hidden] */);
+
+/* patch_embedding — spec/vision.md eq. 1: the convolution with kernel = stride = patch, no bias, over the whole
+ * canvas (partial patches dropped). */
+typedef struct {
+    int64_t images;
+    int64_t channels;
+    int64_t height;
+    int64_t width;
+    int64_t hidden;
+    int64_t patch;
+} assay_patch_embedding_args;
+int assay_patch_embedding_f32(const assay_patch_embedding_args *args,
+                              const float *pixels /* [images, channels, height, width] */,
+                              const float *weight /* [hidden, channels, patch, patch] */,
+                              float *y /* [images, hidden, height / patch, width / patch] */);
+
+/* vision_attention — spec/vision.md eq. 5–10: q, k, v = x·Wᵀ; 2D RoPE on q and k with interleaved pairs (pair j
+ * < d/4 turns by row · frequencies[2j], pair j ≥ d/4 by col · frequencies[2(j − d/4) + 1]); softmax(q·kᵀ/sqrt(d))
+ * within each image only (block-diagonal); y = o · (p·v). The images' patches are consecutive, each image
+ * row-major over its grid. q and k rows are in native (interleaved-pair) order. */
+typedef struct {
+    int64_t patches;
+    int64_t hidden;
+    int64_t heads;
+    int64_t images;
+} assay_vision_attention_args;
+int assay_vision_attention_f32(const assay_vision_attention_args *args, const float *x /* [patches, hidden] */,
+                               const int64_t *grids /* [images, 2]: rows, cols in patches */,
+                               const double *frequencies /* [head_dim / 2]: f_k = θ^(−2k/d) */,
+                               const float *wq, const float *wk, const float *wv, const float *wo /* [hidden, hidden] */,
+                               float *y /* [patches, hidden] */);
+
+/* patch_merger — spec/projector.md eq. 2–3: each merge × merge block of an image's patch grid becomes one row
+ * v[c·merge² + a·merge + b] = x[patch (merge·i + a, merge·j + b), c], blocks row-major per image, images in order;
+ * y = v · Wᵀ. */
+typedef struct {
+    int64_t patches;
+    int64_t hidden;
+    int64_t merge;
+    int64_t images;
+} assay_patch_merger_args;
+int assay_patch_merger_f32(const assay_patch_merger_args *args, const float *x /* [patches, hidden] */,
+                           const int64_t *grids /* [images, 2]: rows, cols in patches */,
+                           const float *weight /* [hidden, hidden · merge²] */,
+                           float *y /* [patches / merge², hidden] */);
+
+/* projector_mlp — spec/projector.md eq. 4–5: y = W2 · GELU(W1 · x + b1) + b2, GELU exact (erf). */
+typedef struct {
+    int64_t rows;
+    int64_t input;               /* vision hidden */
+    int64_t hidden;              /* text hidden */
+} assay_projector_mlp_args;
+int assay_projector_mlp_f32(const assay_projector_mlp_args *args, const float *x /* [rows, input] */,
+                            const float *w1 /* [hidden, input] */, const float *b1 /* [hidden] or NULL */,
+                            const float *w2 /* [hidden, hidden] */, const float *b2 /* [hidden] or NULL */,
+                            float *y /* [rows, hidden] */);
 
 #ifdef __cplusplus
 }
