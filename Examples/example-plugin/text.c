@@ -1,0 +1,139 @@
+/*
+ * The text decoder's ops other than attention (attention.c): embedding, RMSNorm, the residual add, the SwiGLU MLP,
+ * the MoE router, the routed experts and the lm_head — spec/decoder.md, rmsnorm.md, router.md, experts.md.
+ * Part of example_plugin.c, which #includes it.
+ */
+#include "common.h"
+
+/* ---- embedding, rms_norm, add, lm_head: spec/decoder.md ------------------------------------------------------- */
+
+/* ids (T,) into table (R,H) -> y (T,H). spec/decoder.md eq. 1: y[t] = table[ids[t]]. */
+int assay_embedding_f32(const assay_embedding_args *args, const int64_t *ids, const float *table, float *y) {
+    const int64_t hidden = args->hidden;
+    for (int64_t t = 0; t < args->tokens; t++) {
+        if (ids[t] < 0 || ids[t] >= args->rows) return fail("embedding: an id is outside [0, rows)");
+        memcpy(y + t * hidden, table + ids[t] * hidden, (size_t)hidden * sizeof(float));
+    }
+    return 0;
+}
+
+/* x (R,W), weight (W,) -> y (R,W), each row normed. spec/rmsnorm.md eq. 1–2. */
+int assay_rms_norm_f32(const assay_rms_norm_args *args, const float *x, const float *weight, float *y) {
+    if (args->rows < 0 || args->width <= 0) return fail("rms_norm: rows must be >= 0 and width > 0");
+    for (int64_t r = 0; r < args->rows; r++)
+        rmsnorm(y + r * args->width, x + r * args->width, weight, args->width, args->epsilon);
+    return 0;
+}
+
+/* a (N,) + b (N,) -> y (N,). spec/decoder.md eq. 2–3 (the residual stream) and experts.md eq. 3 (the MoE sum). */
+int assay_add_f32(const assay_add_args *args, const float *a, const float *b, float *y) {
+    for (int64_t i = 0; i < args->count; i++) y[i] = a[i] + b[i];
+    return 0;
+}
+
+/* x (T,H), weight (V,H) -> y (T,V) = x · Wᵀ. spec/decoder.md eq. 5; V is one block of at most 4096 rows. */
+int assay_lm_head_f32(const assay_lm_head_args *args, const float *x, const float *weight, float *y) {
+    for (int64_t t = 0; t < args->tokens; t++)
+        matmul(y + t * args->vocab, x + t * args->hidden, weight, NULL, args->hidden, args->vocab);
+    return 0;
+}
+
+/* ---- swiglu and routed_experts: spec/experts.md --------------------------------------------------------------- */
+
+/* x (T,H), gate_up (2I,H), down (H,I) -> y (T,H). spec/experts.md eq. 1: the dense MLP, the shared expert and the
+ * vision feed-forward. */
+int assay_swiglu_f32(const assay_swiglu_args *args, const float *x, const float *gate_up, const float *down,
+                     float *y) {
+    float *gu = scratch(2 * args->intermediate);
+    if (!gu) return fail("swiglu: out of memory");
+    for (int64_t t = 0; t < args->tokens; t++)
+        swiglu(y + t * args->hidden, x + t * args->hidden, gate_up, down, args->hidden, args->intermediate, gu);
+    free(gu);
+    return 0;
+}
+
+/* x (T,H), indices (T,k), weights (T,k), gate_up (E,2I,H), down (E,H,I) -> y (T,H). spec/experts.md eq. 2:
+ *   y[t] = Σ_j weights[t,j] · SwiGLU_{indices[t,j]}(x[t]), summed in ascending expert id as the BLAS backend does. */
+int assay_routed_experts_f32(const assay_routed_experts_args *args, const float *x, const int64_t *indices,
+                             const float *weights, const float *gate_up, const float *down, float *y) {
+    const int64_t H = args->hidden, I = args->intermediate, k = args->top_k;
+    for (int64_t j = 0; j < args->tokens * k; j++)
+        if (indices[j] < 0 || indices[j] >= args->experts) return fail("routed_experts: an index is outside [0, experts)");
+    float *gu = scratch(2 * I), *out = scratch(H);
+    if (!gu || !out) { free(gu); free(out); return fail("routed_experts: out of memory"); }
+    for (int64_t t = 0; t < args->tokens; t++) {
+        float *yt = y + t * H;
+        for (int64_t i = 0; i < H; i++) yt[i] = 0.0f;
+        for (int64_t e = 0; e < args->experts; e++)             /* ascending expert id, eq. 2 */
+            for (int64_t j = 0; j < k; j++) {
+                if (indices[t * k + j] != e) continue;
+                swiglu(out, x + t * H, gate_up + e * 2 * I * H, down + e * H * I, H, I, gu);
+                for (int64_t i = 0; i < H; i++) yt[i] += weights[t * k + j] * out[i];
+            }
+    }
+    free(gu);
+    free(out);
+    return 0;
+}
+
+/* ---- router: spec/router.md ----------------------------------------------------------------------------------- */
+
+/* The index of the largest values[i] with taken[i] == 0, ties to the lower index (spec/router.md eq. 4–5); marks
+ * it taken. values (n,), taken (n,). */
+static int64_t take_largest(const double *values, char *taken, int64_t n) {
+    int64_t best = -1;
+    for (int64_t i = 0; i < n; i++)
+        if (!taken[i] && (best < 0 || values[i] > values[best])) best = i;
+    if (best >= 0) taken[best] = 1;
+    return best;
+}
+
+/* One token's selection from its logits z (E,) -> weights (k,), indices (k,). spec/router.md eq. 2–6, in float64:
+ *   π = softmax(z) over all E;  G_g = π₍₁₎ + π₍₂₎ of group g;  π̂ = π on the top_groups best groups, else 0;
+ *   S = top-k of π̂ (ties to the lower id);  w = π_S / (Σ π_S + 1e-20) if norm_topk_prob;  w ← w · scaling.
+ * p (E,), scores (groups,) and taken (E,) are caller scratch. */
+static void route_token(const assay_router_args *a, const float *z, float *weights, int64_t *indices, double *p,
+                        double *scores, char *taken) {
+    const int64_t E = a->experts, size = a->experts / a->groups;
+    double top = -INFINITY, total = 0.0, sum = 0.0;
+    for (int64_t e = 0; e < E; e++) top = fmax(top, z[e]);
+    for (int64_t e = 0; e < E; e++) total += p[e] = exp(z[e] - top);                  /* (2) */
+    for (int64_t e = 0; e < E; e++) p[e] /= total;
+    for (int64_t g = 0; g < a->groups; g++) {                                          /* (3) top-2 sum per group */
+        memset(taken, 0, (size_t)size);
+        double first = p[g * size + take_largest(p + g * size, taken, size)];
+        scores[g] = first + (size > 1 ? p[g * size + take_largest(p + g * size, taken, size)] : 0.0);
+    }
+    memset(taken, 0, (size_t)E);                                                       /* (4) drop the other groups */
+    for (int64_t r = 0; r < a->top_groups; r++) take_largest(scores, taken, a->groups);
+    double *masked = scores + a->groups;                                               /* π̂, E values after scores */
+    for (int64_t e = 0; e < E; e++) masked[e] = taken[e / size] ? p[e] : 0.0;
+    memset(taken, 0, (size_t)E);
+    for (int64_t j = 0; j < a->top_k; j++) {                                           /* (5) */
+        indices[j] = take_largest(masked, taken, E);
+        sum += p[indices[j]];
+    }
+    for (int64_t j = 0; j < a->top_k; j++) {                                           /* (6) */
+        double w = a->norm_topk_prob ? p[indices[j]] / (sum + 1e-20) : p[indices[j]];
+        weights[j] = (float)(w * a->routed_scaling_factor);
+    }
+}
+
+/* x (T,H), weight (E,H) -> logits (T,E) = x · Wᵀ (eq. 1, float32), weights (T,k), indices (T,k). */
+int assay_router_f32(const assay_router_args *args, const float *x, const float *weight, float *logits,
+                     float *weights, int64_t *indices) {
+    const int64_t E = args->experts, k = args->top_k, G = args->groups;
+    if (G < 1 || E % G != 0 || args->top_groups < 1 || args->top_groups > G || k < 1 || k > E)
+        return fail("router: needs experts divisible by groups, 1 <= top_groups <= groups and 1 <= top_k <= experts");
+    double *p = malloc((size_t)E * sizeof(double)), *scores = malloc((size_t)(G + E) * sizeof(double));
+    char *taken = malloc((size_t)(E > G ? E : G));
+    if (!p || !scores || !taken) { free(p); free(scores); free(taken); return fail("router: out of memory"); }
+    for (int64_t t = 0; t < args->tokens; t++) {
+        matmul(logits + t * E, x + t * args->hidden, weight, NULL, args->hidden, E);
+        route_token(args, logits + t * E, weights + t * k, indices + t * k, p, scores, taken);
+    }
+    free(p);
+    free(scores);
+    free(taken);
+    return 0;
+}
