@@ -29,39 +29,45 @@ public enum SpecOp: String, Sendable, CaseIterable, Comparable {
         switch self {
         case .embedding:
             OpEntry("spec/decoder.md", "eq. 1", "token rows of embed_tokens", taps: [.embedTokens],
-                    plugin: "assay_embedding_f32")
+                    plugin: "assay_embedding_f32", since: 1)
         case .rmsNorm:
             OpEntry("spec/rmsnorm.md", "eq. 1", "RMSNorm, every norm of the model",
                     taps: [.inputNorm, .postAttentionNorm, .finalNorm, .lnPre, .attentionNorm, .ffnNorm, .projectorNorm],
-                    plugin: "assay_rms_norm_f32")
+                    plugin: "assay_rms_norm_f32", since: 1)
         case .add:
             OpEntry("spec/decoder.md", "eq. 2–3", "elementwise sum: the residual stream and the MoE combine",
-                    taps: [.decoderLayer, .moe, .visionBlock], plugin: "assay_add_f32")
+                    taps: [.decoderLayer, .moe, .visionBlock], plugin: "assay_add_f32", since: 1)
         case .mlaAttention:
             OpEntry("spec/attention.md", "eq. 1–8", "MLA prefill with YaRN RoPE and the query temperature",
-                    taps: [.kvLatent, .selfAttention])
+                    taps: [.kvLatent, .selfAttention], plugin: "assay_mla_attention_f32")
         case .mlaDecode:
             OpEntry("spec/attention.md", "eq. 9–10", "MLA decode: one token per sequence, absorbed over the latent cache",
-                    taps: [.kvLatent, .selfAttention])
+                    taps: [.kvLatent, .selfAttention], plugin: "assay_mla_decode_f32")
         case .router:
             OpEntry("spec/router.md", "eq. 1–7", "softmax router, group-limited top-k, ties to the lower id",
-                    taps: [.routerLogits, .routerWeights, .routerIndices, .routerMargin])
+                    taps: [.routerLogits, .routerWeights, .routerIndices, .routerMargin],
+                    plugin: "assay_router_f32")
         case .routedExperts:
-            OpEntry("spec/experts.md", "eq. 2", "each chosen expert's SwiGLU, weighted and summed", taps: [.routedExperts])
+            OpEntry("spec/experts.md", "eq. 2", "each chosen expert's SwiGLU, weighted and summed", taps: [.routedExperts],
+                    plugin: "assay_routed_experts_f32")
         case .swiglu:
             OpEntry("spec/experts.md", "eq. 1", "one SwiGLU MLP: dense MLP, shared expert, vision feed-forward",
-                    taps: [.denseMLP, .sharedExperts, .feedForward], plugin: "assay_swiglu_f32")
+                    taps: [.denseMLP, .sharedExperts, .feedForward], plugin: "assay_swiglu_f32", since: 1)
         case .lmHead:
-            OpEntry("spec/decoder.md", "eq. 5", "the output projection", taps: [.lmHead], plugin: "assay_lm_head_f32")
+            OpEntry("spec/decoder.md", "eq. 5", "the output projection", taps: [.lmHead], plugin: "assay_lm_head_f32",
+                    since: 1)
         case .patchEmbedding:
-            OpEntry("spec/vision.md", "eq. 1", "the patch convolution", taps: [.patchConv])
+            OpEntry("spec/vision.md", "eq. 1", "the patch convolution", taps: [.patchConv],
+                    plugin: "assay_patch_embedding_f32")
         case .visionAttention:
             OpEntry("spec/vision.md", "eq. 7–10", "vision attention: 2D RoPE, block-diagonal over images",
-                    taps: [.visionAttention])
+                    taps: [.visionAttention], plugin: "assay_vision_attention_f32")
         case .patchMerger:
-            OpEntry("spec/projector.md", "eq. 2–3", "the patch merger", taps: [.patchMerger])
+            OpEntry("spec/projector.md", "eq. 2–3", "the patch merger", taps: [.patchMerger],
+                    plugin: "assay_patch_merger_f32")
         case .projectorMLP:
-            OpEntry("spec/projector.md", "eq. 4–5", "the projector's linear–GELU–linear", taps: [.projector])
+            OpEntry("spec/projector.md", "eq. 4–5", "the projector's linear–GELU–linear", taps: [.projector],
+                    plugin: "assay_projector_mlp_f32")
         }
     }
 
@@ -78,10 +84,13 @@ public struct OpEntry: Sendable {
     public let summary: String
     /// The taps the op produces (where the model calls it).
     public let taps: [TapKind]
-    /// The f32 entry point a plugin exports for the op (spec/plugin-abi.md), nil where the ABI has none yet.
-    public let pluginEntryPoint: String?
+    /// The f32 entry point a plugin exports for the op (spec/plugin-abi.md).
+    public let pluginEntryPoint: String
+    /// The plugin ABI version that introduced the entry point.
+    public let pluginABIVersion: UInt32
 
-    init(_ page: String, _ equations: String, _ summary: String, taps: [TapKind], plugin: String? = nil) {
-        (self.page, self.equations, self.summary, self.taps, pluginEntryPoint) = (page, equations, summary, taps, plugin)
+    init(_ page: String, _ equations: String, _ summary: String, taps: [TapKind], plugin: String, since: UInt32 = 2) {
+        (self.page, self.equations, self.summary, self.taps) = (page, equations, summary, taps)
+        (pluginEntryPoint, pluginABIVersion) = (plugin, since)
     }
 }
