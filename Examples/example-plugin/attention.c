@@ -165,7 +165,8 @@ int assay_mla_decode_f32(const assay_mla_args *args, const assay_mla_weights *we
     float *absorbed = scratch(rank), *mixed = scratch(rank), *scores = scratch(capacity + 1);
     float *qa = scratch(args->q_lora_rank);
     char *visible = malloc((size_t)capacity + 1);
-    int status = q && keys && heads && absorbed && mixed && scores && qa && visible ? 0 : fail("mla_decode: out of memory");
+    int ready = q && keys && heads && absorbed && mixed && scores && qa && visible;
+    int status = ready ? 0 : fail("mla_decode: out of memory");
     for (int64_t b = 0; b < args->batch && status == 0; b++) {
         const int64_t L = cached[b];
         for (int64_t j = 0; j < L; j++) {                                              /* the valid rows only */
@@ -177,7 +178,8 @@ int assay_mla_decode_f32(const assay_mla_args *args, const assay_mla_weights *we
         visible[L] = mask[b] == 1;
         for (int64_t h = 0; h < n; h++) {
             const float *uk = weights->kv_b + h * (dn + dv) * rank, *uv = uk + dn * rank;
-            absorbed_head(args, q + h * (dn + dr), uk, uv, keys, visible, L + 1, heads + h * dv, absorbed, mixed, scores);
+            absorbed_head(args, q + h * (dn + dr), uk, uv, keys, visible, L + 1, heads + h * dv, absorbed, mixed,
+                          scores);
         }
         matmul(y + b * args->hidden, heads, weights->o, weights->o_bias, n * dv, args->hidden);
     }

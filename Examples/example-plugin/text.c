@@ -58,7 +58,8 @@ int assay_routed_experts_f32(const assay_routed_experts_args *args, const float 
                              const float *weights, const float *gate_up, const float *down, float *y) {
     const int64_t H = args->hidden, I = args->intermediate, k = args->top_k;
     for (int64_t j = 0; j < args->tokens * k; j++)
-        if (indices[j] < 0 || indices[j] >= args->experts) return fail("routed_experts: an index is outside [0, experts)");
+        if (indices[j] < 0 || indices[j] >= args->experts)
+            return fail("routed_experts: an index is outside [0, experts)");
     float *gu = scratch(2 * I), *out = scratch(H);
     if (!gu || !out) { free(gu); free(out); return fail("routed_experts: out of memory"); }
     for (int64_t t = 0; t < args->tokens; t++) {
@@ -91,22 +92,22 @@ static int64_t take_largest(const double *values, char *taken, int64_t n) {
 /* One token's selection from its logits z (E,) -> weights (k,), indices (k,). spec/router.md eq. 2–6, in float64:
  *   π = softmax(z) over all E;  G_g = π₍₁₎ + π₍₂₎ of group g;  π̂ = π on the top_groups best groups, else 0;
  *   S = top-k of π̂ (ties to the lower id);  w = π_S / (Σ π_S + 1e-20) if norm_topk_prob;  w ← w · scaling.
- * p (E,), scores (groups,) and taken (E,) are caller scratch. */
+ * Caller scratch: p, masked (E,), group (groups,), taken (E,). */
 static void route_token(const assay_router_args *a, const float *z, float *weights, int64_t *indices, double *p,
-                        double *scores, char *taken) {
+                        double *masked, double *group, char *taken) {
     const int64_t E = a->experts, size = a->experts / a->groups;
     double top = -INFINITY, total = 0.0, sum = 0.0;
     for (int64_t e = 0; e < E; e++) top = fmax(top, z[e]);
     for (int64_t e = 0; e < E; e++) total += p[e] = exp(z[e] - top);                  /* (2) */
     for (int64_t e = 0; e < E; e++) p[e] /= total;
     for (int64_t g = 0; g < a->groups; g++) {                                          /* (3) top-2 sum per group */
+        const double *pg = p + g * size;
         memset(taken, 0, (size_t)size);
-        double first = p[g * size + take_largest(p + g * size, taken, size)];
-        scores[g] = first + (size > 1 ? p[g * size + take_largest(p + g * size, taken, size)] : 0.0);
+        double first = pg[take_largest(pg, taken, size)];
+        group[g] = first + (size > 1 ? pg[take_largest(pg, taken, size)] : 0.0);
     }
-    memset(taken, 0, (size_t)E);                                                       /* (4) drop the other groups */
-    for (int64_t r = 0; r < a->top_groups; r++) take_largest(scores, taken, a->groups);
-    double *masked = scores + a->groups;                                               /* π̂, E values after scores */
+    memset(taken, 0, (size_t)E);                                                       /* (4) taken[g]: group g kept */
+    for (int64_t r = 0; r < a->top_groups; r++) take_largest(group, taken, a->groups);
     for (int64_t e = 0; e < E; e++) masked[e] = taken[e / size] ? p[e] : 0.0;
     memset(taken, 0, (size_t)E);
     for (int64_t j = 0; j < a->top_k; j++) {                                           /* (5) */
@@ -125,15 +126,14 @@ int assay_router_f32(const assay_router_args *args, const float *x, const float 
     const int64_t E = args->experts, k = args->top_k, G = args->groups;
     if (G < 1 || E % G != 0 || args->top_groups < 1 || args->top_groups > G || k < 1 || k > E)
         return fail("router: needs experts divisible by groups, 1 <= top_groups <= groups and 1 <= top_k <= experts");
-    double *p = malloc((size_t)E * sizeof(double)), *scores = malloc((size_t)(G + E) * sizeof(double));
-    char *taken = malloc((size_t)(E > G ? E : G));
-    if (!p || !scores || !taken) { free(p); free(scores); free(taken); return fail("router: out of memory"); }
+    double *p = malloc((size_t)(2 * E + G) * sizeof(double));                         /* p | masked | group */
+    char *taken = malloc((size_t)E);                                                   /* E >= G */
+    if (!p || !taken) { free(p); free(taken); return fail("router: out of memory"); }
     for (int64_t t = 0; t < args->tokens; t++) {
         matmul(logits + t * E, x + t * args->hidden, weight, NULL, args->hidden, E);
-        route_token(args, logits + t * E, weights + t * k, indices + t * k, p, scores, taken);
+        route_token(args, logits + t * E, weights + t * k, indices + t * k, p, p + E, p + 2 * E, taken);
     }
     free(p);
-    free(scores);
     free(taken);
     return 0;
 }

@@ -9,8 +9,9 @@
 static int check_grids(const int64_t *grids, int64_t images, int64_t patches, int64_t multiple) {
     int64_t total = 0;
     for (int64_t n = 0; n < images; n++) {
-        if (grids[2 * n] <= 0 || grids[2 * n + 1] <= 0 || grids[2 * n] % multiple || grids[2 * n + 1] % multiple) return 1;
-        total += grids[2 * n] * grids[2 * n + 1];
+        const int64_t rows = grids[2 * n], cols = grids[2 * n + 1];
+        if (rows <= 0 || cols <= 0 || rows % multiple || cols % multiple) return 1;
+        total += rows * cols;
     }
     return total != patches;
 }
@@ -30,8 +31,10 @@ int assay_patch_embedding_f32(const assay_patch_embedding_args *args, const floa
                 for (int64_t c = 0; c < cols; c++) {
                     float sum = 0.0f;
                     for (int64_t ch = 0; ch < C; ch++)
-                        for (int64_t i = 0; i < p; i++)
-                            sum += dot(weight + ((o * C + ch) * p + i) * p, pixels + ((n * C + ch) * H + r * p + i) * W + c * p, p);
+                        for (int64_t i = 0; i < p; i++) {                      /* kernel row i against pixel row */
+                            const float *kernel = weight + ((o * C + ch) * p + i) * p;
+                            sum += dot(kernel, pixels + ((n * C + ch) * H + r * p + i) * W + c * p, p);
+                        }
                     y[((n * Hv + o) * rows + r) * cols + c] = sum;
                 }
     return 0;
@@ -45,7 +48,8 @@ int assay_patch_embedding_f32(const assay_patch_embedding_args *args, const floa
 static void rope_2d(float *x, int64_t d, int64_t row, int64_t col, const double *frequencies) {
     const int64_t quarter = d / 4;
     for (int64_t j = 0; j < d / 2; j++) {
-        double angle = j < quarter ? (double)row * frequencies[2 * j] : (double)col * frequencies[2 * (j - quarter) + 1];
+        double angle = j < quarter ? (double)row * frequencies[2 * j]
+                                   : (double)col * frequencies[2 * (j - quarter) + 1];
         float c = (float)cos(angle), s = (float)sin(angle), u = x[2 * j], v = x[2 * j + 1];
         x[2 * j] = u * c - v * s;
         x[2 * j + 1] = v * c + u * s;
@@ -53,7 +57,8 @@ static void rope_2d(float *x, int64_t d, int64_t row, int64_t col, const double 
 }
 
 /* One image of P patches (rows × cols grid, row-major), all heads, eq. 9–10 before W_o:
- *   q, k, v (P,Hv) -> mixed (P,Hv),  mixed[t, head h] = Σ_s softmax_s(q_t·k_s / √d) v_s.   scores is (P,) scratch. */
+ *   q, k, v (P,Hv) -> mixed (P,Hv),  mixed[t, head h] = Σ_s softmax_s(q_t·k_s / √d) v_s.
+ * scores is (P,) scratch. */
 static void vision_image(const float *q, const float *k, const float *v, int64_t P, int64_t Hv, int64_t heads,
                          float *mixed, float *scores) {
     const int64_t d = Hv / heads;
