@@ -1,12 +1,13 @@
 // swift-tools-version:6.1
 // Assay: the reference model-spec of Mistral Small 4 and the framework that checks kernels and ports against it.
-// Layout and conventions: shared/DESIGN.md (targets below follow it one-to-one).
+// Layout: README.md ("Layout"); each target below says what it holds.
 import PackageDescription
 
 let package = Package(
     name: "Assay",
     products: [
         .executable(name: "assay", targets: ["assay"]),
+        .executable(name: "assay-plugin-worker", targets: ["assay-plugin-worker"]),
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "MistralSmall4", targets: ["MistralSmall4"]),
         .library(name: "Validation", targets: ["Validation"]),
@@ -38,6 +39,8 @@ let package = Package(
         // `Resources/tolerances.json` is a symlink to spec/tolerances.json, compiled into the binary.
         .target(name: "Validation", dependencies: ["Tensor", "MistralSmall4", "CFFTW"],
                 resources: [.embedInCode("Resources")]),
+        // The process a plugin's kernels run in, so a crash or hang fails one op (spec/plugin-abi.md §2).
+        .executableTarget(name: "assay-plugin-worker", dependencies: ["Backends"]),
         .executableTarget(
             name: "assay",
             dependencies: [
@@ -48,6 +51,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "MistralSmall4Tests", dependencies: ["MistralSmall4", "Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "ValidationTests", dependencies: ["Validation", "MistralSmall4", "Tensor"]),
-        .testTarget(name: "BackendsTests", dependencies: ["Backends", "MistralSmall4", "Validation", "Tensor"]),
+        .testTarget(name: "BackendsTests", dependencies: ["Backends", "MistralSmall4", "Validation", "Tensor",
+                                                          "assay-plugin-worker"]),
     ]
 )

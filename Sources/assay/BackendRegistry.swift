@@ -12,8 +12,11 @@ enum BackendRegistry {
     /// `name`, or `reference+BUG` (the reference with one of `assay selftest`'s planted bugs, for demonstrations).
     /// `reusingWeights`: the backend may keep weights it converted between calls (`assay bench`, which runs one
     /// layer over one store again and again; never a diff).
-    static func backend(_ name: String, profile: PrecisionProfile, reusingWeights: Bool = false) throws -> any Backend {
-        if name.hasPrefix("plugin:") { return try PluginBackend(path: String(name.dropFirst("plugin:".count))) }
+    static func backend(_ name: String, profile: PrecisionProfile, reusingWeights: Bool = false,
+                        plugins: PluginIsolation = .standard) throws -> any Backend {
+        if name.hasPrefix("plugin:") {
+            return try PluginBackend(path: String(name.dropFirst("plugin:".count)), isolation: plugins)
+        }
         if name.hasPrefix("reference+") {
             guard let bug = PlantedBug(rawValue: String(name.dropFirst("reference+".count))) else {
                 throw ValidationError("unknown planted bug in '\(name)'; bugs: "

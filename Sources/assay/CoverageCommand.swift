@@ -25,6 +25,8 @@ struct CoverageCommand: ParsableCommand {
     @Flag(help: "Print JSON instead of the table.")
     var json = false
 
+    @OptionGroup var plugins: PluginOptions
+
     func run() throws {
         let names = backend.map { [$0] } ?? BackendRegistry.names.split(separator: ",").map {
             $0.trimmingPrefix(" ").description
@@ -34,7 +36,7 @@ struct CoverageCommand: ParsableCommand {
         for name in names {
             var cells = [SpecOp: Cell]()
             for data in sets {
-                let chosen = try BackendRegistry.backend(name, profile: data.profile)
+                let chosen = try BackendRegistry.backend(name, profile: data.profile, plugins: plugins.isolation)
                 let tolerances = try Tolerances(chosen.precision, backend: chosen.name)
                 let isolated = try DiffEngine.run(chosen, on: data, mode: .isolated, tolerances: tolerances)
                 let decode = try DiffEngine.run(chosen, on: data, mode: .decode, tolerances: tolerances,

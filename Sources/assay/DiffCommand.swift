@@ -14,7 +14,8 @@ struct DiffCommand: ParsableCommand {
             chained: every op gets what the backend produced before it, so the growth of error shows. decode: \
             isolated, with attention run one position at a time through the backend's mla_decode op over its latent \
             cache. Ops the backend lacks are reported NOT COVERED (and, chained, everything that depends on them); \
-            they never run on the reference instead. Limits: spec/tolerances.json by tolerance class, the backend's \
+            they never run on the reference instead. A plugin's kernels run in a worker process: a crash, exit() \
+            or a call past --op-timeout fails that op's taps, named, and the diff goes on. Limits: spec/tolerances.json by tolerance class, the backend's \
             precision and the backend's own row. Exit 1 when a compared tap fails.
             """)
 
@@ -42,6 +43,8 @@ struct DiffCommand: ParsableCommand {
     @Option(help: "Patch embedding: the backend's own (direct) or the FFT convolution (fft: float64, an independent oracle).")
     var conv: Convolution = .direct
 
+    @OptionGroup var plugins: PluginOptions
+
     enum Convolution: String, ExpressibleByArgument { case direct, fft }
 
     func validate() throws {
@@ -58,7 +61,7 @@ struct DiffCommand: ParsableCommand {
                                   + "\(data.profile.rawValue) (spec/quant.md §6); diff a set made in it: assay golden "
                                   + "--profile \(profile.rawValue)")
         }
-        let own = try BackendRegistry.backend(backend, profile: profile ?? data.profile)
+        let own = try BackendRegistry.backend(backend, profile: profile ?? data.profile, plugins: plugins.isolation)
         let chosen: any Backend = conv == .fft ? FFTConvolutionBackend(own) : own
         let tolerances = try Tolerances(chosen.precision, backend: chosen.name)
         let result = try DiffEngine.run(chosen, on: data, mode: mode, tolerances: tolerances, filter: taps?.regex)

@@ -127,4 +127,83 @@ import Validation
         }
         #expect(error?.message == "returned 7: test")
     }
+
+    /// A plugin whose `add` kernel does `fault` and whose `rms_norm` is right, diffed in isolated mode against
+    /// goldens/tiny with a 2-second op timeout: the verdicts of the norms and of layer 0's output.
+    func faultyDiff(_ label: String, fault: String) throws -> DiffResult {
+        let path = try plugin(label, ops: #"{"rms_norm", ASSAY_DTYPE_F32}, {"add", ASSAY_DTYPE_F32}"#, body: """
+            #include <math.h>
+            #include <stdlib.h>
+            int assay_rms_norm_f32(const assay_rms_norm_args *a, const float *x, const float *w, float *y) {
+                for (int64_t r = 0; r < a->rows; r++) {
+                    float sum = 0;
+                    for (int64_t i = 0; i < a->width; i++) sum += x[r * a->width + i] * x[r * a->width + i];
+                    float scale = 1 / sqrtf(sum / a->width + a->epsilon);
+                    for (int64_t i = 0; i < a->width; i++) y[r * a->width + i] = w[i] * (x[r * a->width + i] * scale);
+                }
+                return 0;
+            }
+            int assay_add_f32(const assay_add_args *a, const float *x, const float *y, float *out) {
+                \(fault)
+                return 0;
+            }
+            """)
+        let backend = try PluginBackend(path: path, isolation: .worker(timeout: 2))
+        let data = try GoldenData.load(Self.repository.path + "/goldens/tiny")
+        // Layer 0's block output (one add per case) and every norm: a hanging add costs 2 s a call.
+        return try DiffEngine.run(backend, on: data, mode: .isolated, tolerances: try Tolerances(.f32),
+                                  filter: try Regex(#"layers\.0$|layernorm"#))
+    }
+
+    /// Each planted fault fails every `add` tap with its own named cause, and the norms still pass.
+    @Test(arguments: [
+        ("segfault", "*(volatile int *)0 = 1;", "killed by signal 11"),
+        ("abort", "abort();", "killed by signal 6"),
+        ("exit", "exit(0);", "exited with status 0 inside assay_add_f32"),
+        ("hang", "for (volatile int spin = 1; spin;) {}", "did not return within the op timeout of 2 s"),
+        ("far-write", "out[a->count + 4096] = 1;", "killed by signal 11"),
+    ])
+    func aFaultyKernelFailsItsOpAndTheRestGoesOn(label: String, fault: String, cause: String) throws {
+        let result = try faultyDiff(label, fault: fault)
+        let adds = result.verdicts.filter { result.ops[$0.tap] == .add }
+        #expect(!adds.isEmpty && adds.allSatisfy { $0.status == .fail && $0.note.contains(cause) },
+                "\(adds.first?.note ?? "no add taps")")
+        let norms = result.verdicts.filter { result.ops[$0.tap] == .rmsNorm }
+        #expect(norms.count > 10 && norms.allSatisfy(\.passed))
+    }
+
+    /// A decode kernel that reads the first row past a sequence's valid length gets NaN and fails.
+    @Test func readingPastTheCachesValidLengthFails() throws {
+        let path = try plugin("peek", ops: #"{"mla_decode", ASSAY_DTYPE_F32}"#, body: """
+            int assay_mla_decode_f32(const assay_mla_args *a, const assay_mla_weights *w, const float *x,
+                                     const int64_t *positions, const int64_t *mask, const float *cache,
+                                     const int64_t *cache_mask, const int64_t *cached, float *y, float *latents) {
+                int64_t width = a->kv_lora_rank + a->qk_rope_dim;
+                for (int64_t b = 0; b < a->batch; b++) {
+                    float peek = cache[(b * a->cache_capacity + cached[b]) * width];   /* one row too far */
+                    for (int64_t i = 0; i < a->hidden; i++) y[b * a->hidden + i] = peek;
+                    for (int64_t i = 0; i < width; i++) latents[b * width + i] = 0;
+                }
+                return 0;
+            }
+            """)
+        let data = try GoldenData.load(Self.repository.path + "/goldens/tiny")
+        let result = try DiffEngine.run(try PluginBackend(path: path), on: data, mode: .decode,
+                                        tolerances: try Tolerances(.f32))
+        let outputs = result.verdicts.filter { result.ops[$0.tap] == .mlaDecode && !$0.tap.hasSuffix("#kv_latent") }
+        #expect(!outputs.isEmpty && outputs.allSatisfy { $0.status == .fail })
+        #expect(outputs.allSatisfy { ($0.comparison?.candidateNaNs ?? 0) > 0 }, "\(outputs.first?.note ?? "")")
+    }
+
+    /// The worker and the in-process executor give the same bits.
+    @Test func isolatedAndInProcessRunsAgree() throws {
+        let example = try library("example-same", source: try String(contentsOfFile: Self.repository.path
+                                                                     + "/Examples/example-plugin/example_plugin.c", encoding: .utf8))
+        let data = try GoldenData.load(Self.repository.path + "/goldens/tiny")
+        let runs = try [PluginIsolation.inProcess, .standard].map {
+            try DiffEngine.run(try PluginBackend(path: example, isolation: $0), on: data, mode: .chained,
+                               tolerances: try Tolerances(.f32))
+        }
+        #expect(runs[0].verdicts.map { $0.comparison?.nmse } == runs[1].verdicts.map { $0.comparison?.nmse })
+    }
 }

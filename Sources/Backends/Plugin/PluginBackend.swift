@@ -21,6 +21,17 @@ public struct PluginError: Error, CustomStringConvertible, Equatable {
     public var description: String { "plugin \(path): \(message)" }
 }
 
+/// Where a plugin's kernels run.
+public enum PluginIsolation: Sendable, Equatable {
+    /// In this process: fastest, but a crashing kernel takes the run down.
+    case inProcess
+    /// In a worker process (PluginWorker.swift): a signal, exit() or a call longer than `timeout` seconds fails
+    /// that op, named, and the run goes on.
+    case worker(timeout: Double)
+
+    public static let standard = PluginIsolation.worker(timeout: 60)
+}
+
 /// The ops of a loaded plugin.
 public final class PluginBackend: Backend, @unchecked Sendable {
     public let name: String
@@ -29,8 +40,11 @@ public final class PluginBackend: Backend, @unchecked Sendable {
     /// The ABI version the plugin was built for (1 or 2).
     public let abiVersion: UInt32
     let library: PluginLibrary
+    /// The worker the calls run in, unless in-process.
+    private let worker: PluginWorker?
 
-    public init(path: String) throws(PluginError) {
+    /// Loads the plugin at `path` (its info is read here; its kernels run as `isolation` says).
+    public init(path: String, isolation: PluginIsolation = .standard) throws(PluginError) {
         guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
             throw PluginError(path: path, message: "cannot load: \(String(cString: dlerror()))")
         }
@@ -48,10 +62,20 @@ public final class PluginBackend: Backend, @unchecked Sendable {
         }
         abiVersion = info.abi_version
         let offered = Self.pluggableOps(abiVersion: abiVersion)
+        guard Int(info.op_count) <= offered.count else {
+            throw PluginError(path: path, message: "op_count \(info.op_count): ABI version \(abiVersion) has "
+                              + "\(offered.count) ops, each listed once")
+        }
+        guard info.op_count == 0 || info.ops != nil else {
+            throw PluginError(path: path, message: "op_count \(info.op_count) with ops NULL")
+        }
         var ops = Set<SpecOp>()
         for index in 0..<Int(info.op_count) {
             let entry = info.ops[index]
-            let opName = entry.op.map { String(cString: $0) } ?? ""
+            guard let namePointer = entry.op else {
+                throw PluginError(path: path, message: "ops[\(index)].op is NULL")
+            }
+            let opName = String(cString: namePointer)
             guard let op = SpecOp(rawValue: opName), offered.contains(op) else {
                 throw PluginError(path: path, message: "lists op '\(opName)', which ABI version \(abiVersion) has no "
                                   + "entry point for (\(offered.map(\.rawValue).joined(separator: ", ")))")
@@ -64,10 +88,16 @@ public final class PluginBackend: Backend, @unchecked Sendable {
                 throw PluginError(path: path, message: "lists op '\(opName)' for f32 but exports no "
                                   + op.entry.pluginEntryPoint)
             }
-            ops.insert(op)
+            guard ops.insert(op).inserted else {
+                throw PluginError(path: path, message: "lists op '\(opName)' twice (ops[\(index)])")
+            }
         }
         name = "plugin:" + (info.name.map { String(cString: $0) } ?? FilePath.lastComponent(path))
         operations = ops
+        worker = switch isolation {
+        case .inProcess: nil
+        case .worker(let timeout): PluginWorker(plugin: path, timeout: timeout)
+        }
     }
 
     deinit { dlclose(library.handle) }
@@ -80,9 +110,10 @@ public final class PluginBackend: Backend, @unchecked Sendable {
     /// Runs `op` with `arguments` (its entry point from the op table); an op the plugin does not list is missing.
     func call(_ op: SpecOp, _ arguments: [PluginArgument]) throws -> PluginResult {
         guard operations.contains(op) else { throw missing(op) }
-        do {
-            return try PluginExecutor.run(PluginCall(op: op, symbol: op.entry.pluginEntryPoint, arguments: arguments),
-                                          on: library)
+        let call = PluginCall(op: op, symbol: op.entry.pluginEntryPoint, arguments: arguments)
+        do throws(PluginCallFailure) {
+            if let worker { return try worker.run(call) }
+            return try PluginExecutor.run(call, on: library)
         } catch {
             throw BackendError(backend: name, op: op, error.message)
         }

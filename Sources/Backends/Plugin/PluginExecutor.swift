@@ -87,6 +87,8 @@ private struct Memory {
     let guardPages: Bool
     private var allocations = [(pointer: UnsafeMutableRawPointer, bytes: Int, mapped: Bool)]()
     static let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    /// Inaccessible bytes on each side of a guarded output: a write up to 1 MiB (262,144 floats) beyond it faults.
+    static let guardBytes = 1 << 20
 
     init(guardPages: Bool) { self.guardPages = guardPages }
 
@@ -118,21 +120,22 @@ private struct Memory {
     }
 
     /// `count` elements between `Guard.count` sentinels on each side, pre-filled as unwritten; with guard pages, the
-    /// whole sits at the end of its mapping, just before an inaccessible page, and after one (the slack between is
-    /// filled with `slackByte` and checked as well). Returns the first element's address.
+    /// whole sits at the end of its mapping, just before `guardBytes` of inaccessible pages, and after as many (the
+    /// slack between is filled with `slackByte` and checked as well). Returns the first element's address.
     mutating func output(_ kind: OutputKind, count: Int) -> UnsafeMutableRawPointer {
         let size = kind == .f32 ? 4 : 8
         let total = (count + 2 * Guard.count) * size
         let base: UnsafeMutableRawPointer
         if guardPages {
             let body = (total + Self.page - 1) / Self.page * Self.page
-            let mapping = mmap(nil, body + 2 * Self.page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)!
-            mprotect(mapping, Self.page, PROT_NONE)
-            mprotect(mapping + Self.page + body, Self.page, PROT_NONE)
-            allocations.append((mapping, body + 2 * Self.page, true))
-            memset(mapping + Self.page, Int32(Self.slackByte), body - total)
-            slack.append((mapping + Self.page, body - total))
-            base = mapping + Self.page + (body - total)
+            let side = Self.guardBytes
+            let mapping = mmap(nil, body + 2 * side, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)!
+            mprotect(mapping, side, PROT_NONE)
+            mprotect(mapping + side + body, side, PROT_NONE)
+            allocations.append((mapping, body + 2 * side, true))
+            memset(mapping + side, Int32(Self.slackByte), body - total)
+            slack.append((mapping + side, body - total))
+            base = mapping + side + (body - total)
         } else {
             base = allocate(total)
         }

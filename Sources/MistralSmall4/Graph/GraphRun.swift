@@ -39,12 +39,6 @@ struct Unavailable: Error {
     let why: String
 }
 
-/// An op that failed in a diff for another reason than a missing op: the backend's error and the first tap the op
-/// was to produce.
-public struct OpFailure: Error {
-    public let tap: String
-    public let error: BackendError
-}
 
 /// One op call of a run, as an observer hears it (ShapeTrace walks the graph this way).
 public struct OpCall: Sendable {
@@ -77,8 +71,10 @@ public final class GraphRun {
     public var stepwise = false
     /// Latent caches per layer and sequence: attention appends to them, and decodes over them once they hold rows.
     public var caches: [[LatentCache]]
-    /// Taps not produced, with why.
+    /// Taps not produced because the op behind them is missing or lacked an input, with why.
     public private(set) var uncovered: [String: String] = [:]
+    /// Taps whose op failed (a diff: a kernel's error, crash or timeout), with the backend's message.
+    public private(set) var failed: [String: String] = [:]
     /// The op behind each tap (nil: assembled from the run's own taps).
     public private(set) var ops: [String: SpecOp?] = [:]
     /// Hears every op call, in graph order.
@@ -159,7 +155,8 @@ public final class GraphRun {
         } catch let missing as Unavailable where !strict {
             return notCovered(taps, missing.why)
         } catch let error as BackendError where !strict {
-            throw OpFailure(tap: taps[0].name, error: error)
+            for tap in taps { failed[tap.name] = error.description }
+            return taps.map { Flow(tap: $0, missing: "op \(error.op.rawValue) failed") }
         }
     }
 

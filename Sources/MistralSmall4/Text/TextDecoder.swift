@@ -82,6 +82,7 @@ public struct TextDecoder: Sendable {
     /// `layers.lowerBound − 1`, or the embeddings for block 0), as a prefill: what `assay forward --layers` runs.
     /// Reads only those blocks' weights, and of their routed experts only the ones some token routes to.
     /// Returns `[B·S, H]`.
+    @discardableResult
     public func forward(layers: ClosedRange<Int>, hidden h: Tensor<Double>, inputs: ForwardInputs,
                         taps: TapRecorder) throws -> Tensor<Double> {
         precondition(layers.upperBound < config.numHiddenLayers && h.shape == [inputs.batch * inputs.length,

@@ -125,17 +125,21 @@ struct CaseComparison {
     let tolerances: Tolerances
     /// Taps the candidate could not produce, with why (a backend's missing op).
     let uncovered: [String: String]
+    /// Taps whose op failed (a kernel's error, crash or timeout), with the message: each fails.
+    let failed: [String: String]
 
     /// Checks that the candidate has exactly the golden taps (or says why one is absent).
     init(name: String, taps: [Tap], golden: TapTable, candidate: TapTable,
-         valid: [Bool], tolerances: Tolerances, uncovered: [String: String] = [:]) throws(GoldenError) {
+         valid: [Bool], tolerances: Tolerances, uncovered: [String: String] = [:], failed: [String: String] = [:])
+        throws(GoldenError)
+    {
         (self.name, self.taps, self.golden, self.candidate) = (name, taps, golden, candidate)
-        (self.valid, self.tolerances, self.uncovered) = (valid, tolerances, uncovered)
+        (self.valid, self.tolerances, self.uncovered, self.failed) = (valid, tolerances, uncovered, failed)
         let expected = Set(taps.map(\.name))
         if let extra = candidate.names.first(where: { !expected.contains($0) }) {
             throw GoldenError(file: candidate.source, tensor: extra, "not a tap of case '\(name)' (spec/taps.md names)")
         }
-        if let missing = taps.first(where: { candidate[$0.name] == nil && uncovered[$0.name] == nil }) {
+        if let missing = taps.first(where: { candidate[$0.name] == nil && uncovered[$0.name] == nil && failed[$0.name] == nil }) {
             throw GoldenError(file: candidate.source, tensor: missing.name, "missing: case '\(name)' has this tap")
         }
     }
@@ -146,6 +150,11 @@ struct CaseComparison {
             let (tap, kind) = (typed.name, typed.kind.toleranceClass)
             guard let shape = golden[tap]?.shape else {
                 throw GoldenError(file: golden.source, tensor: tap, "missing from the golden taps")
+            }
+            if let why = failed[tap] {
+                out.append(TapVerdict(caseName: name, tap: tap, shape: shape, toleranceClass: kind, comparison: nil,
+                                      limit: nil, status: .fail, note: why, rowErrors: nil))
+                continue
             }
             if let why = uncovered[tap] {
                 out.append(TapVerdict(caseName: name, tap: tap, shape: shape, toleranceClass: kind, comparison: nil,

@@ -58,18 +58,14 @@ public enum DiffEngine {
                                golden: mode == .chained ? nil : feed, strict: false, profile: data.profile,
                                wanted: wanted)
             run.stepwise = mode == .decode
-            do {
-                try run.model(images: golden.images)
-            } catch let failure as OpFailure {
-                throw GoldenError(file: "backend \(backend.name), case \(golden.name)", tensor: failure.tap,
-                                  failure.error.description)
-            }
+            try run.model(images: golden.images)
             ops.merge(run.ops) { a, _ in a }
             var candidate = TapTable(source: "backend \(backend.name), case \(golden.name)", recorder: recorder)
             for name in candidate.names where !wanted(name) { candidate[name] = nil }
             verdicts += try CaseComparison(name: golden.name, taps: golden.taps.filter { wanted($0.name) },
                                            golden: golden.golden, candidate: candidate, valid: golden.valid,
-                                           tolerances: tolerances, uncovered: run.uncovered.filter { wanted($0.key) })
+                                           tolerances: tolerances, uncovered: run.uncovered.filter { wanted($0.key) },
+                                           failed: run.failed.filter { wanted($0.key) })
                 .verdicts()
         }
         return DiffResult(backend: backend.name, precision: backend.precision, mode: mode, goldens: data.origin,
