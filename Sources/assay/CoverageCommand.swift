@@ -19,8 +19,10 @@ struct CoverageCommand: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Golden set directories.")
     var goldens = ["goldens/tiny", "goldens/tiny-vision"]
 
-    @Option(help: "Only this backend, e.g. plugin:PATH.so (default: every backend built in: \(BackendRegistry.names)).")
-    var backend: String?
+    @Option(parsing: .upToNextOption, help: ArgumentHelp(
+        "Only these backends, side by side, e.g. plugin:PATH.so blas reference (default: every backend built in: "
+        + "\(BackendRegistry.names))."))
+    var backend: [String] = []
 
     @Flag(help: "Print JSON instead of the table.")
     var json = false
@@ -28,19 +30,22 @@ struct CoverageCommand: ParsableCommand {
     @OptionGroup var plugins: PluginOptions
 
     func run() throws {
-        let names = backend.map { [$0] } ?? BackendRegistry.names.split(separator: ",").map {
+        let names = !backend.isEmpty ? backend : BackendRegistry.names.split(separator: ",").map {
             $0.trimmingPrefix(" ").description
         }.filter { !$0.hasPrefix("plugin:") }
         let sets = try goldens.map { try GoldenData.load($0) }
         var columns = [(name: String, cells: [SpecOp: Cell])]()
+        var timings = [(name: String, timings: [OpTiming])]()
         for name in names {
             var cells = [SpecOp: Cell]()
+            var runs = [[OpTiming]]()
             for data in sets {
                 let chosen = try BackendRegistry.backend(name, profile: data.profile, plugins: plugins.isolation)
                 let tolerances = try Tolerances(chosen.precision, backend: chosen.name)
                 let isolated = try DiffEngine.run(chosen, on: data, mode: .isolated, tolerances: tolerances)
                 let decode = try DiffEngine.run(chosen, on: data, mode: .decode, tolerances: tolerances,
                                                 kinds: Set(SpecOp.mlaDecode.entry.taps))
+                runs += [isolated.timings, decode.timings]
                 for result in [isolated, decode] {
                     for verdict in result.verdicts {
                         guard case .some(.some(let op)) = result.ops[verdict.tap] else { continue }
@@ -50,10 +55,13 @@ struct CoverageCommand: ParsableCommand {
                 for op in SpecOp.allCases where !chosen.operations.contains(op) { cells[op] = Cell(implemented: false) }
             }
             columns.append((name, cells))
+            timings.append((name, OpTiming.merged(runs)))
         }
         if json {
             print(JSONValue.object(SpecOp.allCases.map { op in
-                (op.rawValue, .object([("page", .string(op.page))] + columns.map { ($0.name, $0.cells[op, default: Cell()].json) }))
+                (op.rawValue, .object([("page", .string(op.page))] + zip(columns, timings).map { column, timing in
+                    (column.name, column.cells[op, default: Cell()].json(timing.timings.first { $0.op == op }))
+                }))
             }).serialized(pretty: true))
         } else {
             print(([pad("spec op", 18), pad("spec page", 20)] + columns.map { pad($0.name, 22) }).joined(separator: " "))
@@ -61,6 +69,8 @@ struct CoverageCommand: ParsableCommand {
                 print(([pad(op.rawValue, 18), pad(op.page, 20)]
                        + columns.map { pad($0.cells[op, default: Cell()].text, 22) }).joined(separator: " "))
             }
+            print("")
+            printTimings(timings)
         }
         if columns.contains(where: { $0.cells.values.contains { $0.failed > 0 } }) { throw ExitCode(1) }
     }
@@ -86,9 +96,14 @@ struct CoverageCommand: ParsableCommand {
             return failed == 0 ? "pass (\(compared) taps)" : "FAIL (\(failed) of \(compared))"
         }
 
-        var json: JSONValue {
+        /// The cell, with the op's timing when it ran.
+        func json(_ timing: OpTiming?) -> JSONValue {
             .object([("implemented", .bool(implemented && !(compared == 0 && notCovered > 0))),
-                     ("compared", .int(compared)), ("failed", .int(failed))])
+                     ("compared", .int(compared)), ("failed", .int(failed))]
+                    + (timing.map { t in
+                        [("us_per_call", .number("\(t.microsecondsPerCall)")), ("gflops", .number("\(t.gflops)")),
+                         ("gb_per_s", .number("\(t.gigabytesPerSecond)"))]
+                    } ?? []))
         }
     }
 }

@@ -31,7 +31,7 @@ struct DiffCommand: ParsableCommand {
     @Option(help: "Compare only the taps whose name matches this regular expression (anywhere in the name).")
     var taps: TapFilter?
 
-    @Option(help: "Also write the report: FILE.json or FILE.html (self-contained).")
+    @Option(help: "Also write the report: FILE.json, FILE.html (self-contained) or FILE.csv (per-op timing).")
     var report: String?
 
     @Option(help: ArgumentHelp("The reference backend's precision profile (default: the golden set's). hf-bf16 "
@@ -45,11 +45,14 @@ struct DiffCommand: ParsableCommand {
 
     @OptionGroup var plugins: PluginOptions
 
+    @Flag(help: "Print each op's µs per call, GFLOP/s and GB/s before the verdicts (also in --report).")
+    var timings = false
+
     enum Convolution: String, ExpressibleByArgument { case direct, fft }
 
     func validate() throws {
-        if let report, !report.hasSuffix(".json"), !report.hasSuffix(".html") {
-            throw ValidationError("--report must end in .json or .html: '\(report)'")
+        if let report, ![".json", ".html", ".csv"].contains(where: report.hasSuffix) {
+            throw ValidationError("--report must end in .json, .html or .csv: '\(report)'")
         }
     }
 
@@ -67,10 +70,12 @@ struct DiffCommand: ParsableCommand {
         let result = try DiffEngine.run(chosen, on: data, mode: mode, tolerances: tolerances, filter: taps?.regex)
         if result.verdicts.isEmpty { throw ValidationError("--taps '\(taps?.text ?? "")' matches no tap of \(goldens)") }
         if let report {
-            let text = report.hasSuffix(".html") ? result.html : result.json.serialized(pretty: true) + "\n"
+            let text = report.hasSuffix(".html") ? result.html
+                : report.hasSuffix(".csv") ? result.timingCSV : result.json.serialized(pretty: true) + "\n"
             try AtomicDirectory.writeFile(Array(text.utf8), to: report)
         }
         defer { if let report { print("report: \(report)") } }
+        if timings { printTimings([(chosen.name, result.timings)]) }
         try printVerdicts(result.verdicts, summary: "backend \(chosen.name), \(mode.rawValue), precision "
                           + chosen.precision.rawValue)
     }

@@ -31,3 +31,17 @@ func printVerdicts(_ verdicts: [TapVerdict], summary: String) throws {
         throw ExitCode(1)
     }
 }
+
+/// Each op's calls, µs per call, GFLOP/s and GB/s, one row per op (the columns of several runs side by side).
+func printTimings(_ runs: [(name: String, timings: [OpTiming])]) {
+    print(([pad("op", 18)] + runs.map { pad($0.name + ": µs/call GFLOP/s GB/s", 44, right: true) }).joined(separator: " "))
+    for op in SpecOp.allCases {
+        let cells = runs.map { run in
+            run.timings.first { $0.op == op }.map { t in
+                "\(twoDecimals(t.microsecondsPerCall)) µs \(twoDecimals(t.gflops)) \(twoDecimals(t.gigabytesPerSecond))"
+            } ?? "—"
+        }
+        guard cells.contains(where: { $0 != "—" }) else { continue }
+        print(([pad(op.rawValue, 18)] + cells.map { pad($0, 44, right: true) }).joined(separator: " "))
+    }
+}

@@ -49,6 +49,14 @@ public struct OpCall: Sendable {
     public let module: String
 }
 
+/// One op call that ran: the call, its wall time (the backend's op and what it reads, as the run sees it), and the
+/// elements it took in and gave out.
+public struct TimedCall: Sendable {
+    public let call: OpCall
+    public let seconds: Double
+    public let activationElements: Int
+}
+
 /// One pass of a backend through the model graph.
 public final class GraphRun {
     public let backend: any Backend
@@ -79,6 +87,8 @@ public final class GraphRun {
     public private(set) var ops: [String: SpecOp?] = [:]
     /// Hears every op call, in graph order.
     public var observer: ((OpCall) -> Void)?
+    /// Every op call that produced its taps, timed.
+    public private(set) var timed: [TimedCall] = []
 
     /// A run of `backend` over `store` on `inputs`. `golden` feeds each op the golden taps (a diff); `strict` makes
     /// every failure an error (a forward pass).
@@ -107,11 +117,19 @@ public final class GraphRun {
         throws -> [Flow]
     {
         for tap in taps { ops[tap.name] = op }
-        observer?(OpCall(op: op, taps: taps, module: taps.last?.module ?? ""))
+        let call = OpCall(op: op, taps: taps, module: taps.last?.module ?? "")
+        observer?(call)
         guard strict || golden == nil || taps.contains(where: { wanted($0.name) }) else {
             return taps.map { Flow(tap: $0, missing: "skipped") }
         }
-        return try produce(taps) { try body(try inputs.map(resolve)) }
+        return try produce(taps) {
+            let values = try inputs.map(resolve)
+            let start = monotonicSeconds()
+            let outputs = try body(values)
+            timed.append(TimedCall(call: call, seconds: monotonicSeconds() - start,
+                                   activationElements: (values + outputs).map(\.elementCount).reduce(0, +)))
+            return outputs
+        }
     }
 
     /// One op producing one tap from one input, both real-valued.
@@ -200,6 +218,14 @@ public final class GraphRun {
 }
 
 extension TapValue {
+    /// Elements of the value.
+    var elementCount: Int {
+        switch self {
+        case .real(let t): t.count
+        case .integer(let t): t.count
+        }
+    }
+
     /// The real tensor, or an error naming what was found.
     public var realValue: Tensor<Double> {
         get throws {

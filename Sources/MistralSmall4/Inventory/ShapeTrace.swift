@@ -130,6 +130,36 @@ public struct ShapeTrace: Sendable {
         }
     }
 
+    /// The multiply-adds of `call` as a run on `inputs` (and `images`) made it, and the weight elements it reads at
+    /// most (the routed experts: the experts T·k routings can reach); a decode run (`stepwise`) attends one position
+    /// at a time. What a diff's per-op rates divide by.
+    public func cost(of call: OpCall, inputs: ForwardInputs, images: VisionInputs?, stepwise: Bool)
+        -> (multiplyAdds: Int, weights: Int)
+    {
+        let (batch, length) = (inputs.batch, inputs.length)
+        let prefill = TokenSpan(tokens: length, batch: batch)
+        var perCall = [[TraceStep]]()   // one list per image, or per decode position, or the one prefill
+        if call.module.hasPrefix(ModelPaths.visionTower) || call.module.hasPrefix(ModelPaths.projector),
+           let images, let patch = config.multimodal?.vision.patchSize {
+            for (size, grid) in zip(images.imageSizes, images.grids(cellSide: patch)) {
+                perCall.append(steps(call, rows: grid.rows * grid.cols, span: prefill, algorithm: .expanded,
+                                     image: (size.height, size.width)))
+            }
+        } else if stepwise && [.mlaAttention, .mlaDecode].contains(call.op) {
+            perCall = (0..<length).map {
+                let span = TokenSpan(start: $0, tokens: 1, batch: batch)
+                return steps(call, rows: span.rows, span: span, algorithm: .absorbed)
+            }
+        } else {
+            perCall = [steps(call, rows: prefill.rows, span: prefill, algorithm: .expanded)]
+        }
+        var weights = perCall.first.map { $0.map(\.parameters).reduce(0, +) } ?? 0
+        if call.op == .routedExperts {
+            weights = weights * min(text.nRoutedExperts, prefill.rows * text.numExpertsPerTok) / text.nRoutedExperts
+        }
+        return (perCall.joined().map(\.multiplyAdds).reduce(0, +), weights)
+    }
+
     // MARK: Text
 
     /// The steps of decoder layer `layer` for `span`, attention by `algorithm` (spec/attention.md eq. 1–10).

@@ -27,6 +27,8 @@ public struct DiffResult: Sendable {
     public let verdicts: [TapVerdict]
     /// The op behind each tap name (nil: assembled by the engine from taps the backend produced).
     public let ops: [String: SpecOp?]
+    /// Each op's calls and time, in op table order.
+    public let timings: [OpTiming]
 
     public var failures: [TapVerdict] { verdicts.filter { $0.status == .fail } }
     public var notCovered: [TapVerdict] { verdicts.filter { $0.status == .notCovered } }
@@ -46,6 +48,8 @@ public enum DiffEngine {
         }
         var verdicts = [TapVerdict]()
         var ops = [String: SpecOp?]()
+        var timings = [SpecOp: OpTiming]()
+        let trace = ShapeTrace(data.config)
         for golden in data.cases {
             let recorder = TapRecorder()
             let feed = { (name: String) throws -> TapValue in
@@ -60,6 +64,7 @@ public enum DiffEngine {
             run.stepwise = mode == .decode
             try run.model(images: golden.images)
             ops.merge(run.ops) { a, _ in a }
+            OpTiming.add(run, trace: trace, images: golden.images, to: &timings)
             var candidate = TapTable(source: "backend \(backend.name), case \(golden.name)", recorder: recorder)
             for name in candidate.names where !wanted(name) { candidate[name] = nil }
             verdicts += try CaseComparison(name: golden.name, taps: golden.taps.filter { wanted($0.name) },
@@ -69,7 +74,7 @@ public enum DiffEngine {
                 .verdicts()
         }
         return DiffResult(backend: backend.name, precision: backend.precision, mode: mode, goldens: data.origin,
-                          verdicts: verdicts, ops: ops)
+                          verdicts: verdicts, ops: ops, timings: timings.values.sorted { $0.op < $1.op })
     }
 
     /// Decoder layer `index` of `backend` on `hidden [B·S, H]` at `inputs`' positions, nothing compared: the unit

@@ -20,6 +20,11 @@ extension DiffResult {
             ("first_failure", failures.first.map { .object([("case", .string($0.caseName)), ("tap", .string($0.tap))]) }
                 ?? .null),
             ("taps", .array(verdicts.map(describe))),
+            ("timings", .array(timings.map { t in
+                .object([("op", .string(t.op.rawValue)), ("calls", .int(t.calls)),
+                         ("us_per_call", Self.number(t.microsecondsPerCall)), ("gflops", Self.number(t.gflops)),
+                         ("gb_per_s", Self.number(t.gigabytesPerSecond))])
+            })),
         ])
     }
 
