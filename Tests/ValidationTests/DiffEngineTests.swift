@@ -75,6 +75,17 @@ private struct Broken: DelegatingBackend {
         }
     }
 
+    /// Every op that ran is timed, with the trace's multiply-adds for the ops that multiply; the CSV has a row each.
+    @Test func everyOpThatRanIsTimedAndCosted() throws {
+        let result = try diff(ReferenceBackend(), .isolated)
+        #expect(result.timings.map(\.op) == SpecOp.allCases.filter { $0 != .mlaDecode })
+        #expect(result.timings.allSatisfy { $0.calls > 0 && $0.seconds > 0 && $0.bytes > 0 })
+        let multiplying: Set<SpecOp> = [.mlaAttention, .router, .routedExperts, .swiglu, .lmHead, .patchEmbedding,
+                                         .visionAttention, .patchMerger, .projectorMLP]
+        #expect(result.timings.filter { multiplying.contains($0.op) }.allSatisfy { $0.multiplyAdds > 0 })
+        #expect(result.timingCSV.split(separator: "\n").count == result.timings.count + 1)
+    }
+
     /// A kernel's error fails its op's taps with the message, and the diff goes on with the other ops.
     @Test func anOpThatFailsFailsItsTapsAndTheDiffGoesOn() throws {
         let result = try diff(Broken(), .isolated)
