@@ -23,6 +23,10 @@ func printVerdicts(_ verdicts: [TapVerdict], summary: String) throws {
     let uncovered = verdicts.filter { $0.status == .notCovered }.count
     print("\(verdicts.count - uncovered) taps compared, \(failed.count) failed"
           + (uncovered > 0 ? ", \(uncovered) not covered" : "") + " (\(summary))")
+    guard verdicts.count > uncovered else {
+        print("nothing was compared: a run that checks no tap is not a pass")
+        throw ExitCode(1)
+    }
     if let first = failed.first {
         let worst = first.comparison.map { c in
             "; worst element \(c.worstIndex): \(c.worstCandidate) vs golden \(c.worstReference)"

@@ -206,4 +206,28 @@ import Validation
         }
         #expect(runs[0].verdicts.map { $0.comparison?.nmse } == runs[1].verdicts.map { $0.comparison?.nmse })
     }
+
+    /// Malformed info is an error naming the field, never a crash: an op_count past the ops there are, a NULL
+    /// ops array, a NULL op name, an op listed twice.
+    @Test func malformedInfoIsNamed() throws {
+        func info(_ label: String, _ table: String, count: String, ops: String) throws -> PluginError? {
+            let path = try library(label, source: """
+                #include "assay_plugin.h"
+                \(table)
+                static const assay_plugin_info info = { ASSAY_PLUGIN_ABI_VERSION, "\(label)", \(count), \(ops) };
+                const assay_plugin_info *assay_plugin_get_info(void) { return &info; }
+                const char *assay_plugin_last_error(void) { return ""; }
+                int assay_add_f32(const assay_add_args *a, const float *x, const float *y, float *o) { return 0; }
+                """)
+            return #expect(throws: PluginError.self) { try PluginBackend(path: path) }
+        }
+        let one = #"static const assay_op_info ops[] = {{"add", ASSAY_DTYPE_F32}};"#
+        #expect(try info("huge", one, count: "100000", ops: "ops")?.message
+                == "op_count 100000: ABI version 2 has 13 ops, each listed once")
+        #expect(try info("nullops", "", count: "1", ops: "0")?.message == "op_count 1 with ops NULL")
+        #expect(try info("nullname", "static const assay_op_info ops[] = {{0, ASSAY_DTYPE_F32}};", count: "1",
+                         ops: "ops")?.message == "ops[0].op is NULL")
+        let twice = #"static const assay_op_info ops[] = {{"add", ASSAY_DTYPE_F32}, {"add", ASSAY_DTYPE_F32}};"#
+        #expect(try info("twice", twice, count: "2", ops: "ops")?.message == "lists op 'add' twice (ops[1])")
+    }
 }
