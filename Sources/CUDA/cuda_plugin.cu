@@ -6,12 +6,10 @@
 // Weights arrive as host pointers on every call; this version copies them each time (correctness first; caching by
 // name comes with ABI version 2).
 
-#include <cuda_runtime.h>
-
 #include <cstdio>
 
 #include "assay_plugin.h"
-#include "kernels.cuh"
+#include "kernels.cuh"   // and, through cuda_compat.cuh, the CUDA runtime or its host emulation
 
 namespace {
 

@@ -28,5 +28,5 @@ __global__ void linear(const float *x, const float *w, float *y, int64_t m, int6
 void launch_linear(const float *x, const float *w, float *y, int64_t m, int64_t n, int64_t k) {
     if (m <= 0 || n <= 0) return;
     const dim3 threads(tile, tile), grid(unsigned((n + tile - 1) / tile), unsigned((m + tile - 1) / tile));
-    linear<<<grid, threads>>>(x, w, y, m, n, k);
+    ASSAY_LAUNCH(linear, grid, threads, x, w, y, m, n, k);
 }

@@ -3,6 +3,8 @@
 
 #include <cstdint>
 
+#include "cuda_compat.cuh"
+
 // spec/rmsnorm.md eq. (1)–(2): y[r] = w ⊙ x[r] / sqrt(mean(x[r]²) + ε), one block per row.
 void launch_rms_norm(const float *x, const float *weight, float *y, int64_t rows, int64_t width, float epsilon);
 // y = a + b, elementwise.

@@ -44,17 +44,17 @@ unsigned blocks(int64_t count) { return unsigned((count + threads - 1) / threads
 } // namespace
 
 void launch_rms_norm(const float *x, const float *weight, float *y, int64_t rows, int64_t width, float epsilon) {
-    if (rows > 0) rms_norm<<<unsigned(rows), threads>>>(x, weight, y, width, epsilon);
+    if (rows > 0) ASSAY_LAUNCH(rms_norm, unsigned(rows), threads, x, weight, y, width, epsilon);
 }
 
 void launch_add(const float *a, const float *b, float *y, int64_t count) {
-    if (count > 0) add<<<blocks(count), threads>>>(a, b, y, count);
+    if (count > 0) ASSAY_LAUNCH(add, blocks(count), threads, a, b, y, count);
 }
 
 void launch_gated_silu(const float *gate_up, float *h, int64_t tokens, int64_t width) {
-    if (tokens * width > 0) gated_silu<<<blocks(tokens * width), threads>>>(gate_up, h, tokens, width);
+    if (tokens * width > 0) ASSAY_LAUNCH(gated_silu, blocks(tokens * width), threads, gate_up, h, tokens, width);
 }
 
 void launch_gather(const int64_t *ids, const float *table, float *y, int64_t tokens, int64_t hidden) {
-    if (tokens * hidden > 0) gather<<<blocks(tokens * hidden), threads>>>(ids, table, y, tokens, hidden);
+    if (tokens * hidden > 0) ASSAY_LAUNCH(gather, blocks(tokens * hidden), threads, ids, table, y, tokens, hidden);
 }
