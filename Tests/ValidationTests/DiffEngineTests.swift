@@ -116,6 +116,16 @@ private struct Broken: DelegatingBackend {
 }
 
 @Suite struct SelfTestTests {
+    /// `reference+BUG` under a profile rounds as that profile does (it once always ran `exact`): its precision is
+    /// bf16, and its norms come out in bf16.
+    @Test func aPlantedBugRunsInTheProfileItIsGiven() throws {
+        let buggy = BuggyBackend(.normEpsilon, profile: .hfBF16)
+        #expect(buggy.precision == .bf16)
+        let x = Tensor(shape: [2, 4], scalars: [0.1, -0.7, 1.3, 2.9, 0.3, 0.5, -1.1, 0.2])
+        let normed = try buggy.rmsNorm(x, weight: Tensor(shape: [4], repeating: 1.1), epsilon: 1e-6)
+        #expect(normed.scalars.allSatisfy { BFloat16.rounded($0) == $0 })
+    }
+
     @Test func everyPlantedBugIsCaughtAtItsTapAndTheControlPasses() throws {
         let outcomes = try SelfTest.run()
         #expect(outcomes.count == PlantedBug.allCases.count + 1)
