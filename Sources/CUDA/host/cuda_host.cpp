@@ -96,20 +96,27 @@ cudaError_t cudaMemcpy(void *to, const void *from, size_t bytes, cudaMemcpyKind)
 cudaError_t cudaGetLastError() { return cudaSuccess; }
 cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
 
-const char *cudaGetErrorString(cudaError_t error) {
-    switch (error) {
-    case cudaSuccess: return "no error";
-    case cudaErrorInvalidValue: return "invalid argument";
-    case cudaErrorMemoryAllocation: return "out of memory";
-    }
-    return "unknown error";
+namespace {
+
+// Each error code the emulation returns: CUDA's name and text for it.
+struct ErrorText {
+    cudaError_t code;
+    const char *name, *text;
+};
+constexpr ErrorText errors[] = {
+    {cudaSuccess, "cudaSuccess", "no error"},
+    {cudaErrorInvalidValue, "cudaErrorInvalidValue", "invalid argument"},
+    {cudaErrorMemoryAllocation, "cudaErrorMemoryAllocation", "out of memory"},
+};
+
+const ErrorText &describe(cudaError_t error) {
+    static constexpr ErrorText unknown = {cudaSuccess, "cudaErrorUnknown", "unknown error"};
+    for (const ErrorText &entry : errors)
+        if (entry.code == error) return entry;
+    return unknown;
 }
 
-const char *cudaGetErrorName(cudaError_t error) {
-    switch (error) {
-    case cudaSuccess: return "cudaSuccess";
-    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
-    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
-    }
-    return "cudaErrorUnknown";
-}
+} // namespace
+
+const char *cudaGetErrorString(cudaError_t error) { return describe(error).text; }
+const char *cudaGetErrorName(cudaError_t error) { return describe(error).name; }
