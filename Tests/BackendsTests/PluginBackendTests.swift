@@ -230,4 +230,23 @@ import Validation
         let twice = #"static const assay_op_info ops[] = {{"add", ASSAY_DTYPE_F32}, {"add", ASSAY_DTYPE_F32}};"#
         #expect(try info("twice", twice, count: "2", ops: "ops")?.message == "lists op 'add' twice (ops[1])")
     }
+
+    /// A plugin built for ABI version 1 still loads and runs its ops; it cannot list an op version 2 added.
+    @Test func aVersionOnePluginStillLoads() throws {
+        let add = """
+            int assay_add_f32(const assay_add_args *a, const float *x, const float *y, float *out) {
+                for (int64_t i = 0; i < a->count; i++) out[i] = x[i] + y[i];
+                return 0;
+            }
+            """
+        let v1 = try plugin("v1", abi: "1", ops: #"{"add", ASSAY_DTYPE_F32}"#, body: add)
+        let backend = try PluginBackend(path: v1)
+        #expect(backend.abiVersion == 1 && backend.operations == [.add])
+        let data = try GoldenData.load(Self.repository.path + "/goldens/tiny")
+        let result = try DiffEngine.run(backend, on: data, mode: .isolated, tolerances: try Tolerances(.f32))
+        #expect(result.failures.isEmpty && result.verdicts.filter(\.passed).count > 10)
+        let router = try plugin("v1router", abi: "1", ops: #"{"router", ASSAY_DTYPE_F32}"#, body: "")
+        let error = #expect(throws: PluginError.self) { try PluginBackend(path: router) }
+        #expect(error?.message.hasPrefix("lists op 'router', which ABI version 1 has no entry point for") == true)
+    }
 }
