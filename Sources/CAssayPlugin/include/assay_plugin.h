@@ -1,7 +1,8 @@
 /*
  * assay_plugin.h — the C ABI through which `assay diff --backend plugin:PATH.so` runs anyone's kernels against the
  * golden sets (spec/plugin-abi.md). Version 2: every spec op. A version-1 plugin (rms_norm, add, swiglu, embedding,
- * lm_head) still loads: version 2 only adds entry points.
+ * lm_head) still loads: version 2 only adds entry points — every spec op in f32, bf16 entry points for embedding,
+ * rms_norm, add, swiglu and lm_head, and FP8 E4M3 ones for the ops whose linears the FP8 checkpoint quantizes.
  *
  * A plugin is a shared library exporting:
  *   - assay_plugin_get_info(): its name, the ABI version it was built against, and the spec ops it implements with
@@ -24,7 +25,7 @@ extern "C" {
 
 #define ASSAY_PLUGIN_ABI_VERSION 2u
 
-/* dtypes an op supports, as bits of assay_op_info.dtypes */
+/* dtypes an op supports, as bits of assay_op_info.dtypes: at least one, each with its entry point exported */
 #define ASSAY_DTYPE_F32 (1u << 0)
 #define ASSAY_DTYPE_BF16 (1u << 1)
 #define ASSAY_DTYPE_F8_E4M3 (1u << 2)
