@@ -7,8 +7,29 @@
  *   q (n·(d_n+d_r),) = W_qb · RMSNorm_q(W_qa · x)            per head [q_n | q_r]                          (1)
  *   [c | k_r] (r_kv+d_r,) = W_kva · x,  ĉ = RMSNorm_kv(c)                                                  (2)
  *   q_r, k_r ← RoPE(·, p);  q ← τ(p) · q                     the latent row [ĉ | k_r] is what the cache keeps (3)–(4)
+ *
+ * The five projections are linear_layers (common.h): float for the f32 entry points, FP8 E4M3 for the f8e4m3 ones
+ * (spec/quant.md), which share every other line.
  */
 #include "common.h"
+
+/* One MLA layer as the kernels use it: each projection a linear_layer, the latent norms, ω, and kv_b as the
+ * absorbed decode folds it: float values (FP8: F(w_q · s_w)). */
+typedef struct {
+    linear_layer q_a, q_b, kv_a, kv_b, o;
+    const float *q_a_norm, *kv_a_norm;
+    const double *inv_freq;
+    const float *kv_b_values;   /* [n·(d_n + d_v), r_kv] */
+} mla_layer;
+
+/* The scratch xq of a layer's FP8 activations: the widest input of its projections. */
+static int64_t mla_widest(const assay_mla_args *a) {
+    int64_t widest = a->hidden;
+    if (a->q_lora_rank > widest) widest = a->q_lora_rank;
+    if (a->kv_lora_rank > widest) widest = a->kv_lora_rank;
+    if (a->heads * a->v_dim > widest) widest = a->heads * a->v_dim;
+    return widest;
+}
 
 /* τ(p) = 1 + beta · ln(1 + floor(p / period)), spec/rope.md eq. 11 (beta 0: τ = 1). */
 static float temperature(const assay_mla_args *a, int64_t position) {
@@ -42,18 +63,18 @@ static void rope_rotate(float *x, int64_t d, int interleaved, const float *cos_,
 
 /* One token's query and cache row, eq. 1–4: x (H,) at position p -> q (n·(d_n+d_r),), latent (r_kv+d_r,).
  * qa is scratch of q_lora_rank floats. */
-static void mla_project(const assay_mla_args *a, const assay_mla_weights *w, const float *x, int64_t position,
-                        float *q, float *latent, float *qa) {
+static void mla_project(const assay_mla_args *a, const mla_layer *w, const float *x, int64_t position,
+                        float *q, float *latent, float *qa, float *xq) {
     const int64_t rank = a->kv_lora_rank, dr = a->qk_rope_dim, qk = a->qk_nope_dim + dr;
     float cos_[dr / 2], sin_[dr / 2];
     if (a->q_lora_rank > 0) {                                                           /* (1) */
-        matmul(qa, x, w->q_a, w->q_a_bias, a->hidden, a->q_lora_rank);
+        linear(qa, x, &w->q_a, a->hidden, a->q_lora_rank, xq);
         rmsnorm(qa, qa, w->q_a_norm, a->q_lora_rank, a->latent_norm_epsilon);
-        matmul(q, qa, w->q_b, NULL, a->q_lora_rank, a->heads * qk);
+        linear(q, qa, &w->q_b, a->q_lora_rank, a->heads * qk, xq);
     } else {
-        matmul(q, x, w->q_b, NULL, a->hidden, a->heads * qk);                           /* q_proj */
+        linear(q, x, &w->q_b, a->hidden, a->heads * qk, xq);                            /* q_proj */
     }
-    matmul(latent, x, w->kv_a, w->kv_a_bias, a->hidden, rank + dr);                    /* (2) */
+    linear(latent, x, &w->kv_a, a->hidden, rank + dr, xq);                             /* (2) */
     rmsnorm(latent, latent, w->kv_a_norm, rank, a->latent_norm_epsilon);               /*     ĉ; k_r is not normed */
     rope_angles(a, w->inv_freq, position, cos_, sin_);
     rope_rotate(latent + rank, dr, a->rope_interleaved, cos_, sin_);                   /* (3) the shared k_r */
@@ -66,9 +87,9 @@ static void mla_project(const assay_mla_args *a, const assay_mla_weights *w, con
 }
 
 /* The arguments both entry points check. */
-static int mla_check(const assay_mla_args *a, const assay_mla_weights *w) {
+static int mla_check(const assay_mla_args *a, const mla_layer *w) {
     if (a->batch < 0 || a->length < 0 || a->heads <= 0 || a->kv_lora_rank <= 0 || a->qk_rope_dim <= 0
-        || a->qk_rope_dim % 2 != 0 || a->q_lora_rank < 0 || (a->q_lora_rank > 0 && (!w->q_a || !w->q_a_norm)))
+        || a->qk_rope_dim % 2 != 0 || a->q_lora_rank < 0 || (a->q_lora_rank > 0 && (!w->q_a.w || !w->q_a_norm)))
         return fail("mla: needs heads, kv_lora_rank > 0, an even qk_rope_dim, and q_a and q_a_norm with a q LoRA");
     return 0;
 }
@@ -77,14 +98,14 @@ static int mla_check(const assay_mla_args *a, const assay_mla_weights *w) {
 
 /* One sequence of S tokens: x (S,H) -> y (S,H), latents (S, r_kv+d_r). Scratch: q (S, n·(d_n+d_r)),
  * kv (S, n·(d_n+d_v)), heads (n·d_v,), scores (S,), qa (q_lora_rank,). */
-static void mla_sequence(const assay_mla_args *a, const assay_mla_weights *w, const float *x, const int64_t *positions,
+static void mla_sequence(const assay_mla_args *a, const mla_layer *w, const float *x, const int64_t *positions,
                          const int64_t *mask, float *y, float *latents, float *q, float *kv, float *heads,
-                         float *scores, float *qa) {
+                         float *scores, float *qa, float *xq) {
     const int64_t S = a->length, n = a->heads, dn = a->qk_nope_dim, dr = a->qk_rope_dim, dv = a->v_dim;
     const int64_t rank = a->kv_lora_rank, qk = dn + dr, kvw = dn + dv, row = rank + dr;
     for (int64_t t = 0; t < S; t++) {
-        mla_project(a, w, x + t * a->hidden, positions[t], q + t * n * qk, latents + t * row, qa);
-        matmul(kv + t * n * kvw, latents + t * row, w->kv_b, NULL, rank, n * kvw);    /* (5) [k_n | v] per head */
+        mla_project(a, w, x + t * a->hidden, positions[t], q + t * n * qk, latents + t * row, qa, xq);
+        linear(kv + t * n * kvw, latents + t * row, &w->kv_b, rank, n * kvw, xq);     /* (5) [k_n | v] per head */
     }
     for (int64_t i = 0; i < S; i++) {
         for (int64_t h = 0; h < n; h++) {
@@ -100,22 +121,23 @@ static void mla_sequence(const assay_mla_args *a, const assay_mla_weights *w, co
             for (int64_t j = 0; j <= i; j++)                                           /* (8) Σ_j P_ij v_j */
                 for (int64_t d = 0; d < dv; d++) o[d] += scores[j] * kv[(j * n + h) * kvw + dn + d];
         }
-        matmul(y + i * a->hidden, heads, w->o, w->o_bias, n * dv, a->hidden);          /* (8), (12): W_o · 0 + bias */
+        linear(y + i * a->hidden, heads, &w->o, n * dv, a->hidden, xq);                /* (8), (12): W_o · 0 + bias */
     }
 }
 
 /* x (B·S,H), positions (B·S,), mask (B·S,) -> y (B·S,H), latents (B·S, r_kv+d_r); sequence after sequence. */
-int assay_mla_attention_f32(const assay_mla_args *args, const assay_mla_weights *weights, const float *x,
-                            const int64_t *positions, const int64_t *mask, float *y, float *latents) {
+static int mla_attention(const assay_mla_args *args, const mla_layer *weights, const float *x,
+                         const int64_t *positions, const int64_t *mask, float *y, float *latents) {
     if (mla_check(args, weights)) return 1;
     const int64_t S = args->length, n = args->heads, row = args->kv_lora_rank + args->qk_rope_dim;
     float *q = scratch(S * n * (args->qk_nope_dim + args->qk_rope_dim));
     float *kv = scratch(S * n * (args->qk_nope_dim + args->v_dim)), *heads = scratch(n * args->v_dim);
-    float *scores = scratch(S), *qa = scratch(args->q_lora_rank);
-    int status = q && kv && heads && scores && qa ? 0 : fail("mla_attention: out of memory");
+    float *scores = scratch(S), *qa = scratch(args->q_lora_rank), *xq = scratch(mla_widest(args));
+    int status = q && kv && heads && scores && qa && xq ? 0 : fail("mla_attention: out of memory");
     for (int64_t b = 0; b < args->batch && status == 0; b++)
         mla_sequence(args, weights, x + b * S * args->hidden, positions + b * S, mask + b * S, y + b * S * args->hidden,
-                     latents + b * S * row, q, kv, heads, scores, qa);
+                     latents + b * S * row, q, kv, heads, scores, qa, xq);
+    free(xq);
     free(q);
     free(kv);
     free(heads);
@@ -149,13 +171,22 @@ static void absorbed_head(const assay_mla_args *a, const float *q_h, const float
     matmul(o, mixed, uv, NULL, rank, a->v_dim);
 }
 
+/* ĉ (r_kv,) in place as kv_b sees it: FP8, its activations quantized and widened back, x_q · s_a (spec/quant.md
+ * §6: the absorbed form then equals the expanded one); float: unchanged. */
+static void kv_b_input(float *c, const mla_layer *w, int64_t rank) {
+    const linear_layer *l = &w->kv_b;
+    if (l->activation_scale == 0.0f) return;
+    for (int64_t i = 0; i < rank; i++)
+        c[i] = quantize_activation(c[i], l->activation_scale, l->convention) * l->activation_scale;
+}
+
 /* x (B,H), positions (B,), mask (B,), cache (B, capacity, r_kv+d_r), cache_mask (B, capacity), cached (B,)
  *   -> y (B,H), latents (B, r_kv+d_r). Sequence b attends to its rows [0, cached[b]) with cache_mask 1, and to the
  * new token when mask[b] is 1; rows at and past cached[b] are NaN and never read. Scratch keys holds the visible
- * cache rows followed by the new token's row. */
-int assay_mla_decode_f32(const assay_mla_args *args, const assay_mla_weights *weights, const float *x,
-                         const int64_t *positions, const int64_t *mask, const float *cache, const int64_t *cache_mask,
-                         const int64_t *cached, float *y, float *latents) {
+ * cache rows followed by the new token's row, their ĉ as kv_b sees it. */
+static int mla_decode(const assay_mla_args *args, const mla_layer *weights, const float *x,
+                      const int64_t *positions, const int64_t *mask, const float *cache, const int64_t *cache_mask,
+                      const int64_t *cached, float *y, float *latents) {
     if (mla_check(args, weights)) return 1;
     const int64_t n = args->heads, dn = args->qk_nope_dim, dr = args->qk_rope_dim, dv = args->v_dim;
     const int64_t rank = args->kv_lora_rank, row = rank + dr, capacity = args->cache_capacity;
@@ -163,26 +194,31 @@ int assay_mla_decode_f32(const assay_mla_args *args, const assay_mla_weights *we
         if (cached[b] < 0 || cached[b] > capacity) return fail("mla_decode: cached[b] is outside [0, cache_capacity]");
     float *q = scratch(n * (dn + dr)), *keys = scratch((capacity + 1) * row), *heads = scratch(n * dv);
     float *absorbed = scratch(rank), *mixed = scratch(rank), *scores = scratch(capacity + 1);
-    float *qa = scratch(args->q_lora_rank);
+    float *qa = scratch(args->q_lora_rank), *xq = scratch(mla_widest(args));
     char *visible = malloc((size_t)capacity + 1);
-    int ready = q && keys && heads && absorbed && mixed && scores && qa && visible;
+    int ready = q && keys && heads && absorbed && mixed && scores && qa && xq && visible;
     int status = ready ? 0 : fail("mla_decode: out of memory");
     for (int64_t b = 0; b < args->batch && status == 0; b++) {
         const int64_t L = cached[b];
         for (int64_t j = 0; j < L; j++) {                                              /* the valid rows only */
             visible[j] = cache_mask[b * capacity + j] == 1;
-            if (visible[j]) memcpy(keys + j * row, cache + (b * capacity + j) * row, (size_t)row * sizeof(float));
+            if (visible[j]) {
+                memcpy(keys + j * row, cache + (b * capacity + j) * row, (size_t)row * sizeof(float));
+                kv_b_input(keys + j * row, weights, rank);
+            }
         }
-        mla_project(args, weights, x + b * args->hidden, positions[b], q, latents + b * row, qa);
+        mla_project(args, weights, x + b * args->hidden, positions[b], q, latents + b * row, qa, xq);
         memcpy(keys + L * row, latents + b * row, (size_t)row * sizeof(float));       /* the new token, eq. 11 */
+        kv_b_input(keys + L * row, weights, rank);
         visible[L] = mask[b] == 1;
         for (int64_t h = 0; h < n; h++) {
-            const float *uk = weights->kv_b + h * (dn + dv) * rank, *uv = uk + dn * rank;
+            const float *uk = weights->kv_b_values + h * (dn + dv) * rank, *uv = uk + dn * rank;
             absorbed_head(args, q + h * (dn + dr), uk, uv, keys, visible, L + 1, heads + h * dv, absorbed, mixed,
                           scores);
         }
-        matmul(y + b * args->hidden, heads, weights->o, weights->o_bias, n * dv, args->hidden);
+        linear(y + b * args->hidden, heads, &weights->o, n * dv, args->hidden, xq);
     }
+    free(xq);
     free(q);
     free(keys);
     free(heads);
@@ -191,5 +227,80 @@ int assay_mla_decode_f32(const assay_mla_args *args, const assay_mla_weights *we
     free(scores);
     free(qa);
     free(visible);
+    return status;
+}
+
+/* ---- the entry points: f32 and FP8 E4M3 over the same kernels ------------------------------------------------- */
+
+/* The float layer of assay_mla_weights. */
+static mla_layer float_layer(const assay_mla_weights *w) {
+    return (mla_layer){float_linear(w->q_a, w->q_a_bias), float_linear(w->q_b, NULL), float_linear(w->kv_a, w->kv_a_bias),
+                       float_linear(w->kv_b, NULL), float_linear(w->o, w->o_bias), w->q_a_norm, w->kv_a_norm,
+                       w->inv_freq, w->kv_b};
+}
+
+int assay_mla_attention_f32(const assay_mla_args *args, const assay_mla_weights *weights, const float *x,
+                            const int64_t *positions, const int64_t *mask, float *y, float *latents) {
+    mla_layer layer = float_layer(weights);
+    return mla_attention(args, &layer, x, positions, mask, y, latents);
+}
+
+int assay_mla_decode_f32(const assay_mla_args *args, const assay_mla_weights *weights, const float *x,
+                         const int64_t *positions, const int64_t *mask, const float *cache, const int64_t *cache_mask,
+                         const int64_t *cached, float *y, float *latents) {
+    mla_layer layer = float_layer(weights);
+    return mla_decode(args, &layer, x, positions, mask, cache, cache_mask, cached, y, latents);
+}
+
+/* The FP8 projection of `count` codes under `scale` (its E4M3 values malloc'd into *values). */
+static linear_layer f8_projection(const uint8_t *codes, int64_t count, const float *bias, assay_f8_scale scale,
+                                  int32_t convention, float **values) {
+    *values = codes ? e4m3_values(codes, count) : NULL;
+    return (linear_layer){*values, bias, scale.activation, {scale.weight, scale.weight}, 0, convention};
+}
+
+/* The FP8 layer of assay_mla_f8_weights: each projection's codes widened to their E4M3 values (5 buffers, and kv_b
+ * dequantized, F(w_q · s_w), for the absorbed decode: 6, in owned[]); 0, or fail()'s 1 when out of memory. */
+static int f8_layer(const assay_mla_args *a, const assay_mla_f8_weights *w, mla_layer *layer, float *owned[6]) {
+    const int64_t H = a->hidden, n = a->heads, rank = a->kv_lora_rank, dr = a->qk_rope_dim;
+    const int64_t qk = a->qk_nope_dim + dr, q_in = a->q_lora_rank > 0 ? a->q_lora_rank : H;
+    const assay_mla_f8_scales *s = &w->scales;
+    const int32_t c = s->activation_convention;
+    layer->q_a = f8_projection(a->q_lora_rank > 0 ? w->q_a : NULL, a->q_lora_rank * H, w->q_a_bias, s->q_a, c, &owned[0]);
+    layer->q_b = f8_projection(w->q_b, n * qk * q_in, NULL, s->q_b, c, &owned[1]);
+    layer->kv_a = f8_projection(w->kv_a, (rank + dr) * H, w->kv_a_bias, s->kv_a, c, &owned[2]);
+    layer->kv_b = f8_projection(w->kv_b, n * (a->qk_nope_dim + a->v_dim) * rank, NULL, s->kv_b, c, &owned[3]);
+    layer->o = f8_projection(w->o, H * n * a->v_dim, w->o_bias, s->o, c, &owned[4]);
+    layer->q_a_norm = w->q_a_norm;
+    layer->kv_a_norm = w->kv_a_norm;
+    layer->inv_freq = w->inv_freq;
+    const int64_t kv_b_count = n * (a->qk_nope_dim + a->v_dim) * rank;
+    owned[5] = owned[3] ? malloc((size_t)(kv_b_count > 0 ? kv_b_count : 1) * sizeof(float)) : NULL;
+    if (owned[5])
+        for (int64_t i = 0; i < kv_b_count; i++) owned[5][i] = owned[3][i] * s->kv_b.weight;
+    layer->kv_b_values = owned[5];
+    if ((a->q_lora_rank > 0 && !owned[0]) || !owned[1] || !owned[2] || !owned[3] || !owned[4] || !owned[5])
+        return fail("mla f8e4m3: out of memory");
+    return 0;
+}
+
+int assay_mla_attention_f8e4m3(const assay_mla_args *args, const assay_mla_f8_weights *weights, const float *x,
+                               const int64_t *positions, const int64_t *mask, float *y, float *latents) {
+    mla_layer layer;
+    float *owned[6] = {0};
+    int status = f8_layer(args, weights, &layer, owned);
+    if (status == 0) status = mla_attention(args, &layer, x, positions, mask, y, latents);
+    for (int i = 0; i < 6; i++) free(owned[i]);
+    return status;
+}
+
+int assay_mla_decode_f8e4m3(const assay_mla_args *args, const assay_mla_f8_weights *weights, const float *x,
+                            const int64_t *positions, const int64_t *mask, const float *cache,
+                            const int64_t *cache_mask, const int64_t *cached, float *y, float *latents) {
+    mla_layer layer;
+    float *owned[6] = {0};
+    int status = f8_layer(args, weights, &layer, owned);
+    if (status == 0) status = mla_decode(args, &layer, x, positions, mask, cache, cache_mask, cached, y, latents);
+    for (int i = 0; i < 6; i++) free(owned[i]);
     return status;
 }

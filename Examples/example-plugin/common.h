@@ -62,14 +62,91 @@ static float silu(float a) { return a / (1.0f + expf(-a)); }
 /* Exact (erf) GELU in torch's operation order, spec/projector.md eq. 5: (u · ½) · (1 + erf(u / √2)). */
 static float gelu(float u) { return (u * 0.5f) * (1.0f + erff(u * 0.70710678118654752440f)); }
 
+/* ---- FP8 E4M3 static W8A8, spec/quant.md ------------------------------------------------------------------------ */
+
+/* E4M3FN code -> value: sign bit 7, exponent bits 6–3 (bias 7), mantissa bits 2–0; exponent 0 is subnormal
+ * (m · 2⁻⁹), 0x7F and 0xFF are NaN, there is no infinity. */
+static float e4m3_value(uint8_t code) {
+    int exponent = (code >> 3) & 15, mantissa = code & 7;
+    if (exponent == 15 && mantissa == 7) return NAN;
+    float magnitude = exponent == 0 ? ldexpf((float)mantissa, -9) : ldexpf((float)(8 + mantissa), exponent - 10);
+    return code & 0x80 ? -magnitude : magnitude;
+}
+
+/* v rounded to `bits` significant bits, nearest, ties to even (nearbyint in the default rounding mode), with
+ * subnormals below 2^min_exponent. Exact in double for E4M3 (4 bits) and bfloat16 (8 bits). */
+static double round_significand(double v, int bits, int min_exponent) {
+    if (v == 0.0 || !isfinite(v)) return v;
+    int e;
+    frexp(fabs(v), &e);                                         /* |v| in [2^(e-1), 2^e) */
+    int lead = e - 1 < min_exponent ? min_exponent : e - 1;
+    double quantum = ldexp(1.0, lead - (bits - 1));
+    return copysign(nearbyint(fabs(v) / quantum) * quantum, v);
+}
+
+/* E(v): the nearest E4M3 value, ties to even, saturating at ±448 (spec/number-formats.md). */
+static double e4m3_round(double v) {
+    if (isnan(v)) return v;
+    double r = isinf(v) ? 448.0 : round_significand(v, 4, -6);
+    return fabs(r) > 448.0 ? copysign(448.0, v) : r;
+}
+
+/* B(v): bfloat16, nearest, ties to even. */
+static double bf16_round(double v) { return round_significand(v, 8, -126); }
+
+/* x_q of one activation, eq. 2 (ASSAY_F8_HUGGING_FACE: E(B(x / s_a)), the quotient in double, which is exact
+ * enough to round once) or eq. 3 (ASSAY_F8_VLLM: E(F(F(x) · F(1 / s_a)))). */
+static float quantize_activation(float x, float scale, int32_t convention) {
+    if (convention == ASSAY_F8_VLLM) return (float)e4m3_round((double)(x * (1.0f / scale)));
+    return (float)e4m3_round(bf16_round((double)x / (double)scale));
+}
+
+/* count codes -> their E4M3 values in float (unscaled), malloc'd; NULL when out of memory. */
+static float *e4m3_values(const uint8_t *codes, int64_t count) {
+    float *values = malloc((size_t)(count > 0 ? count : 1) * sizeof(float));
+    if (values)
+        for (int64_t i = 0; i < count; i++) values[i] = e4m3_value(codes[i]);
+    return values;
+}
+
+/* A linear layer as an op runs it: float, or FP8 (activation_scale > 0). */
+typedef struct {
+    const float *w;             /* [d, n]: the weights, or (FP8) the E4M3 values of the codes, unscaled */
+    const float *bias;          /* [d] or NULL */
+    float activation_scale;     /* s_a; 0: a float linear */
+    float weight_scale[2];      /* s_w of rows [0, split) and of rows [split, d) */
+    int64_t split;
+    int32_t convention;         /* ASSAY_F8_HUGGING_FACE or ASSAY_F8_VLLM */
+} linear_layer;
+
+static linear_layer float_linear(const float *w, const float *bias) { return (linear_layer){w, bias, 0.0f, {1, 1}, 0, 0}; }
+
+/* W (d,n) @ x (n,) -> out (d,) through l; FP8, spec/quant.md eq. 2–5: x_q = Q(x); out[i] = F(F(x_q · w_q[i]) ·
+ * F(s_a · s_w)) + bias[i] (E4M3 products are exact in float32; the sums are dot's). xq is scratch of n floats. */
+static void linear(float *out, const float *x, const linear_layer *l, int64_t n, int64_t d, float *xq) {
+    if (l->activation_scale == 0.0f) { matmul(out, x, l->w, l->bias, n, d); return; }
+    for (int64_t j = 0; j < n; j++) xq[j] = quantize_activation(x[j], l->activation_scale, l->convention);
+    for (int64_t i = 0; i < d; i++) {
+        float scale = l->activation_scale * l->weight_scale[i < l->split ? 0 : 1];
+        out[i] = dot(l->w + i * n, xq, n) * scale + (l->bias ? l->bias[i] : 0.0f);
+    }
+}
+
 /* One token through a SwiGLU MLP, spec/experts.md eq. 1 and 4:
  *   gate_up (2I,H) @ x (H,) -> gu (2I,) = [gate | up];  h (I,) = silu(gate) ⊙ up;  down (H,I) @ h -> y (H,)
- * gu is caller scratch of 2I floats (h reuses its first I). */
+ * gu is caller scratch of 2I floats (h reuses its first I), xq of max(H, I) (FP8 only). */
+static void swiglu_layers(float *y, const float *x, const linear_layer *gate_up, const linear_layer *down,
+                          int64_t hidden, int64_t intermediate, float *gu, float *xq) {
+    linear(gu, x, gate_up, hidden, 2 * intermediate, xq);
+    for (int64_t i = 0; i < intermediate; i++) gu[i] = silu(gu[i]) * gu[intermediate + i];
+    linear(y, gu, down, intermediate, hidden, xq);
+}
+
+/* The float SwiGLU. */
 static void swiglu(float *y, const float *x, const float *gate_up, const float *down, int64_t hidden,
                    int64_t intermediate, float *gu) {
-    matmul(gu, x, gate_up, NULL, hidden, 2 * intermediate);
-    for (int64_t i = 0; i < intermediate; i++) gu[i] = silu(gu[i]) * gu[intermediate + i];
-    matmul(y, gu, down, NULL, intermediate, hidden);
+    linear_layer g = float_linear(gate_up, NULL), d = float_linear(down, NULL);
+    swiglu_layers(y, x, &g, &d, hidden, intermediate, gu, NULL);
 }
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * The example Assay plugin: every op of ABI version 2 in plain float32 C — the smallest complete port of Mistral
+ * The example Assay plugin: every op of ABI version 2 in plain C (float32; FP8 E4M3 linears and bf16 entry points too) — the smallest complete port of Mistral
  * Small 4's layers, written to be read. Start here to diff your own kernels:
  *
  *   Tools/build-example-plugin .build/plugins            # cc -shared -fPIC … -o .build/plugins/libassay_example.so
@@ -8,10 +8,14 @@
  * The contract of every entry point is Sources/CAssayPlugin/include/assay_plugin.h; the math is the spec's pages
  * (spec/attention.md, rope.md, …), cited by equation above each function. Layout, read in this order:
  *
- *   common.h       the primitives: dot, matmul (W (d,n) @ x (n,)), rmsnorm, softmax, silu, gelu, swiglu
- *   text.c         embedding, rms_norm, add, lm_head, swiglu, routed_experts, router
- *   attention.c    mla_attention (expanded prefill) and mla_decode (absorbed, over the latent cache), YaRN RoPE, τ
+ *   common.h       the primitives: dot, matmul (W (d,n) @ x (n,)), rmsnorm, softmax, silu, gelu, E4M3 decoding and
+ *                  rounding, the linear layer (float, or FP8 static W8A8: spec/quant.md eq. 2–5), swiglu
+ *   text.c         embedding, rms_norm, add, lm_head, swiglu, routed_experts, router; swiglu and routed_experts
+ *                  in FP8 E4M3 (codes and scales as the checkpoint stores them)
+ *   attention.c    mla_attention (expanded prefill) and mla_decode (absorbed, over the latent cache), YaRN RoPE, τ;
+ *                  both with float or FP8 projections
  *   vision.c       patch_embedding, vision_attention (2D RoPE), patch_merger, projector_mlp
+ *   bf16.c         embedding, rms_norm, add, swiglu, lm_head on bfloat16 buffers (spec/precision.md's roundings)
  *
  * This file is the one translation unit: it #includes the others, so one `cc` line builds the plugin and Assay's
  * test can compile it by path. Everything is float32 with float32 sums, one token (row) at a time, no threads, no
@@ -22,17 +26,21 @@
 #include "text.c"
 #include "attention.c"
 #include "vision.c"
+#include "bf16.c"
+
+#define F32_BF16 (ASSAY_DTYPE_F32 | ASSAY_DTYPE_BF16)
+#define F32_F8 (ASSAY_DTYPE_F32 | ASSAY_DTYPE_F8_E4M3)
 
 static const assay_op_info ops[] = {
-    {"embedding", ASSAY_DTYPE_F32},
-    {"rms_norm", ASSAY_DTYPE_F32},
-    {"add", ASSAY_DTYPE_F32},
-    {"mla_attention", ASSAY_DTYPE_F32},
-    {"mla_decode", ASSAY_DTYPE_F32},
+    {"embedding", F32_BF16},
+    {"rms_norm", F32_BF16},
+    {"add", F32_BF16},
+    {"mla_attention", F32_F8},
+    {"mla_decode", F32_F8},
     {"router", ASSAY_DTYPE_F32},
-    {"routed_experts", ASSAY_DTYPE_F32},
-    {"swiglu", ASSAY_DTYPE_F32},
-    {"lm_head", ASSAY_DTYPE_F32},
+    {"routed_experts", F32_F8},
+    {"swiglu", F32_BF16 | ASSAY_DTYPE_F8_E4M3},
+    {"lm_head", F32_BF16},
     {"patch_embedding", ASSAY_DTYPE_F32},
     {"vision_attention", ASSAY_DTYPE_F32},
     {"patch_merger", ASSAY_DTYPE_F32},

@@ -137,3 +137,65 @@ int assay_router_f32(const assay_router_args *args, const float *x, const float 
     free(taken);
     return 0;
 }
+
+/* ---- swiglu and routed_experts in FP8 E4M3: spec/quant.md eq. 2–5 -------------------------------------------- */
+
+/* The FP8 layer of codes' values w with its scales: rows [0, split) under s_w0, the rest under s_w1. */
+static linear_layer fp8_linear(const float *w, float s_a, float s_w0, float s_w1, int64_t split, int32_t convention) {
+    return (linear_layer){w, NULL, s_a, {s_w0, s_w1}, split, convention};
+}
+
+/* x (T,H), gate_up codes (2I,H), down codes (H,I) -> y (T,H): spec/experts.md eq. 1 with both products FP8. */
+int assay_swiglu_f8e4m3(const assay_swiglu_f8_args *args, const float *x, const uint8_t *gate_up, const uint8_t *down,
+                        float *y) {
+    const int64_t H = args->hidden, I = args->intermediate;
+    float *gu = scratch(2 * I), *xq = scratch(H > I ? H : I);
+    float *wgu = e4m3_values(gate_up, 2 * I * H), *wd = e4m3_values(down, H * I);
+    int status = gu && xq && wgu && wd ? 0 : fail("swiglu_f8e4m3: out of memory");
+    linear_layer g = fp8_linear(wgu, args->gate_up_activation_scale, args->gate_weight_scale, args->up_weight_scale, I,
+                                args->activation_convention);
+    linear_layer d = fp8_linear(wd, args->down_activation_scale, args->down_weight_scale, args->down_weight_scale, H,
+                                args->activation_convention);
+    for (int64_t t = 0; t < args->tokens && status == 0; t++)
+        swiglu_layers(y + t * H, x + t * H, &g, &d, H, I, gu, xq);
+    free(gu);
+    free(xq);
+    free(wgu);
+    free(wd);
+    return status;
+}
+
+/* x (T,H), indices (T,k), weights (T,k), gate_up codes (E,2I,H), down codes (E,H,I), scales per expert -> y (T,H):
+ * spec/experts.md eq. 2, each expert e an FP8 SwiGLU under its own scales (gate rows s_w[e,0], up rows s_w[e,1]). */
+int assay_routed_experts_f8e4m3(const assay_routed_experts_f8_args *args, const float *x, const int64_t *indices,
+                                const float *weights, const uint8_t *gate_up, const uint8_t *down,
+                                const assay_expert_f8_scales *scales, float *y) {
+    const int64_t H = args->hidden, I = args->intermediate, k = args->top_k, E = args->experts;
+    for (int64_t j = 0; j < args->tokens * k; j++)
+        if (indices[j] < 0 || indices[j] >= E) return fail("routed_experts_f8e4m3: an index is outside [0, experts)");
+    float *gu = scratch(2 * I), *out = scratch(H), *xq = scratch(H > I ? H : I);
+    float *wgu = e4m3_values(gate_up, E * 2 * I * H), *wd = e4m3_values(down, E * H * I);
+    int status = gu && out && xq && wgu && wd ? 0 : fail("routed_experts_f8e4m3: out of memory");
+    for (int64_t t = 0; t < args->tokens && status == 0; t++) {
+        float *yt = y + t * H;
+        for (int64_t i = 0; i < H; i++) yt[i] = 0.0f;
+        for (int64_t e = 0; e < E; e++)                         /* ascending expert id, eq. 2 */
+            for (int64_t j = 0; j < k; j++) {
+                if (indices[t * k + j] != e) continue;
+                linear_layer g = fp8_linear(wgu + e * 2 * I * H, scales->gate_up_activation_scales[e],
+                                            scales->gate_up_weight_scales[2 * e], scales->gate_up_weight_scales[2 * e + 1],
+                                            I, args->activation_convention);
+                linear_layer d = fp8_linear(wd + e * H * I, scales->down_activation_scales[e],
+                                            scales->down_weight_scales[e], scales->down_weight_scales[e], H,
+                                            args->activation_convention);
+                swiglu_layers(out, x + t * H, &g, &d, H, I, gu, xq);
+                for (int64_t i = 0; i < H; i++) yt[i] += weights[t * k + j] * out[i];
+            }
+    }
+    free(gu);
+    free(out);
+    free(xq);
+    free(wgu);
+    free(wd);
+    return status;
+}

@@ -13,9 +13,9 @@ enum BackendRegistry {
     /// `reusingWeights`: the backend may keep weights it converted between calls (`assay bench`, which runs one
     /// layer over one store again and again; never a diff).
     static func backend(_ name: String, profile: PrecisionProfile, reusingWeights: Bool = false,
-                        plugins: PluginIsolation = .standard) throws -> any Backend {
+                        plugins: PluginIsolation = .standard, pluginDType: PluginDType = .f32) throws -> any Backend {
         if name.hasPrefix("plugin:") {
-            return try PluginBackend(path: String(name.dropFirst("plugin:".count)), isolation: plugins)
+            return try PluginBackend(path: String(name.dropFirst("plugin:".count)), isolation: plugins, dtype: pluginDType)
         }
         if name.hasPrefix("reference+") {
             guard let bug = PlantedBug(rawValue: String(name.dropFirst("reference+".count))) else {

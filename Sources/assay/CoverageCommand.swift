@@ -40,7 +40,8 @@ struct CoverageCommand: ParsableCommand {
             var cells = [SpecOp: Cell]()
             var runs = [[OpTiming]]()
             for data in sets {
-                let chosen = try BackendRegistry.backend(name, profile: data.profile, plugins: plugins.isolation)
+                let chosen = try BackendRegistry.backend(name, profile: data.profile, plugins: plugins.isolation,
+                                                 pluginDType: plugins.dtype)
                 let tolerances = try Tolerances(chosen.precision, backend: chosen.name)
                 let isolated = try DiffEngine.run(chosen, on: data, mode: .isolated, tolerances: tolerances)
                 let decode = try DiffEngine.run(chosen, on: data, mode: .decode, tolerances: tolerances,

@@ -64,7 +64,8 @@ struct DiffCommand: ParsableCommand {
                                   + "\(data.profile.rawValue) (spec/quant.md §6); diff a set made in it: assay golden "
                                   + "--profile \(profile.rawValue)")
         }
-        let own = try BackendRegistry.backend(backend, profile: profile ?? data.profile, plugins: plugins.isolation)
+        let own = try BackendRegistry.backend(backend, profile: profile ?? data.profile, plugins: plugins.isolation,
+                                              pluginDType: plugins.dtype)
         let chosen: any Backend = conv == .fft ? FFTConvolutionBackend(own) : own
         let tolerances = try Tolerances(chosen.precision, backend: chosen.name)
         let result = try DiffEngine.run(chosen, on: data, mode: mode, tolerances: tolerances, filter: taps?.regex)

@@ -110,10 +110,20 @@ import Validation
         #expect(error?.message == "lists op 'rms_norm' for f32 but exports no assay_rms_norm_f32")
         let unknown = try plugin("unknown", ops: #"{"flash_attention", ASSAY_DTYPE_F32}"#, body: "")
         #expect(throws: PluginError.self) { try PluginBackend(path: unknown) }
-        // Listed without the f32 bit: once skipped in silence (the op then looked unimplemented), now named.
+        // Each dtype bit an op sets needs its entry point: once skipped in silence (the op then looked
+        // unimplemented), now named.
         let bf16Only = try plugin("bf16only", ops: #"{"add", ASSAY_DTYPE_BF16}"#, body: "")
-        let noF32 = #expect(throws: PluginError.self) { try PluginBackend(path: bf16Only) }
-        #expect(noF32?.message == "lists op 'add' with dtypes 2, without ASSAY_DTYPE_F32: this assay runs plugins in f32")
+        let noBF16 = #expect(throws: PluginError.self) { try PluginBackend(path: bf16Only) }
+        #expect(noBF16?.message == "lists op 'add' for bf16 but exports no assay_add_bf16")
+        let unknownBit = try plugin("bit8", ops: #"{"add", ASSAY_DTYPE_F32 | 8}"#, body: "")
+        let bit = #expect(throws: PluginError.self) { try PluginBackend(path: unknownBit) }
+        #expect(bit?.message.hasPrefix("lists op 'add' with dtypes 9: bits 8 are no ASSAY_DTYPE_*") == true)
+        let noBits = try plugin("nobits", ops: #"{"add", 0}"#, body: "")
+        let none = #expect(throws: PluginError.self) { try PluginBackend(path: noBits) }
+        #expect(none?.message == "lists op 'add' with dtypes 0: no ASSAY_DTYPE_* bit")
+        let f8Add = try plugin("f8add", ops: #"{"add", ASSAY_DTYPE_F8_E4M3}"#, body: "")
+        let noF8Entry = #expect(throws: PluginError.self) { try PluginBackend(path: f8Add) }
+        #expect(noF8Entry?.message.hasPrefix("lists op 'add' with ASSAY_DTYPE_F8_E4M3, which it has no entry point") == true)
         let missing = #expect(throws: PluginError.self) { try PluginBackend(path: Self.directory + "/nothing.so") }
         #expect(missing?.message.hasPrefix("cannot load") == true)
     }
@@ -248,5 +258,67 @@ import Validation
         let router = try plugin("v1router", abi: "1", ops: #"{"router", ASSAY_DTYPE_F32}"#, body: "")
         let error = #expect(throws: PluginError.self) { try PluginBackend(path: router) }
         #expect(error?.message.hasPrefix("lists op 'router', which ABI version 1 has no entry point for") == true)
+    }
+
+    /// A plugin listing an op with the FP8 bit must export its f8e4m3 entry point: the error names the symbol.
+    @Test func anFP8BitWithoutItsEntryPointIsAnError() throws {
+        let path = try plugin("f8liar", ops: #"{"swiglu", ASSAY_DTYPE_F32 | ASSAY_DTYPE_F8_E4M3}"#, body: """
+            int assay_swiglu_f32(const assay_swiglu_args *a, const float *x, const float *gu, const float *d, float *y) {
+                return 1;
+            }
+            """)
+        let error = #expect(throws: PluginError.self) { try PluginBackend(path: path) }
+        #expect(error?.message == "lists op 'swiglu' for f8e4m3 but exports no assay_swiglu_f8e4m3")
+    }
+
+    /// goldens/tiny-fp8-static: the example plugin's FP8 entry points take the quantized linears (codes and scales
+    /// as stored), so every tap is compared and passes the f32 limits in the three modes; a plugin whose swiglu is
+    /// f32 only leaves the FP8 MLPs NOT COVERED.
+    @Test func theExamplePluginPassesTheFP8GoldensThroughItsFP8EntryPoints() throws {
+        let example = try library("example-fp8", source: try String(contentsOfFile: Self.repository.path
+                                                                    + "/Examples/example-plugin/example_plugin.c", encoding: .utf8))
+        let backend = try PluginBackend(path: example)
+        #expect(backend.dtypes[.swiglu] == [.f32, .bf16, .f8e4m3] && backend.dtypes[.router] == [.f32])
+        let data = try GoldenData.load(Self.repository.path + "/goldens/tiny-fp8-static")
+        for mode in [DiffMode.isolated, .chained, .decode] {
+            let result = try DiffEngine.run(backend, on: data, mode: mode, tolerances: try Tolerances(.f32))
+            #expect(result.failures.isEmpty && result.notCovered.isEmpty, "\(mode): \(result.failures.first?.note ?? "")")
+            #expect(result.verdicts.filter { $0.passed }.count == 136, "\(mode)")
+            let attention: SpecOp = mode == .decode ? .mlaDecode : .mlaAttention
+            for op in [attention, .routedExperts, .swiglu] {
+                #expect(result.verdicts.contains { result.ops[$0.tap] == op && $0.passed }, "\(mode) \(op)")
+            }
+        }
+        let f32Only = try plugin("f32swiglu", ops: #"{"swiglu", ASSAY_DTYPE_F32}"#, body: """
+            int assay_swiglu_f32(const assay_swiglu_args *a, const float *x, const float *gu, const float *d, float *y) {
+                return 1;
+            }
+            """)
+        let result = try DiffEngine.run(try PluginBackend(path: f32Only), on: data, mode: .isolated,
+                                        tolerances: try Tolerances(.f32), filter: try Regex(#"shared_experts$"#))
+        #expect(!result.verdicts.isEmpty && result.verdicts.allSatisfy { $0.status == .notCovered })
+    }
+
+    /// bf16: an hf-bf16 set made here; the example's bf16 entry points pass it isolated by the bf16 limits, and the
+    /// ops without bf16 entry points are NOT COVERED.
+    @Test func theExamplePluginsBF16OpsPassAnHFBF16SetIsolated() throws {
+        let example = try library("example-bf16", source: try String(contentsOfFile: Self.repository.path
+                                                                     + "/Examples/example-plugin/example_plugin.c", encoding: .utf8))
+        let backend = try PluginBackend(path: example, isolation: .inProcess, dtype: .bf16)
+        #expect(backend.precision == .bf16)
+        #expect(backend.operations == [.embedding, .rmsNorm, .add, .swiglu, .lmHead])
+        let path = Self.directory + "/hf-bf16-set"
+        try? FileManager.default.removeItem(atPath: path)
+        var options = GoldenOptions(preset: .tiny)
+        options.profile = .hfBF16
+        options.images = 0
+        options.positions = 0
+        try GoldenSet.write(options, to: path)
+        let result = try DiffEngine.run(backend, on: try GoldenData.load(path), mode: .isolated,
+                                        tolerances: try Tolerances(.bf16))
+        #expect(result.failures.isEmpty, "\(result.failures.first?.note ?? "")")
+        let passed = Set(result.verdicts.filter(\.passed).compactMap { result.ops[$0.tap] ?? nil })
+        #expect(passed == backend.operations)
+        #expect(result.notCovered.allSatisfy { !backend.operations.contains(result.ops[$0.tap]!!) })
     }
 }

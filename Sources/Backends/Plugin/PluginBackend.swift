@@ -2,10 +2,11 @@
 // spec/plugin-abi.md): `assay diff --backend plugin:PATH.so`. Ops the library does not export stay NOT COVERED.
 //
 // Goals, in order: a plugin cannot make a diff pass by writing outside its outputs (PluginExecutor.swift); a
-// library that does not load, speaks another ABI version, lists an op it does not export or lists it without
-// f32 is a clear error at load time; then every op of the op table that has an entry point reaches the plugin with
-// exactly the arguments its header comment states (PluginTextOps.swift, PluginAttention.swift,
-// PluginVisionOps.swift).
+// library that does not load, speaks another ABI version, lists an op with a dtype it does not export (or with
+// unknown or no dtype bits) is a clear error at load time; then every op of the op table that has an entry point
+// reaches the plugin with exactly the arguments its header comment states (PluginTextOps.swift,
+// PluginAttention.swift, PluginVisionOps.swift, PluginFP8.swift): in f32, with the linears a store holds in FP8
+// through the f8e4m3 entry points (codes and scales as stored), or in bf16 for the ops that have bf16 entry points.
 
 #if canImport(Glibc)
 import Glibc
@@ -35,16 +36,27 @@ public enum PluginIsolation: Sendable, Equatable {
 /// The ops of a loaded plugin.
 public final class PluginBackend: Backend, @unchecked Sendable {
     public let name: String
+    /// The ops this run can reach: an f32 run's ops listed with f32 or f8e4m3, a bf16 run's ops listed with bf16.
     public let operations: Set<SpecOp>
-    public var precision: CandidatePrecision { .f32 }
+    /// A bf16 run is judged by the bf16 limits (isolated only); an f32 run, FP8 linears included, by the f32 ones.
+    public var precision: CandidatePrecision { dtype == .bf16 ? .bf16 : .f32 }
     /// The ABI version the plugin was built for (1 or 2).
     public let abiVersion: UInt32
+    /// The dtypes the plugin lists for each of its ops (a version-1 plugin: f32 only).
+    public let dtypes: [SpecOp: Set<PluginDType>]
+    /// What this run passes: f32 (and f8e4m3 for the linears a store holds in FP8), or bf16.
+    public let dtype: PluginDType
     let library: PluginLibrary
     /// The worker the calls run in, unless in-process.
     private let worker: PluginWorker?
 
-    /// Loads the plugin at `path` (its info is read here; its kernels run as `isolation` says).
-    public init(path: String, isolation: PluginIsolation = .standard) throws(PluginError) {
+    /// Loads the plugin at `path` (its info is read here; its kernels run as `isolation` says). `dtype` .bf16 runs
+    /// the ops the plugin lists with ASSAY_DTYPE_BF16 through their bf16 entry points, every other op NOT COVERED.
+    public init(path: String, isolation: PluginIsolation = .standard, dtype: PluginDType = .f32) throws(PluginError) {
+        guard dtype != .f8e4m3 else {
+            throw PluginError(path: path, message: "a plugin runs in f32 or bf16; its f8e4m3 entry points serve the "
+                              + "linears an f32 run finds in FP8")
+        }
         guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
             throw PluginError(path: path, message: "cannot load: \(String(cString: dlerror()))")
         }
@@ -69,7 +81,7 @@ public final class PluginBackend: Backend, @unchecked Sendable {
         guard info.op_count == 0 || info.ops != nil else {
             throw PluginError(path: path, message: "op_count \(info.op_count) with ops NULL")
         }
-        var ops = Set<SpecOp>()
+        var listed = [SpecOp: Set<PluginDType>]()
         for index in 0..<Int(info.op_count) {
             let entry = info.ops[index]
             guard let namePointer = entry.op else {
@@ -80,20 +92,21 @@ public final class PluginBackend: Backend, @unchecked Sendable {
                 throw PluginError(path: path, message: "lists op '\(opName)', which ABI version \(abiVersion) has no "
                                   + "entry point for (\(offered.map(\.rawValue).joined(separator: ", ")))")
             }
-            guard entry.dtypes & UInt32(ASSAY_DTYPE_F32) != 0 else {
-                throw PluginError(path: path, message: "lists op '\(opName)' with dtypes \(entry.dtypes), without "
-                                  + "ASSAY_DTYPE_F32: this assay runs plugins in f32")
-            }
-            guard symbol(op.entry.pluginEntryPoint) != nil else {
-                throw PluginError(path: path, message: "lists op '\(opName)' for f32 but exports no "
-                                  + op.entry.pluginEntryPoint)
-            }
-            guard ops.insert(op).inserted else {
+            guard listed[op] == nil else {
                 throw PluginError(path: path, message: "lists op '\(opName)' twice (ops[\(index)])")
+            }
+            listed[op] = try Self.dtypes(of: entry.dtypes, op: op, abiVersion: abiVersion, path: path) {
+                (dtype: PluginDType, entryPoint: String) throws(PluginError) in
+                guard symbol(entryPoint) != nil else {
+                    throw PluginError(path: path, message: "lists op '\(opName)' for \(dtype.rawValue) but exports no "
+                                      + entryPoint)
+                }
             }
         }
         name = "plugin:" + (info.name.map { String(cString: $0) } ?? FilePath.lastComponent(path))
-        operations = ops
+        self.dtype = dtype
+        dtypes = listed
+        operations = Set(listed.filter { dtype == .bf16 ? $0.value.contains(.bf16) : !$0.value.isDisjoint(with: [.f32, .f8e4m3]) }.keys)
         worker = switch isolation {
         case .inProcess: nil
         case .worker(let timeout): PluginWorker(plugin: path, timeout: timeout)
@@ -102,15 +115,54 @@ public final class PluginBackend: Backend, @unchecked Sendable {
 
     deinit { dlclose(library.handle) }
 
+    /// The dtypes of `bits` for `op`, each checked by `exported` with its entry point. Version 2: every bit a known
+    /// one, at least one, each a dtype the op table gives the op an entry point for. Version 1 (whose header had the
+    /// bits but only f32 entry points): the f32 bit, the others ignored as they always were.
+    static func dtypes(of bits: UInt32, op: SpecOp, abiVersion: UInt32, path: String,
+                       exported: (PluginDType, String) throws(PluginError) -> Void) throws(PluginError) -> Set<PluginDType> {
+        let known = PluginDType.allCases.reduce(UInt32(0)) { $0 | $1.bit }
+        if abiVersion == 1 {
+            guard bits & PluginDType.f32.bit != 0 else {
+                throw PluginError(path: path, message: "lists op '\(op.rawValue)' with dtypes \(bits), without "
+                                  + "ASSAY_DTYPE_F32: ABI version 1 has f32 entry points only")
+            }
+            try exported(.f32, op.entry.pluginEntryPoint)
+            return [.f32]
+        }
+        guard bits & ~known == 0 else {
+            throw PluginError(path: path, message: "lists op '\(op.rawValue)' with dtypes \(bits): bits \(bits & ~known) "
+                              + "are no ASSAY_DTYPE_* of ABI version 2 (\(PluginDType.allCases.map(\.bitName).joined(separator: ", ")))")
+        }
+        let dtypes = PluginDType.allCases.filter { bits & $0.bit != 0 }
+        guard !dtypes.isEmpty else {
+            throw PluginError(path: path, message: "lists op '\(op.rawValue)' with dtypes 0: no ASSAY_DTYPE_* bit")
+        }
+        for dtype in dtypes {
+            guard let entryPoint = op.entry.pluginEntryPoints[dtype] else {
+                throw PluginError(path: path, message: "lists op '\(op.rawValue)' with \(dtype.bitName), which it has no "
+                                  + "entry point for (it has \(op.entry.pluginEntryPoints.keys.sorted().map(\.rawValue).joined(separator: ", ")))")
+            }
+            try exported(dtype, entryPoint)
+        }
+        return Set(dtypes)
+    }
+
     /// The ops the op table gives an entry point in ABI version `abiVersion`.
     static func pluggableOps(abiVersion: UInt32) -> [SpecOp] {
         SpecOp.allCases.filter { $0.entry.pluginABIVersion <= abiVersion }
     }
 
-    /// Runs `op` with `arguments` (its entry point from the op table); an op the plugin does not list is missing.
-    func call(_ op: SpecOp, _ arguments: [PluginArgument]) throws -> PluginResult {
-        guard operations.contains(op) else { throw missing(op) }
-        let call = PluginCall(op: op, symbol: op.entry.pluginEntryPoint, arguments: arguments)
+    /// Runs `op`'s `dtype` entry point (from the op table; default: the run's dtype) with `arguments`; an op the
+    /// plugin does not list with that dtype is missing (NOT COVERED), saying which dtype.
+    func call(_ op: SpecOp, _ arguments: [PluginArgument], dtype: PluginDType? = nil) throws -> PluginResult {
+        let dtype = self.dtype == .bf16 ? .bf16 : dtype ?? .f32   // a bf16 run reaches bf16 entry points only
+        guard let listed = dtypes[op] else { throw missing(op) }
+        guard listed.contains(dtype), let symbol = op.entry.pluginEntryPoints[dtype] else {
+            let why = dtype == .f8e4m3 ? "its weights are FP8, and the plugin lists it without ASSAY_DTYPE_F8_E4M3"
+                : "the plugin lists it without \(dtype.bitName) (it lists \(listed.sorted().map(\.rawValue).joined(separator: ", ")))"
+            throw BackendError(backend: name, op: op, why, unsupported: true)
+        }
+        let call = PluginCall(op: op, symbol: symbol, arguments: arguments)
         do throws(PluginCallFailure) {
             if let worker { return try worker.run(call) }
             return try PluginExecutor.run(call, on: library)
@@ -129,6 +181,14 @@ public final class PluginBackend: Backend, @unchecked Sendable {
         let values = if let row { try store.row(name, row) } else { try store.tensor(name) }
         return values.scalars.map { Float($0) }
     }
+
+    /// A bf16 run's inputs: unsupported when the store holds `layer` in FP8 (bf16 entry points take bf16 weights).
+    func requireFloat(_ op: SpecOp, _ layers: LinearLayer...) throws {
+        guard layers.allSatisfy({ $0.fp8 == nil }) else {
+            throw BackendError(backend: name, op: op, "FP8 weights; the plugin ABI's bf16 entry points take bf16 weights",
+                               unsupported: true)
+        }
+    }
 }
 
 /// Float32 values of a float64 tensor.
@@ -136,3 +196,11 @@ func floats(_ t: Tensor<Double>) -> PluginBuffer { .f32(t.scalars.map { Float($0
 
 /// A float32 result as the float64 tensor of `shape`.
 func tensor(_ values: [Float], _ shape: [Int]) -> Tensor<Double> { Tensor(shape: shape, scalars: values.map(Double.init)) }
+
+/// bfloat16 bit patterns of a float64 tensor, each rounded to nearest, ties to even.
+func bf16(_ t: Tensor<Double>) -> PluginBuffer { .u16(t.scalars.map { BFloat16($0).bitPattern }) }
+
+/// A bfloat16 result as the float64 tensor of `shape`.
+func tensor(bf16 values: [UInt16], _ shape: [Int]) -> Tensor<Double> {
+    Tensor(shape: shape, scalars: values.map { BFloat16(bitPattern: $0).doubleValue })
+}

@@ -16,12 +16,18 @@ enum PluginBuffer: Equatable {
     case f32([Float])
     case f64([Double])
     case i64([Int64])
+    /// FP8 E4M3 codes.
+    case u8([UInt8])
+    /// bfloat16 bit patterns.
+    case u16([UInt16])
 
     var byteCount: Int {
         switch self {
         case .f32(let v): v.count * 4
         case .f64(let v): v.count * 8
         case .i64(let v): v.count * 8
+        case .u8(let v): v.count
+        case .u16(let v): v.count * 2
         }
     }
 }
@@ -33,13 +39,24 @@ enum PluginArgument {
     case input(PluginBuffer)
     /// An output of `count` elements; the call returns it.
     case output(OutputKind, count: Int)
-    /// A struct of pointers (`assay_mla_weights`): each an input buffer or NULL, in field order.
-    case table([PluginBuffer?])
+    /// A struct of pointers (`assay_mla_weights`): each an input buffer or NULL, in field order, then `trailer`: the
+    /// bytes of the scalar fields that follow the pointers (`assay_mla_f8_weights.scales`), or none.
+    case table([PluginBuffer?], trailer: [UInt8] = [])
     case null
 }
 
 enum OutputKind {
     case f32, i64
+    /// bfloat16 bit patterns.
+    case u16
+
+    var size: Int {
+        switch self {
+        case .f32: 4
+        case .i64: 8
+        case .u16: 2
+        }
+    }
 }
 
 /// A call: the symbol and its arguments, in order.
@@ -63,6 +80,11 @@ struct PluginResult {
         return v
     }
 
+    func u16(_ index: Int) -> [UInt16] {
+        guard case .u16(let v) = outputs[index] else { preconditionFailure("output \(index) is not u16") }
+        return v
+    }
+
     func i64(_ index: Int) -> [Int64] {
         guard case .i64(let v) = outputs[index] else { preconditionFailure("output \(index) is not i64") }
         return v
@@ -79,7 +101,11 @@ enum Guard {
     static let count = 64
     static let f32 = Float(bitPattern: 0x7FC5_A5A5)
     static let i64 = Int64(bitPattern: 0x7FC5_A5A5_A5A5_A5A5)
+    /// A bfloat16 NaN with a payload.
+    static let u16: UInt16 = 0x7FC5
     /// What an output holds before the call: an element left unwritten fails its tap.
     static let unwrittenF32 = Float.nan
     static let unwrittenI64: Int64 = -1
+    /// The bfloat16 NaN.
+    static let unwrittenU16: UInt16 = 0x7FC0
 }

@@ -35,9 +35,11 @@ enum PluginExecutor {
                 let base = memory.output(kind, count: count)
                 outputs.append((index, kind, count, base))
                 pointers.append(UnsafeRawPointer(base))
-            case .table(let fields):
+            case .table(let fields, let trailer):
                 let table = fields.map { $0.map { UnsafeRawPointer(memory.copy($0)) } }
-                pointers.append(UnsafeRawPointer(memory.copy(table)))
+                var bytes = table.withUnsafeBytes { Array($0) }
+                bytes += trailer
+                pointers.append(UnsafeRawPointer(memory.copy(bytes)))
             case .null: pointers.append(nil)
             }
         }
@@ -73,6 +75,8 @@ enum PluginExecutor {
             p[0], p[1], p[2], p[3], p[4], p[5])
         case 7: return unsafeBitCast(f, to: (@convention(c) (P, P, P, P, P, P, P) -> Int32).self)(
             p[0], p[1], p[2], p[3], p[4], p[5], p[6])
+        case 8: return unsafeBitCast(f, to: (@convention(c) (P, P, P, P, P, P, P, P) -> Int32).self)(
+            p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7])
         case 9: return unsafeBitCast(f, to: (@convention(c) (P, P, P, P, P, P, P, P, P) -> Int32).self)(
             p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8])
         case 10: return unsafeBitCast(f, to: (@convention(c) (P, P, P, P, P, P, P, P, P, P) -> Int32).self)(
@@ -116,6 +120,8 @@ private struct Memory {
         case .f32(let v): copy(v)
         case .f64(let v): copy(v)
         case .i64(let v): copy(v)
+        case .u8(let v): copy(v)
+        case .u16(let v): copy(v)
         }
     }
 
@@ -123,7 +129,7 @@ private struct Memory {
     /// whole sits at the end of its mapping, just before `guardBytes` of inaccessible pages, and after as many (the
     /// slack between is filled with `slackByte` and checked as well). Returns the first element's address.
     mutating func output(_ kind: OutputKind, count: Int) -> UnsafeMutableRawPointer {
-        let size = kind == .f32 ? 4 : 8
+        let size = kind.size
         let total = (count + 2 * Guard.count) * size
         let base: UnsafeMutableRawPointer
         if guardPages {
@@ -149,6 +155,11 @@ private struct Memory {
             let values = base.bindMemory(to: Int64.self, capacity: count + 2 * Guard.count)
             for i in 0..<(count + 2 * Guard.count) {
                 values[i] = i < Guard.count || i >= Guard.count + count ? Guard.i64 : Guard.unwrittenI64
+            }
+        case .u16:
+            let values = base.bindMemory(to: UInt16.self, capacity: count + 2 * Guard.count)
+            for i in 0..<(count + 2 * Guard.count) {
+                values[i] = i < Guard.count || i >= Guard.count + count ? Guard.u16 : Guard.unwrittenU16
             }
         }
         return base + Guard.count * size
@@ -178,6 +189,11 @@ private struct Memory {
             let changed = { (i: Int) in v[i] != Guard.i64 }
             return ((0..<Guard.count).filter(changed).count,
                     ((Guard.count + count)..<(2 * Guard.count + count)).filter(changed).count)
+        case .u16:
+            let v = (first - Guard.count * 2).assumingMemoryBound(to: UInt16.self)
+            let changed = { (i: Int) in v[i] != Guard.u16 }
+            return ((0..<Guard.count).filter(changed).count,
+                    ((Guard.count + count)..<(2 * Guard.count + count)).filter(changed).count)
         }
     }
 
@@ -185,6 +201,7 @@ private struct Memory {
         switch kind {
         case .f32: .f32(Array(UnsafeBufferPointer(start: first.assumingMemoryBound(to: Float.self), count: count)))
         case .i64: .i64(Array(UnsafeBufferPointer(start: first.assumingMemoryBound(to: Int64.self), count: count)))
+        case .u16: .u16(Array(UnsafeBufferPointer(start: first.assumingMemoryBound(to: UInt16.self), count: count)))
         }
     }
 

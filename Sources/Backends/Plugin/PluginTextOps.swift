@@ -6,60 +6,70 @@ import MistralSmall4
 import Tensor
 
 extension PluginBackend {
+    /// An input in the run's dtype: float32, or bf16 rounded to nearest even.
+    func input(_ t: Tensor<Double>) -> PluginArgument { .input(dtype == .bf16 ? bf16(t) : floats(t)) }
+
+    /// An output of `count` elements in the run's dtype.
+    func output(_ count: Int) -> PluginArgument { .output(dtype == .bf16 ? .u16 : .f32, count: count) }
+
+    /// Output `index` of `result` (the run's dtype) widened to float64.
+    func result(_ result: PluginResult, _ index: Int, _ shape: [Int]) -> Tensor<Double> {
+        dtype == .bf16 ? tensor(bf16: result.u16(index), shape) : tensor(result.f32(index), shape)
+    }
+
     /// The rows the ids use (ascending id) and the ids re-indexed into them: the gather is the plugin's.
     public func embedding(_ ids: [Int], table: String, store: any WeightStore) throws -> Tensor<Double> {
         let used = Array(Set(ids)).sorted()
         let slot = Dictionary(uniqueKeysWithValues: used.enumerated().map { ($1, $0) })
-        var rows = [Float]()
-        for id in used { rows += try store.rows(table, id..<(id + 1)).scalars.map { Float($0) } }
+        var rows = [Double]()
+        for id in used { rows += try store.rows(table, id..<(id + 1)).scalars }
         let hidden = store.config.text.hiddenSize
         let args = assay_embedding_args(tokens: Int64(ids.count), rows: Int64(used.count), hidden: Int64(hidden))
+        let table = Tensor(shape: [used.count, hidden], scalars: rows)
         let result = try call(.embedding, [.args(PluginCall.bytes(of: args)), .input(.i64(ids.map { Int64(slot[$0]!) })),
-                                           .input(.f32(rows)), .output(.f32, count: ids.count * hidden)])
-        return tensor(result.f32(0), [ids.count, hidden])
+                                           input(table), output(ids.count * hidden)])
+        return self.result(result, 0, [ids.count, hidden])
     }
 
     public func rmsNorm(_ x: Tensor<Double>, weight: Tensor<Double>, epsilon: Double) throws -> Tensor<Double> {
         let args = assay_rms_norm_args(rows: Int64(x.count / max(weight.count, 1)), width: Int64(weight.count),
                                        epsilon: Float(epsilon))
-        let result = try call(.rmsNorm, [.args(PluginCall.bytes(of: args)), .input(floats(x)), .input(floats(weight)),
-                                         .output(.f32, count: x.count)])
-        return tensor(result.f32(0), x.shape)
+        let result = try call(.rmsNorm, [.args(PluginCall.bytes(of: args)), input(x), input(weight), output(x.count)])
+        return self.result(result, 0, x.shape)
     }
 
     public func add(_ a: Tensor<Double>, _ b: Tensor<Double>) throws -> Tensor<Double> {
         let args = assay_add_args(count: Int64(a.count))
-        let result = try call(.add, [.args(PluginCall.bytes(of: args)), .input(floats(a)), .input(floats(b)),
-                                     .output(.f32, count: a.count)])
-        return tensor(result.f32(0), a.shape)
+        let result = try call(.add, [.args(PluginCall.bytes(of: args)), input(a), input(b), output(a.count)])
+        return self.result(result, 0, a.shape)
     }
 
     public func swiglu(_ x: Tensor<Double>, store: any WeightStore, prefix: String) throws -> Tensor<Double> {
         let mlp = try SwiGLU(store, prefix: prefix)
         let fused = try mlp.fusedGateUp(backend: name, op: .swiglu)
-        guard fused.fp8 == nil, mlp.down.fp8 == nil else {
-            throw BackendError(backend: name, op: .swiglu, "the plugin ABI's f32 entry points take float weights",
-                               unsupported: true)
+        if dtype == .f32, fused.fp8 != nil || mlp.down.fp8 != nil {
+            return try swigluFP8(x, gateUp: fused, down: mlp.down)
         }
+        try requireFloat(.swiglu, fused, mlp.down)
         let (tokens, hidden, width) = (x.shape[0], x.shape[1], mlp.down.weight.shape[1])
         let args = assay_swiglu_args(tokens: Int64(tokens), hidden: Int64(hidden), intermediate: Int64(width))
-        let result = try call(.swiglu, [.args(PluginCall.bytes(of: args)), .input(floats(x)), .input(floats(fused.weight)),
-                                        .input(floats(mlp.down.weight)), .output(.f32, count: tokens * hidden)])
-        return tensor(result.f32(0), [tokens, hidden])
+        let result = try call(.swiglu, [.args(PluginCall.bytes(of: args)), input(x), input(fused.weight),
+                                        input(mlp.down.weight), output(tokens * hidden)])
+        return self.result(result, 0, [tokens, hidden])
     }
 
     /// One call per block of `vocabularyBlocks`, as the reference streams the head.
     public func lmHead(_ x: Tensor<Double>, name: String, store: any WeightStore) throws -> Tensor<Double> {
         let (tokens, hidden, vocab) = (x.shape[0], x.shape[1], store.config.text.vocabSize)
-        let input = floats(x)
+        let x = input(x)
         var logits = [Double](repeating: 0, count: tokens * vocab)
         for block in vocabularyBlocks(vocab) {
-            let weight = try store.rows(name, block).scalars.map { Float($0) }
+            let weight = try store.rows(name, block)
             let args = assay_lm_head_args(tokens: Int64(tokens), hidden: Int64(hidden), vocab: Int64(block.count))
-            let part = try call(.lmHead, [.args(PluginCall.bytes(of: args)), .input(input), .input(.f32(weight)),
-                                          .output(.f32, count: tokens * block.count)]).f32(0)
+            let part = result(try call(.lmHead, [.args(PluginCall.bytes(of: args)), x, input(weight),
+                                                 output(tokens * block.count)]), 0, [tokens, block.count]).scalars
             for t in 0..<tokens {
-                for (column, v) in block.enumerated() { logits[t * vocab + v] = Double(part[t * block.count + column]) }
+                for (column, v) in block.enumerated() { logits[t * vocab + v] = part[t * block.count + column] }
             }
         }
         return Tensor(shape: [tokens, vocab], scalars: logits)
@@ -87,6 +97,9 @@ extension PluginBackend {
     {
         let (tokens, hidden) = (x.shape[0], x.shape[1])
         let used = Array(Set(routing.indices.scalars)).sorted()
+        if let first = used.first, try store.fp8Quantization(of: prefix + ".gate_up_proj", row: first) != nil {
+            return try routedExpertsFP8(x, routing: routing, used: used, store: store, prefix: prefix)
+        }
         let slot = Dictionary(uniqueKeysWithValues: used.enumerated().map { ($1, $0) })
         var gateUp = [Float](), down = [Float]()
         for expert in used {

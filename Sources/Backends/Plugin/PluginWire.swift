@@ -2,7 +2,7 @@
 // little-endian, length-prefixed, no pointers — every pointer is rebuilt on the worker's side.
 //
 //   call     symbol, then per argument a tag (0 args, 1 input, 2 output, 3 table, 4 null) and its payload
-//   buffer   element tag (0 f32, 1 f64, 2 i64), element count, elements
+//   buffer   element tag (0 f32, 1 f64, 2 i64, 3 u8, 4 u16), element count, elements
 //   outcome  0 and the outputs as buffers, or 1 and a message
 
 import MistralSmall4
@@ -21,6 +21,8 @@ struct WireWriter {
         case .f32(let v): byte(0); integer(v.count); v.withUnsafeBytes { bytes += $0 }
         case .f64(let v): byte(1); integer(v.count); v.withUnsafeBytes { bytes += $0 }
         case .i64(let v): byte(2); integer(v.count); v.withUnsafeBytes { bytes += $0 }
+        case .u8(let v): byte(3); integer(v.count); bytes += v
+        case .u16(let v): byte(4); integer(v.count); v.withUnsafeBytes { bytes += $0 }
         }
     }
 }
@@ -66,6 +68,8 @@ struct WireReader {
         case 0: return .f32(try values(Float.self))
         case 1: return .f64(try values(Double.self))
         case 2: return .i64(try values(Int64.self))
+        case 3: return .u8(try values(UInt8.self))
+        case 4: return .u16(try values(UInt16.self))
         default: throw Malformed()
         }
     }
@@ -81,12 +85,15 @@ extension PluginCall {
             switch argument {
             case .args(let bytes): w.byte(0); w.data(bytes)
             case .input(let buffer): w.byte(1); w.buffer(buffer)
-            case .output(let kind, let count): w.byte(2); w.byte(kind == .f32 ? 0 : 1); w.integer(count)
-            case .table(let fields):
+            case .output(let kind, let count):
+                let tag: UInt8 = switch kind { case .f32: 0; case .i64: 1; case .u16: 2 }
+                w.byte(2); w.byte(tag); w.integer(count)
+            case .table(let fields, let trailer):
                 w.byte(3); w.integer(fields.count)
                 for field in fields {
                     if let field { w.byte(1); w.buffer(field) } else { w.byte(0) }
                 }
+                w.data(trailer)
             case .null: w.byte(4)
             }
         }
@@ -103,14 +110,17 @@ extension PluginCall {
             case 0: arguments.append(.args(try r.data()))
             case 1: arguments.append(.input(try r.buffer()))
             case 2:
-                let kind: OutputKind = try r.byte() == 0 ? .f32 : .i64
+                let kinds: [OutputKind] = [.f32, .i64, .u16]
+                let tag = Int(try r.byte())
+                guard tag < kinds.count else { throw WireReader.Malformed() }
+                let kind = kinds[tag]
                 let count = try r.integer()
                 guard count >= 0, count <= Int.max / 16 else { throw WireReader.Malformed() }
                 arguments.append(.output(kind, count: count))
             case 3:
                 var fields = [PluginBuffer?]()
                 for _ in 0..<(try r.count()) { fields.append(try r.byte() == 1 ? try r.buffer() : nil) }
-                arguments.append(.table(fields))
+                arguments.append(.table(fields, trailer: try r.data()))
             case 4: arguments.append(.null)
             default: throw WireReader.Malformed()
             }

@@ -1,7 +1,8 @@
 /*
  * assay_plugin.h — the C ABI through which `assay diff --backend plugin:PATH.so` runs anyone's kernels against the
  * golden sets (spec/plugin-abi.md). Version 2: every spec op. A version-1 plugin (rms_norm, add, swiglu, embedding,
- * lm_head) still loads: version 2 only adds entry points.
+ * lm_head) still loads: version 2 only adds entry points — every spec op in f32, bf16 entry points for embedding,
+ * rms_norm, add, swiglu and lm_head, and FP8 E4M3 ones for the ops whose linears the FP8 checkpoint quantizes.
  *
  * A plugin is a shared library exporting:
  *   - assay_plugin_get_info(): its name, the ABI version it was built against, and the spec ops it implements with
@@ -24,7 +25,7 @@ extern "C" {
 
 #define ASSAY_PLUGIN_ABI_VERSION 2u
 
-/* dtypes an op supports, as bits of assay_op_info.dtypes */
+/* dtypes an op supports, as bits of assay_op_info.dtypes: at least one, each with its entry point exported */
 #define ASSAY_DTYPE_F32 (1u << 0)
 #define ASSAY_DTYPE_BF16 (1u << 1)
 #define ASSAY_DTYPE_F8_E4M3 (1u << 2)
@@ -237,6 +238,131 @@ int assay_projector_mlp_f32(const assay_projector_mlp_args *args, const float *x
                             const float *w1 /* [hidden, input] */, const float *b1 /* [hidden] or NULL */,
                             const float *w2 /* [hidden, hidden] */, const float *b2 /* [hidden] or NULL */,
                             float *y /* [rows, hidden] */);
+
+/* ---- bf16 (version 2) ------------------------------------------------------------------------------------------ */
+/* The same ops and args structs as their f32 entry points, every float buffer in and out as bfloat16 bit patterns
+ * (uint16_t: the top 16 bits of a float32). Assay rounds its inputs and weights to bf16 (nearest, ties to even) and
+ * widens the outputs; a plugin's bf16 run is judged by the bf16 limits of spec/tolerances.json, in isolated mode
+ * only, against goldens made in the hf-bf16 profile (spec/precision.md: where transformers rounds to bf16). How a
+ * kernel computes inside (float32 sums, bf16 roundings) is its own; the example follows spec/precision.md. */
+int assay_embedding_bf16(const assay_embedding_args *args, const int64_t *ids /* [tokens], each in [0, rows) */,
+                         const uint16_t *table /* [rows, hidden] */, uint16_t *y /* [tokens, hidden] */);
+int assay_rms_norm_bf16(const assay_rms_norm_args *args, const uint16_t *x /* [rows, width] */,
+                        const uint16_t *weight /* [width] */, uint16_t *y /* [rows, width] */);
+int assay_add_bf16(const assay_add_args *args, const uint16_t *a /* [count] */, const uint16_t *b /* [count] */,
+                   uint16_t *y /* [count] */);
+int assay_swiglu_bf16(const assay_swiglu_args *args, const uint16_t *x /* [tokens, hidden] */,
+                      const uint16_t *gate_up /* [2 * intermediate, hidden] */,
+                      const uint16_t *down /* [hidden, intermediate] */, uint16_t *y /* [tokens, hidden] */);
+int assay_lm_head_bf16(const assay_lm_head_args *args, const uint16_t *x /* [tokens, hidden] */,
+                       const uint16_t *weight /* [vocab, hidden] */, uint16_t *y /* [tokens, vocab] */);
+
+/* ---- FP8 E4M3 static W8A8 (version 2): spec/quant.md ------------------------------------------------------------
+ * The linears the FP8 checkpoint quantizes (attention's q_a, q_b, kv_a, kv_b, o; the dense, shared and routed
+ * experts' gate_up and down) as the checkpoint stores them: E4M3FN codes (uint8_t: sign bit 7, exponent bits 6–3
+ * with bias 7, mantissa bits 2–0; exponent 0 subnormal, 0x7F/0xFF NaN), a float32 weight scale s_w
+ * (weight_scale_inv: W ≈ w_q · s_w, eq. 6) and a float32 activation scale s_a per linear. Each linear computes
+ *   x_q = E(B(x / s_a))                  activation_convention 0, Hugging Face (eq. 2): x / s_a in float64 (or
+ *                                        exactly), rounded to bfloat16, then to E4M3 — two roundings
+ *   x_q = E(F(F(x) · F(1 / s_a)))        activation_convention 1, vLLM (eq. 3): the float32 reciprocal, one rounding
+ *   y   = F(F(Σᵢ x_q,ᵢ · w_q,ᵢ) · F(s_a · s_w)) (+ b)                       eq. 5: E4M3 products are exact in float32
+ * E(·) rounds to nearest E4M3, ties to even, saturating at ±448. Activations, norms, biases and everything between the
+ * linears are float32, as in the f32 entry points; the golden set says which convention and which expert activation
+ * scales (per expert, or the layer's maximum: eq. 8) it was made with, and Assay passes them as it says. */
+#define ASSAY_F8_HUGGING_FACE 0  /* eq. 2 */
+#define ASSAY_F8_VLLM 1          /* eq. 3 */
+
+/* swiglu_f8e4m3 — spec/experts.md eq. 1 with both products FP8: gate_up's gate rows under gate_weight_scale, its up
+ * rows under up_weight_scale (one input quantization, gate_up_activation_scale, for both halves); down under its own
+ * scales. A checkpoint with one scale for gate and up passes it twice. */
+typedef struct {
+    int64_t tokens;
+    int64_t hidden;
+    int64_t intermediate;
+    int32_t activation_convention;   /* ASSAY_F8_HUGGING_FACE or ASSAY_F8_VLLM */
+    float gate_weight_scale;         /* s_w of gate_up rows [0, intermediate) */
+    float up_weight_scale;           /* s_w of gate_up rows [intermediate, 2·intermediate) */
+    float gate_up_activation_scale;  /* s_a of x */
+    float down_weight_scale;         /* s_w of down */
+    float down_activation_scale;     /* s_a of silu(gate) ⊙ up */
+} assay_swiglu_f8_args;
+int assay_swiglu_f8e4m3(const assay_swiglu_f8_args *args, const float *x /* [tokens, hidden] */,
+                        const uint8_t *gate_up /* [2 * intermediate, hidden] E4M3 codes */,
+                        const uint8_t *down /* [hidden, intermediate] E4M3 codes */, float *y /* [tokens, hidden] */);
+
+/* routed_experts_f8e4m3 — spec/experts.md eq. 2 with every expert's SwiGLU as swiglu_f8e4m3, each expert under its
+ * own scales. The checkpoint's gate_up_proj_scale_inv is [E, 1, 1] (one s_w for both halves: Assay passes it twice)
+ * or [E, 2, 1] (gate rows under [e, 0], up rows under [e, 1], spec/quant.md §4). The activation scales are what the
+ * set's profile uses: each expert's own, or the layer's maximum repeated (eq. 8). Experts, indices as in
+ * assay_routed_experts_f32 (only those used, ascending id, re-indexed). */
+typedef struct {
+    int64_t tokens;
+    int64_t hidden;
+    int64_t intermediate;
+    int64_t experts;                 /* experts passed */
+    int64_t top_k;
+    int32_t activation_convention;   /* ASSAY_F8_HUGGING_FACE or ASSAY_F8_VLLM */
+} assay_routed_experts_f8_args;
+typedef struct {
+    const float *gate_up_weight_scales;     /* [experts, 2]: s_w of expert e's gate rows, then of its up rows */
+    const float *gate_up_activation_scales; /* [experts] */
+    const float *down_weight_scales;        /* [experts] */
+    const float *down_activation_scales;    /* [experts] */
+} assay_expert_f8_scales;
+int assay_routed_experts_f8e4m3(const assay_routed_experts_f8_args *args, const float *x /* [tokens, hidden] */,
+                                const int64_t *indices /* [tokens, top_k], each in [0, experts) */,
+                                const float *weights /* [tokens, top_k] */,
+                                const uint8_t *gate_up /* [experts, 2·intermediate, hidden] E4M3 codes */,
+                                const uint8_t *down /* [experts, hidden, intermediate] E4M3 codes */,
+                                const assay_expert_f8_scales *scales, float *y /* [tokens, hidden] */);
+
+/* One FP8 linear's scales. */
+typedef struct {
+    float weight;                    /* s_w: W ≈ w_q · s_w */
+    float activation;                /* s_a: x ≈ x_q · s_a */
+} assay_f8_scale;
+
+typedef struct {
+    assay_f8_scale q_a, q_b, kv_a, kv_b, o;   /* q_b: q_proj's when q_lora_rank is 0 (q_a then unused) */
+    int32_t activation_convention;            /* ASSAY_F8_HUGGING_FACE or ASSAY_F8_VLLM */
+} assay_mla_f8_scales;
+
+/* The weights of one MLA layer with its five projections in FP8: assay_mla_weights with codes in place of the
+ * projection weights (same shapes, uint8_t E4M3), then their scales. Norms, biases and ω stay as in float. */
+typedef struct {
+    const uint8_t *q_a;          /* [q_lora_rank, hidden] codes, NULL when q_lora_rank is 0 */
+    const float *q_a_bias;       /* [q_lora_rank] or NULL */
+    const float *q_a_norm;       /* [q_lora_rank] */
+    const uint8_t *q_b;          /* [heads·(d_n + d_r), q_lora_rank] codes (q_proj [heads·(d_n + d_r), hidden]) */
+    const uint8_t *kv_a;         /* [r_kv + d_r, hidden] codes */
+    const float *kv_a_bias;      /* [r_kv + d_r] or NULL */
+    const float *kv_a_norm;      /* [r_kv] */
+    const uint8_t *kv_b;         /* [heads·(d_n + d_v), r_kv] codes */
+    const uint8_t *o;            /* [hidden, heads·d_v] codes */
+    const float *o_bias;         /* [hidden] or NULL */
+    const double *inv_freq;      /* [d_r / 2] */
+    assay_mla_f8_scales scales;
+} assay_mla_f8_weights;
+
+/* mla_attention_f8e4m3 — as assay_mla_attention_f32, each of the five projections an FP8 linear (eq. 2–5): kv_b
+ * quantizes the normed latent ĉ (the cache row keeps ĉ itself, unquantized). */
+int assay_mla_attention_f8e4m3(const assay_mla_args *args, const assay_mla_f8_weights *weights,
+                               const float *x /* [batch·length, hidden], normed */,
+                               const int64_t *positions /* [batch·length] */,
+                               const int64_t *mask /* [batch·length] 0/1 */,
+                               float *y /* [batch·length, hidden] */, float *latents /* [batch·length, r_kv + d_r] */);
+
+/* mla_decode_f8e4m3 — as assay_mla_decode_f32 with FP8 projections. The absorbed form folds kv_b into the query, so
+ * it takes kv_b's input as kv_b would see it: every cached ĉ (and the new one) quantized by kv_b's activation scale
+ * and widened back, x_q · s_a, against kv_b's dequantized weight F(w_q · s_w) (spec/quant.md §6: equal to the
+ * expanded form). cache, cache_mask, cached as in assay_mla_decode_f32; latents gets the unquantized row. */
+int assay_mla_decode_f8e4m3(const assay_mla_args *args, const assay_mla_f8_weights *weights,
+                            const float *x /* [batch, hidden], normed */, const int64_t *positions /* [batch] */,
+                            const int64_t *mask /* [batch] 0/1 */,
+                            const float *cache /* [batch, cache_capacity, r_kv + d_r] */,
+                            const int64_t *cache_mask /* [batch, cache_capacity] 0/1 */,
+                            const int64_t *cached /* [batch] */,
+                            float *y /* [batch, hidden] */, float *latents /* [batch, r_kv + d_r] */);
 
 #ifdef __cplusplus
 }
