@@ -66,3 +66,17 @@ struct ZeroWeightStore: WeightStore {
         Tensor(shape: [rows.count] + (try entry(name)).shape.dropFirst(), repeating: 0)
     }
 }
+
+extension ModelPaths {
+    /// The shape of every tap a forward pass of `config` records on `inputs` and `images`, by name: the one graph
+    /// walked through the shape backend. What a golden set's and a dump's shapes are checked against.
+    public static func tapShapes(_ config: ModelConfig, inputs: ForwardInputs, images: VisionInputs?) throws
+        -> [String: [Int]]
+    {
+        let recorder = TapRecorder()
+        let run = GraphRun(backend: ShapeBackend(), store: ZeroWeightStore(config: config), inputs: inputs,
+                           recorder: recorder, strict: true)
+        try run.model(images: images)
+        return Dictionary(uniqueKeysWithValues: recorder.recorded.map { ($0.tap.name, $0.value.shape) })
+    }
+}

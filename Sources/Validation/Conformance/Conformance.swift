@@ -85,6 +85,9 @@ struct StoredCase {
     let taps: [Tap]
     let golden: TapTable
     let inputs: TapTable
+    /// The case's inputs, checked against the config.
+    let forward: ForwardInputs
+    let images: VisionInputs?
     /// Per token row (batch-major): true where attention_mask is 1.
     let valid: [Bool]
 
@@ -95,7 +98,8 @@ struct StoredCase {
         name = entry["name"]?.stringValue ?? "?"
         golden = try TapTable(file: FilePath.join(goldens, entry["taps"]?["file"]?.stringValue ?? ""))
         inputs = try TapTable(file: FilePath.join(goldens, entry["inputs"]?["file"]?.stringValue ?? ""))
-        valid = try inputs.integers("attention_mask").scalars.map { $0 == 1 }
+        (forward, images) = try Self.read(inputs, config)
+        valid = forward.attentionMask.scalars.map { $0 == 1 }
         let model = ModelPaths.taps(config)
         var taps = [Tap]()
         for described in entry["taps"]?["tensors"]?.arrayValue ?? [] {
@@ -111,6 +115,56 @@ struct StoredCase {
             taps.append(tap)
         }
         self.taps = taps
+        try checkShapes(config)
+    }
+
+    /// Every tap the case's inputs make is in the set, with the shape the model gives it on those inputs; so every
+    /// later comparison indexes what it expects (a router tap of the wrong width, a zero-sized or 0-d tap, a tap
+    /// the case cannot have are errors naming it).
+    private func checkShapes(_ config: ModelConfig) throws(GoldenError) {
+        let expected: [String: [Int]]
+        do { expected = try ModelPaths.tapShapes(config, inputs: forward, images: images) } catch {
+            throw GoldenError(file: inputs.source, "the case's inputs do not run through the model: \(error)")
+        }
+        for tap in taps {
+            guard let shape = expected[tap.name] else {
+                throw GoldenError(file: "manifest.json", tensor: tap.name, "case '\(name)' makes no such tap")
+            }
+            guard let stored = golden[tap.name]?.shape else {
+                throw GoldenError(file: golden.source, tensor: tap.name, "missing from the golden taps")
+            }
+            guard stored == shape else {
+                throw GoldenError(file: golden.source, tensor: tap.name, "shape \(Shape.describe(stored)); case "
+                                  + "'\(name)' makes it \(Shape.describe(shape))")
+            }
+        }
+        let listed = Set(taps.map(\.name))
+        if let absent = expected.keys.sorted().first(where: { !listed.contains($0) }) {
+            throw GoldenError(file: "manifest.json", tensor: absent, "case '\(name)' makes this tap; the manifest lists none")
+        }
+    }
+
+    /// The case's input_ids, position_ids and attention_mask (and pixels and image sizes, when it has images),
+    /// checked against `config`.
+    static func read(_ inputs: TapTable, _ config: ModelConfig) throws(GoldenError) -> (ForwardInputs, VisionInputs?) {
+        let file = inputs.source
+        do {
+            let forward = try ForwardInputs(inputIds: try inputs.integers("input_ids"),
+                                            positionIds: try inputs.integers("position_ids"),
+                                            attentionMask: try inputs.integers("attention_mask"), config: config.text)
+            guard inputs["pixel_values"] != nil else { return (forward, nil) }
+            guard let multimodal = config.multimodal else {
+                throw GoldenError(file: file, tensor: "pixel_values", "the preset has no vision tower")
+            }
+            return (forward, try VisionInputs(pixelValues: try inputs.real("pixel_values"),
+                                              imageSizes: try inputs.integers("image_sizes"), config: multimodal))
+        } catch let error as GoldenError {
+            throw error
+        } catch let error as InputError {
+            throw GoldenError(file: file, tensor: error.field, error.message)
+        } catch {
+            throw GoldenError(file: file, "\(error)")
+        }
     }
 }
 
