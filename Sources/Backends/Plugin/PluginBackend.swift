@@ -43,10 +43,17 @@ public final class PluginBackend: Backend, @unchecked Sendable {
     /// The worker the calls run in, unless in-process.
     private let worker: PluginWorker?
 
-    /// Loads the plugin at `path` (its info is read here; its kernels run as `isolation` says).
-    public init(path: String, isolation: PluginIsolation = .standard) throws(PluginError) {
+    /// `path` as dlopen is given it: `lib.so` (no slash) becomes `./lib.so`, a file in the current directory, where
+    /// dlopen would search the system library path for that name instead.
+    public static func resolved(_ path: String) -> String { path.contains("/") ? path : "./" + path }
+
+    /// Loads the plugin at `path` (its info is read here; its kernels run as `isolation` says). A path without a
+    /// slash is a file in the current directory (see `resolved`).
+    public init(path given: String, isolation: PluginIsolation = .standard) throws(PluginError) {
+        let path = Self.resolved(given)
         guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
-            throw PluginError(path: path, message: "cannot load: \(String(cString: dlerror()))")
+            let note = path == given ? "" : " \(path) (a path without a slash is taken in the current directory)"
+            throw PluginError(path: given, message: "cannot load\(note): \(String(cString: dlerror()))")
         }
         func symbol(_ name: String) -> UnsafeMutableRawPointer? { dlsym(handle, name) }
         guard let getInfo = symbol("assay_plugin_get_info"), let errorText = symbol("assay_plugin_last_error") else {

@@ -59,6 +59,17 @@ public struct ForwardInputs: Sendable, Equatable {
         }
     }
 
+    /// The stored dtypes token ids may have; anything else (BOOL, I8, U8, a float type) is refused by `checkIdDType`.
+    public static let idDTypes: [DType] = [.i64, .i32]
+
+    /// Throws unless `dtype`, the stored dtype of the `field` tensor (input_ids), is one of `idDTypes`.
+    public static func checkIdDType(_ dtype: DType, field: String = "input_ids") throws(InputError) {
+        guard idDTypes.contains(dtype) else {
+            throw InputError(field: field, "dtype \(dtype.rawValue); token ids must be "
+                             + idDTypes.map(\.rawValue).joined(separator: " or "))
+        }
+    }
+
     /// Row `b` of a [B, S] tensor.
     func row(_ t: Tensor<Int>, _ b: Int) -> [Int] { Array(t.scalars[(b * length)..<((b + 1) * length)]) }
 }
