@@ -116,6 +116,12 @@ import Validation
         #expect(noF32?.message == "lists op 'add' with dtypes 2, without ASSAY_DTYPE_F32: this assay runs plugins in f32")
         let missing = #expect(throws: PluginError.self) { try PluginBackend(path: Self.directory + "/nothing.so") }
         #expect(missing?.message.hasPrefix("cannot load") == true)
+        // Issue 22: a path without a slash is a file in the current directory, never searched in the system library path.
+        #expect(PluginBackend.resolved("libm.so.6") == "./libm.so.6")
+        #expect(PluginBackend.resolved("/a/lib.so") == "/a/lib.so" && PluginBackend.resolved("a/lib.so") == "a/lib.so")
+        let bare = #expect(throws: PluginError.self) { try PluginBackend(path: "libm.so.6") }   // in the system path
+        #expect(bare?.message.hasPrefix("cannot load ./libm.so.6 (a path without a slash is taken in the current "
+                                        + "directory): ./libm.so.6: cannot open shared object file") == true)
     }
 
     @Test func aFailingOpReportsThePluginsMessage() throws {
