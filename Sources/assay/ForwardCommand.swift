@@ -42,7 +42,7 @@ struct ForwardCommand: ParsableCommand {
     @Option(help: "An image (PNG or binary PPM) for the next [IMG] of --prompt; repeatable.")
     var image: [String] = []
 
-    @Option(help: "Where to write the taps (written atomically).")
+    @Option(help: "Where to write the taps (written atomically; a new path or a regular file only).")
     var output: String
 
     @Option(help: "Stored dtype of the real-valued taps: f32 or f64 (router indices are I64).")
@@ -55,7 +55,7 @@ struct ForwardCommand: ParsableCommand {
     @Option(help: "MLA algorithm: expanded (decompress K and V, as transformers) or absorbed (attend over the latent).")
     var attention: AttentionAlgorithm = .expanded
 
-    @Option(help: "Keep only taps whose name matches this regular expression (anywhere in the name).")
+    @Option(help: "Keep only taps whose name matches this regular expression (anywhere in the name); none is an error.")
     var taps: TapFilter?
 
     @Option(help: "Run only these decoder layers (N or A-B) from the hidden state in --input.")
