@@ -18,7 +18,8 @@ import Tensor
 public struct PluginError: Error, CustomStringConvertible, Equatable {
     public let path: String
     public let message: String
-    public var description: String { "plugin \(path): \(message)" }
+    /// One line (`Escaped.line`), whatever the plugin's own error text holds.
+    public var description: String { Escaped.line("plugin \(path): \(message)") }
 }
 
 /// Where a plugin's kernels run.

@@ -13,7 +13,7 @@ public struct InputError: Error, CustomStringConvertible, Equatable, Sendable {
         self.message = message
     }
 
-    public var description: String { "input '\(field)': \(message)" }
+    public var description: String { Escaped.line("input '\(field)': \(message)") }
 }
 
 /// A batch of B sequences of S tokens.
