@@ -7,7 +7,7 @@ import Validation
 
 /// The backends this build can run, by name.
 enum BackendRegistry {
-    static let names = "reference, blas, plugin:PATH.so"
+    static let names = "reference, blas, plugin:PATH.so (a PATH without a slash is in the current directory)"
 
     /// `name`, or `reference+BUG` (the reference with one of `assay selftest`'s planted bugs, for demonstrations).
     /// `reusingWeights`: the backend may keep weights it converted between calls (`assay bench`, which runs one

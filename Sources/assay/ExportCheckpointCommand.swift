@@ -32,6 +32,7 @@ struct ExportCheckpointCommand: ParsableCommand {
 
     func run() throws {
         let preset = try Preset.named(preset)
+        AtomicDirectory.removeTempDirectoriesOnSignals()
         try AtomicDirectory.create(out) { directory in
             try SyntheticCheckpoint.write(preset, seed: seed, dtype: dtype.dtype, into: directory)
         }

@@ -42,7 +42,7 @@ struct ForwardCommand: ParsableCommand {
     @Option(help: "An image (PNG or binary PPM) for the next [IMG] of --prompt; repeatable.")
     var image: [String] = []
 
-    @Option(help: "Where to write the taps (written atomically).")
+    @Option(help: "Where to write the taps (written atomically; a new path or a regular file only).")
     var output: String
 
     @Option(help: "Stored dtype of the real-valued taps: f32 or f64 (router indices are I64).")
@@ -55,7 +55,7 @@ struct ForwardCommand: ParsableCommand {
     @Option(help: "MLA algorithm: expanded (decompress K and V, as transformers) or absorbed (attend over the latent).")
     var attention: AttentionAlgorithm = .expanded
 
-    @Option(help: "Keep only taps whose name matches this regular expression (anywhere in the name).")
+    @Option(help: "Keep only taps whose name matches this regular expression (anywhere in the name); none is an error.")
     var taps: TapFilter?
 
     @Option(help: "Run only these decoder layers (N or A-B) from the hidden state in --input.")
@@ -97,8 +97,11 @@ struct ForwardCommand: ParsableCommand {
         try write(recorder)
     }
 
-    /// The recorded taps to --output, atomically.
+    /// The recorded taps to --output, atomically; none (--taps matched nothing) is an error, and nothing is written.
     private func write(_ recorder: TapRecorder) throws {
+        if let taps, recorder.taps.isEmpty {
+            throw CommandError("--taps '\(Escaped.line(taps.text))' matches no tap of this run; nothing written")
+        }
         let stored = try recorder.taps.map { tap throws(SafeTensorsError) in try tap.value.stored(name: tap.name, real: dtype.dtype) }
         try SafeTensorsWriter.write(stored, metadata: ["assay.profile": profile.rawValue], to: output)
     }
@@ -157,10 +160,12 @@ extension ForwardInputs {
             guard file.contains(name) else { return nil }
             return try file.integers(name)
         }
-        guard let ids = try integers("input_ids") else {
+        guard file.contains("input_ids") else {
             throw SafeTensorsError(file: file.name, tensor: "input_ids", "missing (the token ids [batch, seq])")
         }
         do {
+            try ForwardInputs.checkIdDType(try file.info("input_ids").dtype)
+            let ids = try file.integers("input_ids")
             let inputs = try ForwardInputs(inputIds: ids, positionIds: try integers("position_ids"),
                                            attentionMask: try integers("attention_mask"), config: config.text)
             return (inputs, try readImages(file, config: config))

@@ -18,7 +18,7 @@ struct GoldenCommand: ParsableCommand {
             A preset with a vision tower adds an images case (--images, default 2). Presets of at most 1M \
             parameters ship their weights as config.json + model.safetensors (BF16), so the set is also a \
             checkpoint. The same options write byte-identical files; DIR must not exist (written to a temp \
-            sibling and renamed).
+            sibling and renamed; SIGINT, SIGTERM or SIGHUP removes the temp sibling before the process ends).
             """)
 
     @Option(help: "The preset: \(ParamsCommand.presetNames).")
@@ -61,6 +61,7 @@ struct GoldenCommand: ParsableCommand {
     }
 
     func run() throws {
+        AtomicDirectory.removeTempDirectoriesOnSignals()   // first: before any compute thread starts
         if let threads { ComputeThreads.limit(to: threads) }
         var options = GoldenOptions(preset: try Preset.named(preset))
         options.seed = seed
@@ -96,7 +97,7 @@ struct VerifyCommand: ParsableCommand {
 
     func run() throws {
         let summary = try GoldenVerifier.verify(directory)
-        print("\(directory): OK — preset \(summary.preset.rawValue), cases \(summary.cases.joined(separator: ", ")), "
+        print("\(directory): OK — preset \(summary.preset.rawValue), cases \(summary.cases.map(Escaped.line).joined(separator: ", ")), "
               + "\(summary.tensors) tensors, \(summary.files) files")
     }
 }

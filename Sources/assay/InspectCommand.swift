@@ -69,14 +69,14 @@ struct InspectCommand: ParsableCommand {
 
     static func text(_ file: SafeTensorsFile) -> String {
         let dataBytes = file.tensors.last?.dataOffsets.upperBound ?? 0
-        var lines = ["\(file.name): \(file.tensors.count) tensors, \(file.dataStart)-byte header, "
+        var lines = ["\(Escaped.line(file.name)): \(file.tensors.count) tensors, \(file.dataStart)-byte header, "
                      + "\(dataBytes)-byte data section"]
         if !file.metadata.isEmpty {
             lines.append("metadata:")
-            lines += file.metadata.sorted { $0.key < $1.key }.map { "  \($0.key): \(JSONValue.quoted($0.value))" }
+            lines += file.metadata.sorted { $0.key < $1.key }.map { "  \(Escaped.line($0.key)): \(JSONValue.quoted($0.value))" }
         }
         let rows = file.tensors.map { info in
-            [info.name, info.dtype.rawValue, Shape.describe(info.shape),
+            [Escaped.line(info.name), info.dtype.rawValue, Shape.describe(info.shape),
              "[\(info.dataOffsets.lowerBound), \(info.dataOffsets.upperBound)]"]
         }
         lines.append("tensors:")

@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import MistralSmall4
+import Tensor
 
 struct ModelSourceOptions: ParsableArguments {
     @Option(help: "A preset with synthetic weights: \(ParamsCommand.presetNames).")
@@ -26,7 +27,14 @@ struct ModelSourceOptions: ParsableArguments {
 
     /// The config the options name: the preset's, or the checkpoint's config.json (or params.json).
     func config() throws -> ModelConfig {
-        if let directory = checkpoint { return try ModelConfig.load(path: directory) }
+        if let directory = checkpoint {
+            // ModelConfig.load also takes a config file; --checkpoint is the checkpoint's directory.
+            guard FilePath.isDirectory(directory) else {
+                throw SafeTensorsError(file: directory, FilePath.exists(directory)
+                                       ? "not a directory (--checkpoint takes the checkpoint's directory)" : "does not exist")
+            }
+            return try ModelConfig.load(path: directory)
+        }
         guard let name = preset, let preset = Preset(rawValue: name) else {
             throw ValidationError("give exactly one of --preset, --checkpoint")
         }

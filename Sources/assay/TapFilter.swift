@@ -14,3 +14,10 @@ struct TapFilter: ExpressibleByArgument {
 
     static var defaultCompletionKind: CompletionKind { .default }
 }
+
+/// A command's own one-line error (exit 1), for what no library error covers.
+struct CommandError: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ description: String) { self.description = description }
+}

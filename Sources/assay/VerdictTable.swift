@@ -6,18 +6,19 @@ import Tensor
 import Validation
 
 /// Prints the table of `verdicts` and a summary line; throws exit code 1 when a tap failed, after naming the
-/// first failing tap and its worst element.
+/// first failing tap and its worst element. Names from the golden set are printed escaped (`Escaped.line`), so
+/// a tap name cannot fake a row or the summary line.
 func printVerdicts(_ verdicts: [TapVerdict], summary: String) throws {
     print([pad("case", 8), pad("tap", 60), pad("shape", 16), pad("NMSE", 10, right: true), pad("max abs", 10, right: true),
            pad("cos", 12, right: true), pad("limit", 9, right: true), "  verdict"].joined(separator: " "))
     for v in verdicts {
         let c = v.comparison
         let nmse = c.map { scientific($0.nmse) } ?? (v.toleranceClass == .routerIndices && v.status != .notCovered ? "sets" : "")
-        print([pad(v.caseName, 8), pad(v.tap, 60), pad(Shape.describe(v.shape), 16), pad(nmse, 10, right: true),
+        print([pad(Escaped.line(v.caseName), 8), pad(Escaped.line(v.tap), 60), pad(Shape.describe(v.shape), 16), pad(nmse, 10, right: true),
                pad(c.map { scientific($0.maxAbsoluteError) } ?? "", 10, right: true),
                pad(c.map { String($0.cosine).prefix(12).description } ?? "", 12, right: true),
                pad(v.limit.map(scientific) ?? "", 9, right: true),
-               "  " + v.status.rawValue + (v.note.isEmpty ? "" : "  " + v.note)].joined(separator: " "))
+               "  " + v.status.rawValue + (v.note.isEmpty ? "" : "  " + Escaped.line(v.note))].joined(separator: " "))
     }
     let failed = verdicts.filter { $0.status == .fail }
     let uncovered = verdicts.filter { $0.status == .notCovered }.count
@@ -31,7 +32,7 @@ func printVerdicts(_ verdicts: [TapVerdict], summary: String) throws {
         let worst = first.comparison.map { c in
             "; worst element \(c.worstIndex): \(c.worstCandidate) vs golden \(c.worstReference)"
         } ?? ""
-        print("first failure: case \(first.caseName), tap \(first.tap)\(worst)")
+        print("first failure: case \(Escaped.line(first.caseName)), tap \(Escaped.line(first.tap))\(worst)")
         throw ExitCode(1)
     }
 }

@@ -126,6 +126,12 @@ import Validation
         #expect(noF8Entry?.message.hasPrefix("lists op 'add' with ASSAY_DTYPE_F8_E4M3, which it has no entry point") == true)
         let missing = #expect(throws: PluginError.self) { try PluginBackend(path: Self.directory + "/nothing.so") }
         #expect(missing?.message.hasPrefix("cannot load") == true)
+        // Issue 22: a path without a slash is a file in the current directory, never searched in the system library path.
+        #expect(PluginBackend.resolved("libm.so.6") == "./libm.so.6")
+        #expect(PluginBackend.resolved("/a/lib.so") == "/a/lib.so" && PluginBackend.resolved("a/lib.so") == "a/lib.so")
+        let bare = #expect(throws: PluginError.self) { try PluginBackend(path: "libm.so.6") }   // in the system path
+        #expect(bare?.message.hasPrefix("cannot load ./libm.so.6 (a path without a slash is taken in the current "
+                                        + "directory): ./libm.so.6: cannot open shared object file") == true)
     }
 
     @Test func aFailingOpReportsThePluginsMessage() throws {

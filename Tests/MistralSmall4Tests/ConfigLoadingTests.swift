@@ -33,8 +33,14 @@ import Testing
         #expect(throws: neither) {
             try ModelConfig.load(path: empty.path)
         }
-        #expect(throws: ConfigError(file: "absent.json", message: "cannot be read (No such file or directory)")) {
+        #expect(throws: ConfigError(file: "absent.json", message: "cannot open: No such file or directory")) {
             try ModelConfig.load(path: empty.appendingPathComponent("absent.json").path)
+        }
+        // A FIFO with no writer is refused, not waited on (issue 22).
+        let fifo = empty.appendingPathComponent("config.fifo").path
+        #expect(mkfifo(fifo, 0o644) == 0)
+        #expect(throws: ConfigError(file: "config.fifo", message: "not a regular file (a FIFO)")) {
+            try ModelConfig.load(path: fifo)
         }
     }
 

@@ -42,6 +42,24 @@ import Tensor
         #expect(error(ids: [1, 2], shape: [1, 2], mask: Tensor(shape: [2, 1], scalars: [1, 1]))?.field == "attention_mask")
         #expect(error(ids: [1, 2], shape: [1, 2], mask: Tensor(shape: [1, 2], scalars: [1, 2]))?.field == "attention_mask")
     }
+
+    @Test func tokenIdsAreI64OrI32Only() throws {
+        try ForwardInputs.checkIdDType(.i64)
+        try ForwardInputs.checkIdDType(.i32)
+        for dtype in DType.allCases where dtype != .i64 && dtype != .i32 {
+            #expect(throws: InputError(field: "input_ids", "dtype \(dtype.rawValue); token ids must be I64 or I32")) {
+                try ForwardInputs.checkIdDType(dtype)
+            }
+        }
+    }
+
+    @Test func aCheckpointThatIsNotADirectoryNamesNoTensor() throws {
+        let file = Fixtures.path("checkpoints/hf-fp8/config.json")
+        let error = #expect(throws: WeightError.self) {
+            try CheckpointWeightStore(config: Preset.tiny.config, directory: file)
+        }
+        #expect(error?.description == "config.json: is not a directory")
+    }
 }
 
 @Suite struct CheckpointWeightTests {

@@ -57,6 +57,23 @@ import Tensor
         #expect(Array(merged[(firstImageRow * h)..<((firstImageRow + 1) * h)]) == Array(projected[0..<h]))
     }
 
+    @Test func imageTokensWithoutImagesAreRefused() throws {
+        let inputs = try ForwardInputs(inputIds: Tensor(shape: [1, 3], scalars: [1, 10, 5]),
+                                       config: VisionFixtures.store.config.text)
+        let error = #expect(throws: InputError.self) {
+            try MultimodalModel(store: VisionFixtures.store).forward(inputs, images: nil, taps: TapRecorder())
+        }
+        #expect(error == InputError(field: "input_ids", "image tokens (id 10 at sequence 0 token 1) but no image: give "
+                                    + "each [IMG] block its image (pixel_values and image_sizes, or --image)"))
+        let layout = ImageTokenLayout(multimodal)
+        for token in [12, 13] {   // a stray [IMG_BREAK] or [IMG_END] too
+            #expect(throws: InputError.self) {
+                try layout.check(Tensor(shape: [1, 2], scalars: [1, token]), grids: [])
+            }
+        }
+        try layout.check(Tensor(shape: [1, 2], scalars: [1, 14]), grids: [])
+    }
+
     @Test func imagesForATextOnlyModelAreRefused() throws {
         var textOnly = try Preset.tiny.load()
         textOnly.multimodal = nil

@@ -123,7 +123,7 @@ import Testing
         try FileManager.default.createDirectory(
             atPath: directory.file("dir.safetensors"), withIntermediateDirectories: false)
         #expect(errorText { try SafeTensorsFile(path: directory.file("dir.safetensors")) }
-                == "dir.safetensors: is not a regular file")
+                == "dir.safetensors: not a regular file (a directory)")
     }
 
     /// A 2 GiB sparse tensor beside a small one: opening and reading the small one must not read the big one

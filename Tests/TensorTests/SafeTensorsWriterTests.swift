@@ -137,15 +137,18 @@ import Testing
 
     @Test func failedWriteRemovesItsTempFileAndKeepsTheTarget() throws {
         let directory = try TemporaryDirectory()
-        // A non-empty directory at the target path makes the final rename fail after the data is written.
-        try FileManager.default.createDirectory(
-            atPath: directory.file("out.safetensors"), withIntermediateDirectories: false)
-        try Data([1]).write(to: URL(fileURLWithPath: directory.file("out.safetensors/keep")))
+        let path = directory.file("out.safetensors")
+        try AtomicDirectory.writeFile([7], to: path)
+        // The body fails after some bytes reached the temp file.
         let failure = errorText {
-            try SafeTensorsWriter.write([try stored("x", .u8, [1], [1])], to: directory.file("out.safetensors"))
+            try AtomicFile.write(to: path) { sink throws(SafeTensorsError) in
+                try sink.write([1, 2, 3])
+                throw SafeTensorsError(file: "out.safetensors", "stopped mid-write")
+            }
         }
-        #expect(failure == "out.safetensors: cannot rename the temp file over it: Is a directory")
+        #expect(failure == "out.safetensors: stopped mid-write")
         #expect(try directory.names() == ["out.safetensors"])
+        #expect(FileManager.default.contents(atPath: path) == Data([7]))
         #expect(errorText { try SafeTensorsWriter.write([], to: directory.file("missing/out.safetensors")) }?
             .hasPrefix("out.safetensors: cannot create temp file out.safetensors.tmp-") == true)
     }

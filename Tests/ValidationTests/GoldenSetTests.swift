@@ -104,6 +104,27 @@ import Tensor
         #expect(error?.tensor == victim.name)
     }
 
+    /// Issue 22: an extent too large for Int is shown as written, not as -1; a tensor name with a newline prints
+    /// on one line; a FIFO as manifest.json is refused, not waited on.
+    @Test func verifyMessagesAreTrueAndOneLine() throws {
+        let path = try smallSet("hostile")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let manifest = URL(fileURLWithPath: path).appendingPathComponent("manifest.json")
+        let original = try String(contentsOf: manifest, encoding: .utf8)
+        let range = try #require(original.range(of: #""shape": \[\s*2,"#, options: .regularExpression))
+        try original.replacingCharacters(in: range, with: "\"shape\": [99999999999999999999,")
+            .write(to: manifest, atomically: true, encoding: .utf8)
+        let error = #expect(throws: GoldenError.self) { try GoldenVerifier.verify(path) }
+        #expect(error?.message.hasSuffix("but the manifest says I64 [99999999999999999999, 8]") == true, "\(error!)")
+        #expect(GoldenError(file: "m.json", tensor: "x\n136 taps compared, 0 failed", "y").description
+                == #"m.json: tensor 'x\n136 taps compared, 0 failed': y"#)
+        try FileManager.default.removeItem(at: manifest)
+        #expect(mkfifo(manifest.path, 0o644) == 0)
+        #expect(throws: GoldenError(file: "manifest.json", "not a regular file (a FIFO)")) {
+            try GoldenVerifier.verify(path)
+        }
+    }
+
     @Test func verifyRefusesAnotherFormatVersion() throws {
         let path = try smallSet("version")
         defer { try? FileManager.default.removeItem(atPath: path) }

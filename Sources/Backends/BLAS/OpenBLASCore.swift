@@ -75,7 +75,7 @@ public enum OpenBLASCore {
     /// This CPU's flags as the kernel reports them: the kernel drops AVX-512 where the OS does not save its
     /// registers, so a flag here is one that runs. Empty off Linux.
     static func cpuFlags() -> Set<String> {
-        guard let bytes = FilePath.readAll("/proc/cpuinfo") else { return [] }
+        guard let bytes = try? FilePath.readRegularFile("/proc/cpuinfo") else { return [] }
         return cpuFlags(cpuinfo: String(decoding: bytes, as: UTF8.self))
     }
 

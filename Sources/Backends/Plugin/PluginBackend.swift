@@ -19,7 +19,8 @@ import Tensor
 public struct PluginError: Error, CustomStringConvertible, Equatable {
     public let path: String
     public let message: String
-    public var description: String { "plugin \(path): \(message)" }
+    /// One line (`Escaped.line`), whatever the plugin's own error text holds.
+    public var description: String { Escaped.line("plugin \(path): \(message)") }
 }
 
 /// Where a plugin's kernels run.
@@ -50,15 +51,24 @@ public final class PluginBackend: Backend, @unchecked Sendable {
     /// The worker the calls run in, unless in-process.
     private let worker: PluginWorker?
 
-    /// Loads the plugin at `path` (its info is read here; its kernels run as `isolation` says). `dtype` .bf16 runs
-    /// the ops the plugin lists with ASSAY_DTYPE_BF16 through their bf16 entry points, every other op NOT COVERED.
-    public init(path: String, isolation: PluginIsolation = .standard, dtype: PluginDType = .f32) throws(PluginError) {
+    /// `path` as dlopen is given it: `lib.so` (no slash) becomes `./lib.so`, a file in the current directory, where
+    /// dlopen would search the system library path for that name instead.
+    public static func resolved(_ path: String) -> String { path.contains("/") ? path : "./" + path }
+
+    /// Loads the plugin at `path` (its info is read here; its kernels run as `isolation` says; a path without a
+    /// slash is a file in the current directory, see `resolved`). `dtype` .bf16 runs the ops the plugin lists with
+    /// ASSAY_DTYPE_BF16 through their bf16 entry points, every other op NOT COVERED.
+    public init(path given: String, isolation: PluginIsolation = .standard, dtype: PluginDType = .f32)
+        throws(PluginError)
+    {
+        let path = Self.resolved(given)
         guard dtype != .f8e4m3 else {
             throw PluginError(path: path, message: "a plugin runs in f32 or bf16; its f8e4m3 entry points serve the "
                               + "linears an f32 run finds in FP8")
         }
         guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
-            throw PluginError(path: path, message: "cannot load: \(String(cString: dlerror()))")
+            let note = path == given ? "" : " \(path) (a path without a slash is taken in the current directory)"
+            throw PluginError(path: given, message: "cannot load\(note): \(String(cString: dlerror()))")
         }
         func symbol(_ name: String) -> UnsafeMutableRawPointer? { dlsym(handle, name) }
         guard let getInfo = symbol("assay_plugin_get_info"), let errorText = symbol("assay_plugin_last_error") else {

@@ -5,6 +5,8 @@
 // Rules are written once against canonical field paths (the path in a mistral3 config.json); `FieldNaming`
 // translates a canonical path into the file's own spelling.
 
+import Tensor
+
 /// A config that cannot be used: `"config.json: text_config.num_experts_per_tok (8) must not exceed
 /// text_config.n_routed_experts (4)"`.
 public struct ConfigError: Error, CustomStringConvertible, Equatable, Sendable {
@@ -18,7 +20,8 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable, Sendable {
         self.message = message
     }
 
-    public var description: String { "\(file): \(message)" }
+    /// One line (`Escaped.line`), whatever the file's keys hold.
+    public var description: String { Escaped.line("\(file): \(message)") }
 }
 
 /// A problem found while decoding or validating, before it is tied to a file. Its message is built from a

@@ -24,9 +24,8 @@ extension ModelConfig {
             file = found
         }
         let name = FilePath.lastComponent(file)
-        guard let bytes = FilePath.readAll(file) else {
-            throw ConfigError(file: name, message: "cannot be read (\(String(cString: strerror(errno))))")
-        }
+        let bytes: [UInt8]
+        do { bytes = try FilePath.readRegularFile(file) } catch { throw ConfigError(file: name, message: error.description) }
         return try decode(bytes, fileName: name)
     }
 

@@ -13,7 +13,7 @@ public struct InputError: Error, CustomStringConvertible, Equatable, Sendable {
         self.message = message
     }
 
-    public var description: String { "input '\(field)': \(message)" }
+    public var description: String { Escaped.line("input '\(field)': \(message)") }
 }
 
 /// A batch of B sequences of S tokens.
@@ -56,6 +56,17 @@ public struct ForwardInputs: Sendable, Equatable {
         if let bad = t.scalars.firstIndex(where: { !range.contains($0) }) {
             throw InputError(field: field, "element [\(bad / shape[1]), \(bad % shape[1])] is \(t.scalars[bad]), "
                              + "outside \(range.lowerBound)…\(range.upperBound - 1)")
+        }
+    }
+
+    /// The stored dtypes token ids may have; anything else (BOOL, I8, U8, a float type) is refused by `checkIdDType`.
+    public static let idDTypes: [DType] = [.i64, .i32]
+
+    /// Throws unless `dtype`, the stored dtype of the `field` tensor (input_ids), is one of `idDTypes`.
+    public static func checkIdDType(_ dtype: DType, field: String = "input_ids") throws(InputError) {
+        guard idDTypes.contains(dtype) else {
+            throw InputError(field: field, "dtype \(dtype.rawValue); token ids must be "
+                             + idDTypes.map(\.rawValue).joined(separator: " or "))
         }
     }
 

@@ -20,8 +20,8 @@ extension RGBImage {
     public static func load(path: String) throws(ImageError) -> RGBImage {
         let file = FilePath.lastComponent(path)
         guard FilePath.exists(path) else { throw ImageError(file: file, message: "no such file") }
-        guard FilePath.isRegularFile(path) else { throw ImageError(file: file, message: "not a regular file") }
-        guard let bytes = FilePath.readAll(path) else { throw ImageError(file: file, message: "cannot read the file") }
+        let bytes: [UInt8]
+        do { bytes = try FilePath.readRegularFile(path) } catch { throw ImageError(file: file, message: error.description) }
         if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) {
             return try decodePNG(bytes, file: file)
         }

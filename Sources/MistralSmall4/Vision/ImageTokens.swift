@@ -46,7 +46,8 @@ public struct ImageTokenLayout: Sendable, Equatable {
     }
 
     /// Checks that `ids [B, S]` hold one block of eq. (6) per image, in order, each inside one sequence, and
-    /// no other image token. Throws naming the sequence, token position and image at fault.
+    /// no other image token (with no images: no image token at all). Throws naming the sequence, token position and
+    /// image at fault.
     public func check(_ ids: Tensor<Int>, grids: [(rows: Int, cols: Int)]) throws(InputError) {
         let (batch, length) = (ids.shape[0], ids.shape[1])
         let special: Set<Int> = [image, rowBreak, end]
@@ -56,6 +57,11 @@ public struct ImageTokenLayout: Sendable, Equatable {
             var t = 0
             while t < length {
                 guard special.contains(row[t]) else { t += 1; continue }
+                guard !grids.isEmpty else {
+                    throw InputError(field: "input_ids", "image tokens (id \(row[t]) at sequence \(b) token \(t)) but "
+                                     + "no image: give each [IMG] block its image (pixel_values and image_sizes, or "
+                                     + "--image)")
+                }
                 guard next < grids.count else {
                     throw InputError(field: "input_ids", "sequence \(b) token \(t): an image token (id \(row[t])) "
                                      + "after the blocks of all \(grids.count) image(s)")

@@ -8,7 +8,11 @@ extension GraphRun {
     @discardableResult
     public func model(images: VisionInputs?) throws -> Flow {
         let embedded = try embed()                                                                    // [B·S, H]
-        guard let images else { return try textModel(from: embedded) }
+        guard let images else {
+            // A multimodal model's ids without images must hold no image token (eq. 6: every block needs its image).
+            if let multimodal = config.multimodal { try ImageTokenLayout(multimodal).check(inputs.inputIds, grids: []) }
+            return try textModel(from: embedded)
+        }
         guard let multimodal = config.multimodal else {
             throw InputError(field: "pixel_values", "the model is text-only (its config has no vision tower)")
         }

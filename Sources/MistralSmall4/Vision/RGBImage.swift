@@ -3,6 +3,8 @@
 // Loading (PNG, binary PPM, alpha onto white) is in ImageLoading.swift; resizing in BicubicResize.swift; the
 // processor's steps in ImagePreprocess.swift.
 
+import Tensor
+
 /// 8-bit RGB pixels, row-major [height, width, 3].
 public struct RGBImage: Sendable, Equatable {
     public let width: Int
@@ -33,5 +35,6 @@ public struct ImageError: Error, CustomStringConvertible, Equatable, Sendable {
         self.message = message
     }
 
-    public var description: String { "\(file): \(message)" }
+    /// One line (`Escaped.line`).
+    public var description: String { Escaped.line("\(file): \(message)") }
 }

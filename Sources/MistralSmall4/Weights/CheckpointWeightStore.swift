@@ -78,7 +78,7 @@ public final class CheckpointWeightStore: WeightStore {
         do {
             checkpoint = try Checkpoint(directory: directory)
         } catch {
-            throw WeightError(source: error.file ?? directory, tensor: error.tensor ?? "-", error.message)
+            throw WeightError(source: error.file ?? directory, tensor: error.tensor, error.message)
         }
         layout = checkpoint.stem == "consolidated" ? .mistral : .huggingFace
         var sources: [String: WeightSource] = [:]

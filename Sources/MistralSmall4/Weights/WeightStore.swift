@@ -11,17 +11,20 @@ import Tensor
 public struct WeightError: Error, CustomStringConvertible, Equatable, Sendable {
     /// The file or source the weight came from (a checkpoint shard, `config.json`, `synthetic`).
     public let source: String
-    /// The Hugging Face tensor name.
-    public let tensor: String
+    /// The Hugging Face tensor name; nil when the problem is the checkpoint as a whole (e.g. not a directory).
+    public let tensor: String?
     public let message: String
 
-    public init(source: String, tensor: String, _ message: String) {
+    public init(source: String, tensor: String?, _ message: String) {
         self.source = source
         self.tensor = tensor
         self.message = message
     }
 
-    public var description: String { "\(source): tensor '\(tensor)': \(message)" }
+    /// One line, names escaped (`Escaped.line`).
+    public var description: String {
+        Escaped.line(source) + (tensor.map { ": tensor '\(Escaped.line($0))'" } ?? "") + ": " + Escaped.line(message)
+    }
 }
 
 /// A source of float64 parameters under their Hugging Face names and inventory shapes.

@@ -52,16 +52,84 @@ public enum FilePath {
         return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
-    /// The whole file, or nil with `errno` set. For small files (configs, indexes); tensors are mmapped.
-    public static func readAll(_ path: String) -> [UInt8]? {
-        guard let file = fopen(path, "rb") else { return nil }
-        defer { fclose(file) }
+    /// Opens `path` read-only, refusing anything but a regular file (a FIFO, device, socket or directory) without
+    /// blocking on it: opened with O_NONBLOCK, so a FIFO with no writer is refused, not waited on. The caller closes
+    /// the returned descriptor. Every file Assay reads goes through here.
+    public static func openRegularFile(_ path: String) throws(FileError) -> Int32 {
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else { throw FileError.system("cannot open") }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            let error = FileError.system("cannot stat")
+            close(descriptor)
+            throw error
+        }
+        guard status.st_mode & S_IFMT == S_IFREG else {
+            close(descriptor)
+            throw FileError(description: "not a regular file (\(kind(status.st_mode)))")
+        }
+        return descriptor
+    }
+
+    /// The whole regular file at `path` (see `openRegularFile`). For small files (configs, manifests, images);
+    /// tensors are mmapped.
+    public static func readRegularFile(_ path: String) throws(FileError) -> [UInt8] {
+        let descriptor = try openRegularFile(path)
+        defer { close(descriptor) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let count = fread(&chunk, 1, chunk.count, file)
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw FileError.system("cannot read") }
+            if count == 0 { return bytes }
             bytes += chunk[..<count]
-            if count < chunk.count { return ferror(file) == 0 ? bytes : nil }
         }
+    }
+
+    /// Refuses `path` as an output unless it is new or a regular file: a symlink, FIFO, directory or device is
+    /// never replaced (lstat, so a symlink is not followed).
+    public static func checkReplaceable(_ path: String) throws(FileError) {
+        var status = stat()
+        guard lstat(path, &status) == 0 else {
+            if errno == ENOENT { return }
+            throw FileError.system("cannot stat")
+        }
+        guard status.st_mode & S_IFMT == S_IFREG else {
+            throw FileError(description: "not a regular file (\(kind(status.st_mode))); only a new path or a regular "
+                            + "file is replaced")
+        }
+    }
+
+    /// What a non-regular file is, for messages: "a FIFO", "a directory", …
+    static func kind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFIFO: "a FIFO"
+        case S_IFDIR: "a directory"
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        case S_IFSOCK: "a socket"
+        case S_IFLNK: "a symbolic link"
+        default: "a special file"
+        }
+    }
+}
+
+/// Why a file could not be opened, read or replaced: one line such as "cannot open: No such file or directory" or
+/// "not a regular file (a FIFO)", without the file's name (the caller names it).
+public struct FileError: Error, CustomStringConvertible, Equatable, Sendable {
+    public let description: String
+    /// The file does not exist (ENOENT), for callers that say "missing".
+    public let isMissing: Bool
+
+    public init(description: String, isMissing: Bool = false) {
+        self.description = description
+        self.isMissing = isMissing
+    }
+
+    /// `operation` and `strerror(errno)`, e.g. "cannot open: No such file or directory".
+    static func system(_ operation: String) -> FileError {
+        let missing = errno == ENOENT
+        return FileError(description: "\(operation): \(String(cString: strerror(errno)))", isMissing: missing)
     }
 }

@@ -6,6 +6,8 @@
 // ```
 // open <path>.tmp-<pid>-<random> (O_CREAT | O_EXCL) → write all → fsync → close → rename over <path>
 // ```
+// Only a new path or a regular file is replaced: a symlink, FIFO, directory or device at `path` is refused (before
+// anything is written, and again just before the rename), naming `path` as given.
 
 #if canImport(Glibc)
 import Glibc
@@ -40,6 +42,7 @@ enum AtomicFile {
     /// Runs `body` on a temp file beside `path`, then renames it over `path`; errors name `path`'s last component.
     static func write(to path: String, _ body: (Sink) throws(SafeTensorsError) -> Void) throws(SafeTensorsError) {
         let name = FilePath.lastComponent(path)
+        try checkReplaceable(path)
         let temp = path + ".tmp-\(getpid())-\(String(UInt64.random(in: .min ... .max), radix: 16))"
         let descriptor = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
@@ -56,6 +59,7 @@ enum AtomicFile {
             guard close(descriptor) == 0 else {
                 throw SafeTensorsError(file: name, "cannot close: \(MappedFile.lastSystemError())")
             }
+            try checkReplaceable(path)
             guard rename(temp, path) == 0 else {
                 throw SafeTensorsError(
                     file: name, "cannot rename the temp file over it: \(MappedFile.lastSystemError())")
@@ -66,6 +70,12 @@ enum AtomicFile {
             throw error
         }
         syncDirectory(FilePath.directory(path))
+    }
+
+    /// Throws naming `path` as given (its last component alone would hide which `null` or `full`) unless it is new
+    /// or a regular file.
+    static func checkReplaceable(_ path: String) throws(SafeTensorsError) {
+        do { try FilePath.checkReplaceable(path) } catch { throw SafeTensorsError(file: path, error.description) }
     }
 
     /// Makes the rename durable. Best effort: some file systems refuse fsync on a directory, and the new

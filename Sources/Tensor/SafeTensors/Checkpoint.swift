@@ -38,8 +38,9 @@ public final class Checkpoint: Sendable {
             let indexName = ShardIndex.fileName(stem: stem)
             let indexPath = FilePath.join(directory, indexName)
             if FilePath.exists(indexPath) {
-                guard let text = FilePath.readAll(indexPath) else {
-                    throw SafeTensorsError(file: indexName, "cannot read: \(MappedFile.lastSystemError())")
+                let text: [UInt8]
+                do { text = try FilePath.readRegularFile(indexPath) } catch {
+                    throw SafeTensorsError(file: indexName, error.description)
                 }
                 let index = try ShardIndex(json: text, file: indexName)
                 (self.stem, indexFile, indexMetadata) = (stem, indexName, index.metadata)

@@ -1,6 +1,6 @@
 // MappedFile: a whole file mapped read-only into memory, unmapped when the last reference goes.
 //
-// Goals, in order: never trap on a bad path or an odd file (directory, empty file), then laziness:
+// Goals, in order: never trap or block on a bad path or an odd file (directory, FIFO, empty file), then laziness:
 // mapping reads nothing, so a reader touches only the pages of the bytes it looks at.
 // A file truncated by another process while mapped makes later reads fault (SIGBUS); Assay's files are
 // written atomically (temp file + rename), so its own writes never truncate a mapped file.
@@ -19,15 +19,12 @@ final class MappedFile: @unchecked Sendable {
     /// Maps the file at `path`. Errors name the file by its last path component.
     init(path: String) throws(SafeTensorsError) {
         let name = FilePath.lastComponent(path)
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw SafeTensorsError(file: name, "cannot open: \(Self.lastSystemError())") }
+        let descriptor: Int32
+        do { descriptor = try FilePath.openRegularFile(path) } catch { throw SafeTensorsError(file: name, error.description) }
         defer { close(descriptor) }
         var status = stat()
         guard fstat(descriptor, &status) == 0 else {
             throw SafeTensorsError(file: name, "cannot stat: \(Self.lastSystemError())")
-        }
-        guard (status.st_mode & S_IFMT) == S_IFREG else {
-            throw SafeTensorsError(file: name, "is not a regular file")
         }
         let size = Int(status.st_size)
         // mmap rejects a zero length, and an empty file has no header length to read anyway.

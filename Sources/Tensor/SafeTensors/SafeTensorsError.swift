@@ -8,7 +8,8 @@
 /// ```
 /// description = "<file>: tensor '<name>': <message>"   (either prefix absent when unknown)
 /// ```
-/// `file` is the last path component, so messages read the same wherever the file lives.
+/// `file` is the last path component, so messages read the same wherever the file lives. Names and message are
+/// printed escaped (`Escaped.line`): one line, whatever a file's tensor names hold.
 public struct SafeTensorsError: Error, CustomStringConvertible, Equatable {
     /// Last path component of the file (or directory) at fault; nil for an in-memory tensor.
     public let file: String?
@@ -25,8 +26,8 @@ public struct SafeTensorsError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         var text = ""
-        if let file { text += file + ": " }
-        if let tensor { text += "tensor '\(tensor)': " }
-        return text + message
+        if let file { text += Escaped.line(file) + ": " }
+        if let tensor { text += "tensor '\(Escaped.line(tensor))': " }
+        return text + Escaped.line(message)
     }
 }

@@ -69,8 +69,9 @@ public enum GoldenSet {
                                             taps: taps, recorder: recorder))
             }
             for file in manifest.files {
-                guard let bytes = FilePath.readAll(FilePath.join(directory, file)) else {
-                    throw SafeTensorsError(file: file, "cannot read back what was just written")
+                let bytes: [UInt8]
+                do { bytes = try FilePath.readRegularFile(FilePath.join(directory, file)) } catch {
+                    throw SafeTensorsError(file: file, "cannot read back what was just written: \(error)")
                 }
                 manifest.checksums[file] = SHA256.hex(bytes)
             }

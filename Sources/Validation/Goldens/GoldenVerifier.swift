@@ -16,7 +16,10 @@ public struct GoldenError: Error, CustomStringConvertible, Equatable, Sendable {
         self.message = message
     }
 
-    public var description: String { file + (tensor.map { ": tensor '\($0)'" } ?? "") + ": " + message }
+    /// One line: names from the set are escaped (`Escaped.line`), so a tensor name cannot fake a summary line.
+    public var description: String {
+        Escaped.line(file) + (tensor.map { ": tensor '\(Escaped.line($0))'" } ?? "") + ": " + Escaped.line(message)
+    }
 }
 
 /// What a verified set holds.
@@ -65,8 +68,9 @@ public enum GoldenVerifier {
             throw GoldenError(file: "manifest.json", "'files' must be an object of file name → sha256")
         }
         for (file, checksum) in files {
-            guard let bytes = FilePath.readAll(FilePath.join(directory, file)) else {
-                throw GoldenError(file: file, "missing (the manifest lists it)")
+            let bytes: [UInt8]
+            do { bytes = try FilePath.readRegularFile(FilePath.join(directory, file)) } catch {
+                throw GoldenError(file: file, error.isMissing ? "missing (the manifest lists it)" : error.description)
             }
             guard SHA256.hex(bytes) == checksum.stringValue else {
                 throw GoldenError(file: file, "sha256 \(SHA256.hex(bytes)) differs from the manifest's "
@@ -80,8 +84,10 @@ public enum GoldenVerifier {
         guard FilePath.isDirectory(directory) else {
             throw GoldenError(file: FilePath.lastComponent(directory), "not a directory")
         }
-        guard let bytes = FilePath.readAll(FilePath.join(directory, "manifest.json")) else {
-            throw GoldenError(file: "manifest.json", "missing in \(FilePath.lastComponent(directory))")
+        let bytes: [UInt8]
+        do { bytes = try FilePath.readRegularFile(FilePath.join(directory, "manifest.json")) } catch {
+            throw GoldenError(file: "manifest.json",
+                              error.isMissing ? "missing in \(FilePath.lastComponent(directory))" : error.description)
         }
         do {
             return try JSONValue.parse(bytes)
@@ -115,10 +121,17 @@ public enum GoldenVerifier {
             guard stored.contains(name) else { throw GoldenError(file: file, tensor: name, "missing from the file") }
             do {
                 let tensor = try stored.stored(name)
-                let shape = (entry["shape"]?.arrayValue ?? []).map { $0.intValue ?? -1 }
-                guard tensor.dtype.rawValue == entry["dtype"]?.stringValue, tensor.shape == shape else {
+                let listedShape = entry["shape"]?.arrayValue ?? []
+                guard tensor.dtype.rawValue == entry["dtype"]?.stringValue,
+                      listedShape.map(\.intValue) == tensor.shape.map(Optional.some)
+                else {
+                    // The manifest's extents as written: one too large for Int is shown as given, not as -1.
+                    let written = listedShape.map { item in
+                        if case .number(let text) = item { return text } else { return item.kindName }
+                    }
                     throw GoldenError(file: file, tensor: name, "\(tensor.dtype.rawValue) \(Shape.describe(tensor.shape)) "
-                                      + "but the manifest says \(entry["dtype"]?.stringValue ?? "?") \(Shape.describe(shape))")
+                                      + "but the manifest says \(entry["dtype"]?.stringValue ?? "?") "
+                                      + "[\(written.joined(separator: ", "))]")
                 }
                 guard SHA256.hex(tensor.bytes) == entry["sha256"]?.stringValue else {
                     throw GoldenError(file: file, tensor: name, "sha256 differs from the manifest: the data is corrupt")
