@@ -6,9 +6,11 @@ namespace {
 
 constexpr int threads = 256;
 
-__global__ void rms_norm(const float *x, const float *weight, float *y, int64_t width, float epsilon) {
+// One block per row r: x rows `x_stride` floats apart, y rows `y_stride` apart (the first `width` of each).
+__global__ void rms_norm(const float *x, int64_t x_stride, const float *weight, float *y, int64_t y_stride,
+                         int64_t width, float epsilon) {
     __shared__ float partial[threads];
-    const float *row = x + blockIdx.x * width;
+    const float *row = x + blockIdx.x * x_stride;
     float sum = 0;
     for (int64_t i = threadIdx.x; i < width; i += blockDim.x) sum += row[i] * row[i];
     partial[threadIdx.x] = sum;
@@ -18,7 +20,7 @@ __global__ void rms_norm(const float *x, const float *weight, float *y, int64_t 
         __syncthreads();
     }
     const float inverse = rsqrtf(partial[0] / float(width) + epsilon);
-    for (int64_t i = threadIdx.x; i < width; i += blockDim.x) y[blockIdx.x * width + i] = weight[i] * (row[i] * inverse);
+    for (int64_t i = threadIdx.x; i < width; i += blockDim.x) y[blockIdx.x * y_stride + i] = weight[i] * (row[i] * inverse);
 }
 
 __global__ void add(const float *a, const float *b, float *y, int64_t count) {
@@ -44,7 +46,12 @@ unsigned blocks(int64_t count) { return unsigned((count + threads - 1) / threads
 } // namespace
 
 void launch_rms_norm(const float *x, const float *weight, float *y, int64_t rows, int64_t width, float epsilon) {
-    if (rows > 0) ASSAY_LAUNCH(rms_norm, unsigned(rows), threads, x, weight, y, width, epsilon);
+    launch_rms_norm_strided(x, width, weight, y, width, rows, width, epsilon);
+}
+
+void launch_rms_norm_strided(const float *x, int64_t x_stride, const float *weight, float *y, int64_t y_stride,
+                             int64_t rows, int64_t width, float epsilon) {
+    if (rows > 0) ASSAY_LAUNCH(rms_norm, unsigned(rows), threads, x, x_stride, weight, y, y_stride, width, epsilon);
 }
 
 void launch_add(const float *a, const float *b, float *y, int64_t count) {
