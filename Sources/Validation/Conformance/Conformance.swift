@@ -137,6 +137,15 @@ struct StoredCase {
                 throw GoldenError(file: golden.source, tensor: tap.name, "shape \(Shape.describe(stored)); case "
                                   + "'\(name)' makes it \(Shape.describe(shape))")
             }
+            if tap.kind == .routerIndices {
+                let experts = config.text.nRoutedExperts
+                guard case .integer(let ids)? = golden[tap.name] else {
+                    throw GoldenError(file: golden.source, tensor: tap.name, "router indices must be integers")
+                }
+                if let bad = ids.scalars.first(where: { !(0..<experts).contains($0) }) {
+                    throw GoldenError(file: golden.source, tensor: tap.name, "expert id \(bad) outside 0..<\(experts)")
+                }
+            }
         }
         let listed = Set(taps.map(\.name))
         if let absent = expected.keys.sorted().first(where: { !listed.contains($0) }) {
