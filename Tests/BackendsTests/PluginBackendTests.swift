@@ -247,20 +247,58 @@ import Validation
         #expect(try info("twice", twice, count: "2", ops: "ops")?.message == "lists op 'add' twice (ops[1])")
     }
 
-    /// A plugin built for ABI version 1 still loads and runs its ops; it cannot list an op version 2 added.
+    /// The example plugin as it was under ABI version 1 (rms_norm, add, swiglu; its code as of d6afd47, built with
+    /// abi_version 1) still loads and passes its ops; a version-1 plugin cannot list an op version 2 added.
     @Test func aVersionOnePluginStillLoads() throws {
-        let add = """
-            int assay_add_f32(const assay_add_args *a, const float *x, const float *y, float *out) {
-                for (int64_t i = 0; i < a->count; i++) out[i] = x[i] + y[i];
+        let ops = #"{"rms_norm", ASSAY_DTYPE_F32}, {"add", ASSAY_DTYPE_F32}, {"swiglu", ASSAY_DTYPE_F32}"#
+        let v1 = try plugin("v1", abi: "1u", ops: ops, body: """
+            #include <math.h>
+            int assay_rms_norm_f32(const assay_rms_norm_args *args, const float *x, const float *weight, float *y) {
+                if (args->rows < 0 || args->width <= 0) {
+                    return 1;
+                }
+                for (int64_t r = 0; r < args->rows; r++) {
+                    const float *row = x + r * args->width;
+                    float sum = 0;
+                    for (int64_t i = 0; i < args->width; i++) sum += row[i] * row[i];
+                    float inverse = 1.0f / sqrtf(sum / (float)args->width + args->epsilon);
+                    for (int64_t i = 0; i < args->width; i++) y[r * args->width + i] = weight[i] * (row[i] * inverse);
+                }
                 return 0;
             }
-            """
-        let v1 = try plugin("v1", abi: "1", ops: #"{"add", ASSAY_DTYPE_F32}"#, body: add)
+
+            int assay_add_f32(const assay_add_args *args, const float *a, const float *b, float *y) {
+                for (int64_t i = 0; i < args->count; i++) y[i] = a[i] + b[i];
+                return 0;
+            }
+
+            int assay_swiglu_f32(const assay_swiglu_args *args, const float *x, const float *gate_up, const float *down, float *y) {
+                const int64_t width = args->intermediate, hidden = args->hidden;
+                for (int64_t t = 0; t < args->tokens; t++) {
+                    const float *row = x + t * hidden;
+                    float h[width];   /* silu(gate · x) * (up · x) */
+                    for (int64_t i = 0; i < width; i++) {
+                        float gate = 0, up = 0;
+                        for (int64_t j = 0; j < hidden; j++) {
+                            gate += gate_up[i * hidden + j] * row[j];
+                            up += gate_up[(width + i) * hidden + j] * row[j];
+                        }
+                        h[i] = gate / (1.0f + expf(-gate)) * up;
+                    }
+                    for (int64_t o = 0; o < hidden; o++) {
+                        float sum = 0;
+                        for (int64_t i = 0; i < width; i++) sum += down[o * width + i] * h[i];
+                        y[t * hidden + o] = sum;
+                    }
+                }
+                return 0;
+            }
+            """)
         let backend = try PluginBackend(path: v1)
-        #expect(backend.abiVersion == 1 && backend.operations == [.add])
+        #expect(backend.abiVersion == 1 && backend.operations == [.rmsNorm, .add, .swiglu])
         let data = try GoldenData.load(Self.repository.path + "/goldens/tiny")
         let result = try DiffEngine.run(backend, on: data, mode: .isolated, tolerances: try Tolerances(.f32))
-        #expect(result.failures.isEmpty && result.verdicts.filter(\.passed).count > 10)
+        #expect(result.failures.isEmpty && result.verdicts.filter(\.passed).count == 67)
         let router = try plugin("v1router", abi: "1", ops: #"{"router", ASSAY_DTYPE_F32}"#, body: "")
         let error = #expect(throws: PluginError.self) { try PluginBackend(path: router) }
         #expect(error?.message.hasPrefix("lists op 'router', which ABI version 1 has no entry point for") == true)
