@@ -137,4 +137,27 @@ import Tensor
             try judge(forged, expectError: true)
         }
     }
+
+    /// A copy of goldens/tiny with `edit` applied to its manifest's text; `verify`'s error.
+    func verifyEdited(_ edit: (String) -> String) throws -> GoldenError? {
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("assay-edited-\(UUID())").path
+        try FileManager.default.copyItem(atPath: Self.goldens, toPath: copy)
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        let text = try String(contentsOfFile: copy + "/manifest.json", encoding: .utf8)
+        #expect(edit(text) != text, "the edit did not apply")
+        try edit(text).write(toFile: copy + "/manifest.json", atomically: true, encoding: .utf8)
+        return #expect(throws: GoldenError.self) { try GoldenVerifier.verify(copy) }
+    }
+
+    /// A case file outside the set (once read from there, and `verify` said OK after the in-set copy was deleted) and
+    /// a case listed twice are refused.
+    @Test func manifestPathsStayInsideTheSetAndCasesAreUnique() throws {
+        let outside = try verifyEdited {
+            $0.replacing(#""file": "start.taps.safetensors""#, with: #""file": "../tiny/start.taps.safetensors""#)
+        }
+        #expect(outside?.message == "file '../tiny/start.taps.safetensors' is not a plain file name in the set "
+                + "(no directory, no '..')")
+        let twice = try verifyEdited { $0.replacing(#""name": "long""#, with: #""name": "start""#) }
+        #expect(twice?.message == "case 'start' is listed twice")
+    }
 }

@@ -57,17 +57,22 @@ public enum GoldenVerifier {
         }
         var tensors = 0, names = [String]()
         for entry in cases {
-            names.append(try field(entry, "name").stringValue ?? "?")
+            let name = try field(entry, "name").stringValue ?? "?"
+            guard !names.contains(name) else {
+                throw GoldenError(file: "manifest.json", "case '\(Escaped.line(name))' is listed twice")
+            }
+            names.append(name)
             for part in ["inputs", "taps"] {
                 let section = try field(entry, part)
-                tensors += try checkTensors(directory, file: try field(section, "file").stringValue ?? "",
-                                            expected: try field(section, "tensors").arrayValue ?? [])
+                let file = try plainFileName(try field(section, "file").stringValue ?? "")
+                tensors += try checkTensors(directory, file: file, expected: try field(section, "tensors").arrayValue ?? [])
             }
         }
         guard let files = try field(manifest, "files").objectValue else {
             throw GoldenError(file: "manifest.json", "'files' must be an object of file name → sha256")
         }
         for (file, checksum) in files {
+            _ = try plainFileName(file)
             let bytes: [UInt8]
             do { bytes = try FilePath.readRegularFile(FilePath.join(directory, file)) } catch {
                 throw GoldenError(file: file, error.isMissing ? "missing (the manifest lists it)" : error.description)
@@ -78,6 +83,16 @@ public enum GoldenVerifier {
             }
         }
         return GoldenSummary(preset: preset, cases: names, tensors: tensors, files: files.count, manifest: manifest)
+    }
+
+    /// `name` when it names a file inside the set: no directory part, not `.` or `..`, not empty. A set's files
+    /// are read from the set alone, never from a path it chooses.
+    private static func plainFileName(_ name: String) throws(GoldenError) -> String {
+        guard !name.isEmpty, name != ".", name != "..", !name.contains("/"), !name.contains("\0") else {
+            throw GoldenError(file: "manifest.json", "file '\(Escaped.line(name))' is not a plain file name in the set "
+                              + "(no directory, no '..')")
+        }
+        return name
     }
 
     private static func readManifest(_ directory: String) throws(GoldenError) -> JSONValue {
