@@ -54,11 +54,13 @@ public enum OpenBLASCore {
     /// The core type to set before OpenBLAS starts, or nil to keep OpenBLAS's pick: only when it `picked` a generic
     /// core, the CPU (`flags`) runs better ones, and neither the user (OPENBLAS_CORETYPE) nor an earlier
     /// re-execution (replacedVariable) has chosen. `environment` holds those two variables where they are set.
-    public static func coreTypeToForce(picked: String, flags: Set<String>, environment: [String: String]) -> String? {
+    /// `flags` is read only when the pick is generic: every `assay` start asks, and most machines need no flags.
+    public static func coreTypeToForce(picked: String, flags: @autoclosure () -> Set<String>,
+                                       environment: [String: String]) -> String? {
         guard environment[coreTypeVariable] == nil, environment[replacedVariable] == nil, isGeneric(picked) else {
             return nil
         }
-        return bestCoreType(flags: flags)
+        return bestCoreType(flags: flags())
     }
 
     /// The flags of the first `flags` line of /proc/cpuinfo's text (x86 Linux); empty when there is none.

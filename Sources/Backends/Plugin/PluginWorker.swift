@@ -89,16 +89,19 @@ final class PluginWorker {
         return running!
     }
 
-    /// Kills and reaps the worker, if any; returns its wait status.
+    /// Closes the worker's pipes and reaps it, if there is one; returns its wait status. `exiting`: it closed its
+    /// side, so wait for its own end (killing it could hide its signal); otherwise kill it first if it still runs.
     @discardableResult
-    private func stop(signal: Int32 = SIGKILL) -> Int32? {
+    private func stop(exiting: Bool = false) -> Int32? {
         guard let worker = running else { return nil }
         running = nil
         close(worker.calls)
         close(worker.outcomes)
         var status: Int32 = 0
-        if waitpid(worker.pid, &status, WNOHANG) == 0 {
-            kill(worker.pid, signal)
+        if exiting {
+            waitpid(worker.pid, &status, 0)
+        } else if waitpid(worker.pid, &status, WNOHANG) == 0 {
+            kill(worker.pid, SIGKILL)
             waitpid(worker.pid, &status, 0)
         }
         return status
@@ -106,12 +109,7 @@ final class PluginWorker {
 
     /// Why the worker stopped answering during `call`: the signal that killed it, or the status it exited with.
     private func died(during call: PluginCall) -> PluginCallFailure {
-        guard let worker = running else { return PluginCallFailure(message: "the worker is gone") }
-        running = nil
-        close(worker.calls)
-        close(worker.outcomes)
-        var status: Int32 = 0
-        waitpid(worker.pid, &status, 0)
+        guard let status = stop(exiting: true) else { return PluginCallFailure(message: "the worker is gone") }
         let signalled = status & 0x7F
         if signalled != 0 {
             let name = strsignal(signalled).map { String(cString: $0) } ?? "signal"

@@ -106,7 +106,7 @@ public final class GraphRun {
     }
 
     /// `[B, S, width]`: token rows in their stored layout.
-    var tokenShape: (Int) -> [Int] { { [self.inputs.batch, self.inputs.length, $0] } }
+    func tokenShape(width: Int) -> [Int] { [inputs.batch, inputs.length, width] }
 
     // MARK: Ops
 
@@ -204,7 +204,7 @@ public final class GraphRun {
     func stored(_ value: TapValue, _ tap: Tap) -> TapValue {
         guard case .real(let t) = value else { return value }
         switch tap.kind.row.layout {
-        case .tokens: return .real(t.reshaped(tokenShape(t.shape[t.rank - 1])))
+        case .tokens: return .real(t.reshaped(tokenShape(width: t.shape[t.rank - 1])))
         case .patches: return .real(t.reshaped([1] + t.shape))
         case .asComputed: return value
         }

@@ -157,6 +157,11 @@ public struct ModelPaths: Sendable {
         text = config.multimodal == nil ? "model" : Self.multimodalText
     }
 
+    /// Whether `module` is in the vision tower or the projector (the modules that run on an image's patches).
+    public static func onPatches(_ module: String) -> Bool {
+        module.hasPrefix(visionTower) || module.hasPrefix(projector)
+    }
+
     /// The path of `scope` (layer `layer` for the layer scopes).
     public func path(_ scope: ModuleScope, layer: Int? = nil) -> String {
         switch scope {

@@ -139,7 +139,7 @@ public struct ShapeTrace: Sendable {
         let (batch, length) = (inputs.batch, inputs.length)
         let prefill = TokenSpan(tokens: length, batch: batch)
         var perCall = [[TraceStep]]()   // one list per image, or per decode position, or the one prefill
-        if call.module.hasPrefix(ModelPaths.visionTower) || call.module.hasPrefix(ModelPaths.projector),
+        if ModelPaths.onPatches(call.module),
            let images, let patch = config.multimodal?.vision.patchSize {
             for (size, grid) in zip(images.imageSizes, images.grids(cellSide: patch)) {
                 perCall.append(steps(call, rows: grid.rows * grid.cols, span: prefill, algorithm: .expanded,
@@ -243,7 +243,7 @@ public struct ShapeTrace: Sendable {
 
     /// The width of the residual stream a sum in `module` adds: the tower's inside the vision tower, else the text's.
     func residualWidth(_ module: String) -> Int {
-        module.hasPrefix(ModelPaths.visionTower) ? config.multimodal!.vision.hiddenSize : text.hiddenSize
+        ModelPaths.onPatches(module) ? config.multimodal!.vision.hiddenSize : text.hiddenSize
     }
 
     // MARK: Vision

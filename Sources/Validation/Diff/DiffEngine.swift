@@ -40,7 +40,7 @@ public enum DiffEngine {
     /// other than a missing op, a bad shape).
     public static func run(_ backend: any Backend, on data: GoldenData, mode: DiffMode, tolerances: Tolerances,
                            filter: Regex<AnyRegexOutput>? = nil, kinds: Set<TapKind>? = nil) throws -> DiffResult {
-        let model = ModelPaths.taps(data.config)
+        let model = kinds == nil ? [:] : ModelPaths.taps(data.config)   // tap kinds by name, for `kinds` alone
         let wanted = { (name: String) -> Bool in
             let matches = filter.map { name.contains($0) } ?? true
             guard let kinds else { return matches }
