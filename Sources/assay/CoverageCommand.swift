@@ -33,6 +33,7 @@ struct CoverageCommand: ParsableCommand {
         let names = !backend.isEmpty ? backend : BackendRegistry.names.split(separator: ",").map {
             $0.trimmingPrefix(" ").description
         }.filter { !$0.hasPrefix("plugin:") }
+        try plugins.checkUsed(by: names)
         let sets = try goldens.map { try GoldenData.load($0) }
         var columns = [(name: String, cells: [SpecOp: Cell])]()
         var timings = [(name: String, timings: [OpTiming])]()

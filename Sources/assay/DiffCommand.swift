@@ -51,6 +51,11 @@ struct DiffCommand: ParsableCommand {
     enum Convolution: String, ExpressibleByArgument { case direct, fft }
 
     func validate() throws {
+        try plugins.checkUsed(by: [backend])
+        if profile != nil, !(backend == "reference" || backend.hasPrefix("reference+")) {
+            throw ValidationError("--profile sets the reference backend's precision profile; backend '\(backend)' has "
+                                  + "none (it computes as it computes: compare with --backend reference --profile …)")
+        }
         if let report, ![".json", ".html", ".csv"].contains(where: report.hasSuffix) {
             throw ValidationError("--report must end in .json, .html or .csv: '\(report)'")
         }

@@ -24,10 +24,12 @@ struct ForwardCommand: ParsableCommand {
             [batch, seq, …] (vision [1, patches, …], patch convolution [images, hidden, rows, cols], projector \
             [patches, …]). \
             With --layers A-B (or one layer N) only those decoder layers run, from a captured hidden state: IN \
-            holds it as --hidden NAME [batch, seq, hidden] (e.g. the output tap of layer A − 1 of an earlier run) \
-            with optional position_ids and attention_mask; only those layers' weights are read, and of their routed \
-            experts only the ones the tokens route to. --vision-layers does the same for the vision transformer: IN \
-            holds --hidden [1, patches, hidden] (e.g. the tap of the block before) and image_sizes. \
+            holds it as --hidden NAME [batch, seq, hidden] (e.g. the output tap of layer A − 1 of an earlier run), \
+            and position_ids and attention_mask, or --replay-inputs names the earlier run's inputs file that has \
+            them (a taps file holds none, and a replay at other positions silently differs); only those layers' \
+            weights are read, and of their routed experts only the ones the tokens route to. --vision-layers does \
+            the same for the vision transformer: --hidden [1, patches, hidden] (e.g. the tap of the block before), \
+            and image_sizes from IN or --replay-inputs. \
             Bad input prints one line naming the file, tensor or field, and exits 1.
             """)
 
@@ -67,6 +69,10 @@ struct ForwardCommand: ParsableCommand {
     @Option(help: "With --layers or --vision-layers: the --input tensor that holds the hidden state.")
     var hidden = "hidden_states"
 
+    @Option(help: ArgumentHelp("With --layers or --vision-layers: the inputs file of the run the hidden state was "
+                               + "captured from; its position_ids and attention_mask (image_sizes) when --input lacks them."))
+    var replayInputs: String?
+
     func validate() throws {
         guard (input == nil) != (prompt == nil) else { throw ValidationError("give exactly one of --input, --prompt") }
         guard layers == nil || visionLayers == nil else { throw ValidationError("give --layers or --vision-layers, not both") }
@@ -74,6 +80,9 @@ struct ForwardCommand: ParsableCommand {
             throw ValidationError("--layers and --vision-layers read their hidden state from --input")
         }
         guard image.isEmpty || prompt != nil else { throw ValidationError("--image goes with --prompt") }
+        guard replayInputs == nil || layers != nil || visionLayers != nil else {
+            throw ValidationError("--replay-inputs goes with --layers or --vision-layers")
+        }
     }
 
     func run() throws {
@@ -81,9 +90,9 @@ struct ForwardCommand: ParsableCommand {
         let store = try source.store(profile: profile)
         if let range = layers ?? visionLayers, let input {
             let recorder = TapRecorder(filter: filter)
-            try LayerReplay(store: store, profile: profile, algorithm: attention, hiddenName: hidden)
-                .run(range, vision: visionLayers != nil, input: input, taps: recorder)
-            return try write(recorder)
+            let context = try LayerReplay(store: store, profile: profile, algorithm: attention, hiddenName: hidden)
+                .run(range, vision: visionLayers != nil, input: input, replayInputs: replayInputs, taps: recorder)
+            return try write(recorder, context: context)
         }
         let (inputs, images) = try input.map { path in try ForwardInputs.read(path: path, config: store.config) }
             ?? promptInputs(config: store.config)
@@ -94,16 +103,18 @@ struct ForwardCommand: ParsableCommand {
         } catch let error as InputError {   // image tokens that do not fit the images
             throw SafeTensorsError(file: input ?? "--prompt", tensor: error.field, error.message)
         }
-        try write(recorder)
+        try write(recorder, context: RunContext.metadata(inputs, images: images))
     }
 
-    /// The recorded taps to --output, atomically; none (--taps matched nothing) is an error, and nothing is written.
-    private func write(_ recorder: TapRecorder) throws {
+    /// The recorded taps to --output, atomically, with the run's positions, mask and image sizes as metadata (what
+    /// a later `--layers` replay needs, RunContext); none (--taps matched nothing) is an error, and nothing is written.
+    private func write(_ recorder: TapRecorder, context: [String: String]) throws {
         if let taps, recorder.taps.isEmpty {
             throw CommandError("--taps '\(Escaped.line(taps.text))' matches no tap of this run; nothing written")
         }
         let stored = try recorder.taps.map { tap throws(SafeTensorsError) in try tap.value.stored(name: tap.name, real: dtype.dtype) }
-        try SafeTensorsWriter.write(stored, metadata: ["assay.profile": profile.rawValue], to: output)
+        try SafeTensorsWriter.write(stored, metadata: context.merging(["assay.profile": profile.rawValue]) { $1 },
+                                    to: output)
     }
 }
 

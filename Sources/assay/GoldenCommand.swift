@@ -97,7 +97,7 @@ struct VerifyCommand: ParsableCommand {
 
     func run() throws {
         let summary = try GoldenVerifier.verify(directory)
-        print("\(directory): OK — preset \(summary.preset.rawValue), cases \(summary.cases.map(Escaped.line).joined(separator: ", ")), "
+        print("\(directory): OK — preset \(summary.preset.rawValue), cases \(summary.cases.map { Escaped.line($0) }.joined(separator: ", ")), "
               + "\(summary.tensors) tensors, \(summary.files) files")
     }
 }

@@ -155,8 +155,8 @@ import Tensor
         let outside = try verifyEdited {
             $0.replacing(#""file": "start.taps.safetensors""#, with: #""file": "../tiny/start.taps.safetensors""#)
         }
-        #expect(outside?.message == "file '../tiny/start.taps.safetensors' is not a plain file name in the set "
-                + "(no directory, no '..')")
+        #expect(outside?.message == "'cases[0].taps.file': '../tiny/start.taps.safetensors' is not a plain file "
+                + "name in the set (no directory, no '..')")
         let twice = try verifyEdited { $0.replacing(#""name": "long""#, with: #""name": "start""#) }
         #expect(twice?.message == "case 'start' is listed twice")
     }

@@ -6,16 +6,18 @@
 public enum Escaped {
     /// `text` on one line: a backslash as `\\`, newline, carriage return and tab as `\n`, `\r`, `\t`, every other
     /// control character (C0, DEL, C1) and the line and paragraph separators U+2028/U+2029 as `\u{XX}`.
-    public static func line(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: needsEscape) else { return text }
+    /// `backslashes` false leaves backslashes as they are: for text whose names were escaped already, kept on one line.
+    public static func line(_ text: String, backslashes: Bool = true) -> String {
+        let escapes = { (scalar: Unicode.Scalar) in needsEscape(scalar) && (backslashes || scalar != "\\") }
+        guard text.unicodeScalars.contains(where: escapes) else { return text }
         var out = ""
         for scalar in text.unicodeScalars {
             switch scalar {
-            case "\\": out += "\\\\"
+            case "\\" where backslashes: out += "\\\\"
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where needsEscape(scalar): out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            case _ where escapes(scalar): out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
             default: out.unicodeScalars.append(scalar)
             }
         }

@@ -43,34 +43,29 @@ public enum Conformance {
     /// `limits` replaces spec/tolerances.json's row for `precision` (tests).
     public static func check(goldens: String, candidate: String, only: String? = nil,
                              precision: CandidatePrecision, limits: Tolerances? = nil) throws(GoldenError) -> [TapVerdict] {
-        let summary = try GoldenVerifier.verify(goldens)
+        let set = try GoldenVerifier.checked(goldens)
         let tolerances = if let limits { limits } else { try Tolerances(precision) }
         guard !tolerances.isolatedOnly else {
             throw GoldenError(file: "tolerances.json", "precision \(precision.rawValue)'s limits are for isolated runs "
                               + "(assay diff --mode isolated); a port's dump is chained, where one bf16 routing swap "
                               + "moves every later tap")
         }
-        let cases = summary.manifest["cases"]?.arrayValue ?? []   // verify checked it is a non-empty array
-        let names = summary.cases
-        let config: ModelConfig
-        do { config = try summary.preset.load() } catch { throw GoldenError(file: "manifest.json", error.description) }
-        let chosen: [JSONValue]
+        let names = set.summary.cases
+        let chosen: [StoredCase]
         if let only {
-            chosen = cases.filter { $0["name"]?.stringValue == only }
+            chosen = set.cases.filter { $0.name == only }
             guard !chosen.isEmpty else {
                 throw GoldenError(file: "manifest.json", "no case '\(only)'; cases: \(names.joined(separator: ", "))")
             }
-        } else if FilePath.isDirectory(candidate) || cases.count == 1 {
-            chosen = cases
+        } else if FilePath.isDirectory(candidate) || set.cases.count == 1 {
+            chosen = set.cases
         } else {
-            throw GoldenError(file: FilePath.lastComponent(candidate), "one file for a set of \(cases.count) cases: "
+            throw GoldenError(file: FilePath.lastComponent(candidate), "one file for a set of \(set.cases.count) cases: "
                               + "name its case (\(names.joined(separator: ", "))) or give a directory")
         }
         var verdicts = [TapVerdict]()
-        for entry in chosen {
-            let stored = try StoredCase(goldens: goldens, entry: entry, config: config)
-            let tapFile = entry["taps"]?["file"]?.stringValue ?? ""
-            let candidatePath = FilePath.isDirectory(candidate) ? FilePath.join(candidate, tapFile) : candidate
+        for stored in chosen {
+            let candidatePath = FilePath.isDirectory(candidate) ? FilePath.join(candidate, stored.tapFile) : candidate
             verdicts += try CaseComparison(name: stored.name, taps: stored.taps, golden: stored.golden,
                                            candidate: try TapTable(file: candidatePath), valid: stored.valid,
                                            tolerances: tolerances).verdicts()
@@ -85,6 +80,8 @@ struct StoredCase {
     let taps: [Tap]
     let golden: TapTable
     let inputs: TapTable
+    /// The file of its golden taps (a candidate directory holds one of the same name).
+    let tapFile: String
     /// The case's inputs, checked against the config.
     let forward: ForwardInputs
     let images: VisionInputs?
@@ -94,23 +91,24 @@ struct StoredCase {
     /// The case `entry` of the manifest of the set in `goldens`, a set of `config`'s model. Each tap must be one of
     /// the model's (spec/taps.md), and its tolerance class the tap table's: the spec decides a tap's limits, never a
     /// file.
-    init(goldens: String, entry: JSONValue, config: ModelConfig) throws(GoldenError) {
-        name = entry["name"]?.stringValue ?? "?"
-        golden = try TapTable(file: FilePath.join(goldens, entry["taps"]?["file"]?.stringValue ?? ""))
-        inputs = try TapTable(file: FilePath.join(goldens, entry["inputs"]?["file"]?.stringValue ?? ""))
+    init(goldens: String, entry: ManifestFields.CaseEntry, config: ModelConfig) throws(GoldenError) {
+        name = entry.name
+        tapFile = entry.taps.file
+        golden = try TapTable(file: FilePath.join(goldens, entry.taps.file))
+        inputs = try TapTable(file: FilePath.join(goldens, entry.inputs.file))
+        try Self.checkInputs(entry.inputs)
         (forward, images) = try Self.read(inputs, config)
         valid = forward.attentionMask.scalars.map { $0 == 1 }
         let model = ModelPaths.taps(config)
         var taps = [Tap]()
-        for described in entry["taps"]?["tensors"]?.arrayValue ?? [] {
-            let tapName = described["name"]?.stringValue ?? ""
-            guard let tap = model[tapName] else {
-                throw GoldenError(file: "manifest.json", tensor: tapName, "not a tap of this model (spec/taps.md)")
+        for described in entry.taps.tensors {
+            guard let tap = model[described.name] else {
+                throw GoldenError(file: "manifest.json", tensor: described.name, "not a tap of this model (spec/taps.md)")
             }
-            let stated = described["tolerance_class"]?.stringValue ?? ""
+            let stated = described.toleranceClass ?? ""
             guard stated == tap.kind.toleranceClass.rawValue else {
-                throw GoldenError(file: "manifest.json", tensor: tapName, "tolerance_class '\(stated)'; the spec gives "
-                                  + "this tap '\(tap.kind.toleranceClass.rawValue)' (spec/taps.md)")
+                throw GoldenError(file: "manifest.json", tensor: described.name, "tolerance_class '\(stated)'; the spec "
+                                  + "gives this tap '\(tap.kind.toleranceClass.rawValue)' (spec/taps.md)")
             }
             taps.append(tap)
         }
@@ -137,6 +135,10 @@ struct StoredCase {
                 throw GoldenError(file: golden.source, tensor: tap.name, "shape \(Shape.describe(stored)); case "
                                   + "'\(name)' makes it \(Shape.describe(shape))")
             }
+            if case .real(let values)? = golden[tap.name], let bad = values.scalars.firstIndex(where: { !$0.isFinite }) {
+                throw GoldenError(file: golden.source, tensor: tap.name, "element \(bad) is \(values.scalars[bad]); "
+                                  + "golden values are finite")
+            }
             if tap.kind == .routerIndices {
                 let experts = config.text.nRoutedExperts
                 guard case .integer(let ids)? = golden[tap.name] else {
@@ -150,6 +152,28 @@ struct StoredCase {
         let listed = Set(taps.map(\.name))
         if let absent = expected.keys.sorted().first(where: { !listed.contains($0) }) {
             throw GoldenError(file: "manifest.json", tensor: absent, "case '\(name)' makes this tap; the manifest lists none")
+        }
+    }
+
+    /// The inputs a golden set stores (spec/goldens.md §3): ids, positions and mask I64; pixel values F32 and image
+    /// sizes I64, both or neither; nothing else.
+    static func checkInputs(_ listed: ManifestFields.FileEntry) throws(GoldenError) {
+        let dtypes: [String: DType] = ["input_ids": .i64, "position_ids": .i64, "attention_mask": .i64,
+                                       "pixel_values": .f32, "image_sizes": .i64]
+        for entry in listed.tensors {
+            guard let wanted = dtypes[entry.name] else {
+                throw GoldenError(file: listed.file, tensor: entry.name, "not an input of a case (input_ids, "
+                                  + "position_ids, attention_mask, pixel_values, image_sizes)")
+            }
+            guard entry.dtype == wanted else {
+                throw GoldenError(file: listed.file, tensor: entry.name, "dtype \(entry.dtype.rawValue); a golden set "
+                                  + "stores it as \(wanted.rawValue)")
+            }
+        }
+        let names = Set(listed.tensors.map(\.name))
+        if names.contains("pixel_values") != names.contains("image_sizes") {
+            throw GoldenError(file: listed.file, tensor: names.contains("pixel_values") ? "image_sizes" : "pixel_values",
+                              "missing: pixel_values and image_sizes come together")
         }
     }
 
@@ -205,6 +229,17 @@ struct CaseComparison {
         if let missing = taps.first(where: { candidate[$0.name] == nil && uncovered[$0.name] == nil && failed[$0.name] == nil }) {
             throw GoldenError(file: candidate.source, tensor: missing.name, "missing: case '\(name)' has this tap")
         }
+        // Every shape before any comparison: a tap's verdict may read a sibling's values (routing weights are
+        // paired with their indices), so a misshapen sibling must stop the run before it is indexed.
+        for tap in taps {
+            guard let shape = golden[tap.name]?.shape else {
+                throw GoldenError(file: golden.source, tensor: tap.name, "missing from the golden taps")
+            }
+            if let candidateShape = candidate[tap.name]?.shape, candidateShape != shape {
+                throw GoldenError(file: candidate.source, tensor: tap.name, "shape \(Shape.describe(candidateShape)), "
+                                  + "the golden's is \(Shape.describe(shape))")
+            }
+        }
     }
 
     func verdicts() throws(GoldenError) -> [TapVerdict] {
@@ -224,10 +259,7 @@ struct CaseComparison {
                                       limit: nil, status: .notCovered, note: why, rowErrors: nil))
                 continue
             }
-            guard let candidateShape = candidate[tap]?.shape, candidateShape == shape else {
-                throw GoldenError(file: candidate.source, tensor: tap, "shape \(Shape.describe(candidate[tap]?.shape ?? []))"
-                                  + ", the golden's is \(Shape.describe(shape))")
-            }
+            // init checked that the candidate holds the tap in the golden's shape
             out.append(kind == .routerIndices ? try routerVerdict(typed, shape: shape)
                        : try realVerdict(typed, shape: shape))
         }

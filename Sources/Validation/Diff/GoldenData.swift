@@ -40,29 +40,17 @@ public struct GoldenData: Sendable {
     /// Verifies the set in `directory` and reads it: its shipped checkpoint, or the synthetic weights of its
     /// preset and seed when it ships none.
     public static func load(_ directory: String) throws(GoldenError) -> GoldenData {
-        let summary = try GoldenVerifier.verify(directory)
-        let manifest = summary.manifest
-        let config: ModelConfig
-        do { config = try summary.preset.load() } catch { throw GoldenError(file: "manifest.json", error.description) }
-        guard let profile = PrecisionProfile(rawValue: manifest["profile"]?.stringValue ?? "") else {
-            throw GoldenError(file: "manifest.json", "'profile' is not one of \(PrecisionProfile.allCases.map(\.rawValue))")
-        }
+        let set = try GoldenVerifier.checked(directory)
         let store: any WeightStore
-        if manifest["weights"]?.objectValue != nil {
-            do { store = try CheckpointWeightStore(config: config, directory: directory) } catch {
+        if set.fields.weights != nil {
+            do { store = try CheckpointWeightStore(config: set.config, directory: directory) } catch {
                 throw GoldenError(file: error.source, tensor: error.tensor, error.message)
             }
         } else {
-            guard case .number(let text)? = manifest["seed"], let seed = UInt64(text) else {
-                throw GoldenError(file: "manifest.json", "'seed' must be an unsigned integer (the set ships no weights)")
-            }
-            store = SyntheticWeightStore(config: config, seed: seed)
+            store = SyntheticWeightStore(config: set.config, seed: set.fields.seed)
         }
-        var cases = [GoldenCaseData]()
-        for entry in manifest["cases"]?.arrayValue ?? [] {
-            let stored = try StoredCase(goldens: directory, entry: entry, config: config)
-            cases.append(stored.data(config))
-        }
+        let (config, profile) = (set.config, set.fields.profile)
+        let cases = set.cases.map { $0.data(config) }
         return GoldenData(config: config, profile: profile, store: store, cases: cases,
                           origin: FilePath.lastComponent(directory))
     }

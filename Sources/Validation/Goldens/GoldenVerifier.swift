@@ -32,67 +32,99 @@ public struct GoldenSummary: Sendable, Equatable {
     public let manifest: JSONValue
 }
 
+/// A set checked whole: its manifest's fields, and every case read and checked against the spec and the config.
+struct VerifiedSet {
+    let summary: GoldenSummary
+    let fields: ManifestFields
+    let config: ModelConfig
+    let cases: [StoredCase]
+}
+
 public enum GoldenVerifier {
     /// Checks the set in `directory`; returns what it holds or throws the first problem.
-    public static func verify(_ directory: String) throws(GoldenError) -> GoldenSummary {
+    public static func verify(_ directory: String) throws(GoldenError) -> GoldenSummary { try checked(directory).summary }
+
+    /// The one validator (spec/goldens.md §5): `diff`, `conform` and `coverage` read a set through it. A set decides
+    /// its inputs and golden values; the spec decides everything else, and a manifest that disagrees is an error:
+    /// every field's type and range (ManifestFields), the files it may read (plain names in the set, each listed
+    /// once with its sha256), each tensor's dtype, shape and sha256 against the files, each tap's name, class and
+    /// shape against the model's taps on the case's inputs, router indices in range, min_margin against the
+    /// margins, and the profile the taps were made in.
+    static func checked(_ directory: String) throws(GoldenError) -> VerifiedSet {
         let manifest = try readManifest(directory)
-        guard manifest["format"]?.stringValue == GoldenSet.format else {
-            throw GoldenError(file: "manifest.json", "'format' is not \"\(GoldenSet.format)\": not an Assay golden set")
+        let fields = try ManifestFields(manifest)
+        try checkFileList(fields)
+        let config: ModelConfig
+        do { config = try fields.preset.load() } catch { throw GoldenError(file: "manifest.json", error.description) }
+        var tensors = 0, cases = [StoredCase]()
+        for entry in fields.cases {
+            tensors += try checkTensors(directory, entry.inputs, profile: nil)
+            tensors += try checkTensors(directory, entry.taps, profile: fields.profile)
+            let stored = try StoredCase(goldens: directory, entry: entry, config: config)
+            try checkTapEntries(entry.taps, of: stored, tapDType: fields.tapDType)
+            cases.append(stored)
         }
-        let version = manifest["format_version"]?.intValue
-        guard version == GoldenSet.formatVersion else {
-            throw GoldenError(file: "manifest.json", "format_version \(version.map(String.init) ?? "missing"); this "
-                              + "assay reads version \(GoldenSet.formatVersion)")
-        }
-        let presetName = try field(manifest, "preset").stringValue ?? ""
-        guard let preset = Preset(rawValue: presetName) else {
-            throw GoldenError(file: "manifest.json", "preset '\(presetName)' is not one of this assay's presets")
-        }
-        guard let config = try? JSONValue.parse(preset.bytes), manifest["config"] == config else {
-            throw GoldenError(file: "manifest.json", "'config' differs from this assay's preset \(presetName): the "
-                              + "set was made from another config; regenerate it")
-        }
-        guard let cases = try field(manifest, "cases").arrayValue, !cases.isEmpty else {
-            throw GoldenError(file: "manifest.json", "'cases' must be a non-empty array")
-        }
-        var tensors = 0, names = [String]()
-        for entry in cases {
-            let name = try field(entry, "name").stringValue ?? "?"
-            guard !names.contains(name) else {
-                throw GoldenError(file: "manifest.json", "case '\(Escaped.line(name))' is listed twice")
-            }
-            names.append(name)
-            for part in ["inputs", "taps"] {
-                let section = try field(entry, part)
-                let file = try plainFileName(try field(section, "file").stringValue ?? "")
-                tensors += try checkTensors(directory, file: file, expected: try field(section, "tensors").arrayValue ?? [])
-            }
-        }
-        guard let files = try field(manifest, "files").objectValue else {
-            throw GoldenError(file: "manifest.json", "'files' must be an object of file name → sha256")
-        }
-        for (file, checksum) in files {
-            _ = try plainFileName(file)
+        for (file, checksum) in fields.files {
             let bytes: [UInt8]
             do { bytes = try FilePath.readRegularFile(FilePath.join(directory, file)) } catch {
                 throw GoldenError(file: file, error.isMissing ? "missing (the manifest lists it)" : error.description)
             }
-            guard SHA256.hex(bytes) == checksum.stringValue else {
-                throw GoldenError(file: file, "sha256 \(SHA256.hex(bytes)) differs from the manifest's "
-                                  + "\(checksum.stringValue ?? "?")")
+            guard SHA256.hex(bytes) == checksum else {
+                throw GoldenError(file: file, "sha256 \(SHA256.hex(bytes)) differs from the manifest's \(checksum)")
             }
         }
-        return GoldenSummary(preset: preset, cases: names, tensors: tensors, files: files.count, manifest: manifest)
+        let summary = GoldenSummary(preset: fields.preset, cases: fields.cases.map(\.name), tensors: tensors,
+                                    files: fields.files.count, manifest: manifest)
+        return VerifiedSet(summary: summary, fields: fields, config: config, cases: cases)
     }
 
-    /// `name` when it names a file inside the set: no directory part, not `.` or `..`, not empty. A set's files
-    /// are read from the set alone, never from a path it chooses.
-    private static func plainFileName(_ name: String) throws(GoldenError) -> String {
-        guard !name.isEmpty, name != ".", name != "..", !name.contains("/"), !name.contains("\0") else {
-            throw GoldenError(file: "manifest.json", "file '\(Escaped.line(name))' is not a plain file name in the set "
-                              + "(no directory, no '..')")
+    /// `files` lists each file the weights and cases use, once, and no other: every byte read has a sha256.
+    private static func checkFileList(_ fields: ManifestFields) throws(GoldenError) {
+        let listed = fields.files.map(\.name), used = fields.referencedFiles
+        for (index, name) in listed.enumerated() where listed[..<index].contains(name) {
+            throw GoldenError(file: "manifest.json", "'files' lists '\(name)' twice")
         }
-        return name
+        for (index, name) in used.enumerated() {
+            guard listed.contains(name) else {
+                throw GoldenError(file: "manifest.json", "'\(name)' is used but 'files' gives no sha256 for it")
+            }
+            guard !used[..<index].contains(name) else {
+                throw GoldenError(file: "manifest.json", "'\(name)' is used twice (each case has its own files)")
+            }
+        }
+        if let unused = listed.first(where: { !used.contains($0) }) {
+            throw GoldenError(file: "manifest.json", "'files' lists '\(unused)', which no case and no weights use")
+        }
+    }
+
+    /// The dtypes Assay writes (spec/goldens.md §3): real taps in the set's tap_dtype, router indices I64; and each
+    /// router `#indices` tap's min_margin, the smallest of its `#margin` tap (as stored), on those taps alone.
+    private static func checkTapEntries(_ listed: ManifestFields.FileEntry, of stored: StoredCase, tapDType: DType)
+        throws(GoldenError)
+    {
+        for (entry, tap) in zip(listed.tensors, stored.taps) {
+            let wanted: DType = tap.kind == .routerIndices ? .i64 : tapDType
+            guard entry.dtype == wanted else {
+                throw GoldenError(file: listed.file, tensor: entry.name, "dtype \(entry.dtype.rawValue); this set "
+                                  + "stores it as \(wanted.rawValue) (tap_dtype \(tapDType.rawValue))")
+            }
+            guard tap.kind == .routerIndices else {
+                if entry.minMargin != nil {
+                    throw GoldenError(file: "manifest.json", tensor: entry.name, "min_margin belongs to router #indices taps")
+                }
+                continue
+            }
+            let margins = stored.golden[tap.sibling(.routerMargin).name]
+            guard let stated = entry.minMargin, case .real(let values)? = margins else {
+                throw GoldenError(file: "manifest.json", tensor: entry.name, "a router #indices tap needs min_margin")
+            }
+            let smallest = values.scalars.min() ?? 0
+            let agrees = tapDType == .f32 ? Float(stated) == Float(smallest) : stated == smallest
+            guard agrees, smallest >= 0 else {
+                throw GoldenError(file: "manifest.json", tensor: entry.name, "min_margin \(stated); its #margin tap's "
+                                  + "smallest value is \(smallest) (margins are ≥ 0)")
+            }
+        }
     }
 
     private static func readManifest(_ directory: String) throws(GoldenError) -> JSONValue {
@@ -111,44 +143,36 @@ public enum GoldenVerifier {
         }
     }
 
-    private static func field(_ object: JSONValue, _ key: String) throws(GoldenError) -> JSONValue {
-        guard let value = object[key] else { throw GoldenError(file: "manifest.json", "missing field '\(key)'") }
-        return value
-    }
-
-    /// The tensors of `file` against the manifest's list: the same names in the same order, each with its dtype,
-    /// shape and sha256. Returns how many were checked.
-    private static func checkTensors(_ directory: String, file: String, expected: [JSONValue]) throws(GoldenError)
-        -> Int
+    /// The tensors of `listed.file` against the manifest's list: the same names, each with its dtype, shape and
+    /// sha256; a taps file says which `profile` made it (its `assay.profile` metadata). Returns how many were checked.
+    private static func checkTensors(_ directory: String, _ listed: ManifestFields.FileEntry, profile: PrecisionProfile?)
+        throws(GoldenError) -> Int
     {
+        let file = listed.file
         let stored: SafeTensorsFile
         do {
             stored = try SafeTensorsFile(path: FilePath.join(directory, file))
         } catch {
             throw GoldenError(file: file, tensor: error.tensor, error.message)
         }
-        let listed = expected.map { $0["name"]?.stringValue ?? "" }
-        if let extra = stored.tensorNames.first(where: { !listed.contains($0) }) {
+        if let profile, stored.metadata["assay.profile"] != profile.rawValue {
+            throw GoldenError(file: file, "made in profile '\(stored.metadata["assay.profile"] ?? "(none)")' (its "
+                              + "assay.profile metadata); the manifest says '\(profile.rawValue)'")
+        }
+        let names = listed.tensors.map(\.name)
+        if let extra = stored.tensorNames.first(where: { !names.contains($0) }) {
             throw GoldenError(file: file, tensor: extra, "in the file but not in the manifest")
         }
-        for entry in expected {
-            let name = entry["name"]?.stringValue ?? ""
+        for entry in listed.tensors {
+            let name = entry.name
             guard stored.contains(name) else { throw GoldenError(file: file, tensor: name, "missing from the file") }
             do {
                 let tensor = try stored.stored(name)
-                let listedShape = entry["shape"]?.arrayValue ?? []
-                guard tensor.dtype.rawValue == entry["dtype"]?.stringValue,
-                      listedShape.map(\.intValue) == tensor.shape.map(Optional.some)
-                else {
-                    // The manifest's extents as written: one too large for Int is shown as given, not as -1.
-                    let written = listedShape.map { item in
-                        if case .number(let text) = item { return text } else { return item.kindName }
-                    }
+                guard tensor.dtype == entry.dtype, tensor.shape == entry.shape else {
                     throw GoldenError(file: file, tensor: name, "\(tensor.dtype.rawValue) \(Shape.describe(tensor.shape)) "
-                                      + "but the manifest says \(entry["dtype"]?.stringValue ?? "?") "
-                                      + "[\(written.joined(separator: ", "))]")
+                                      + "but the manifest says \(entry.dtype.rawValue) \(Shape.describe(entry.shape))")
                 }
-                guard SHA256.hex(tensor.bytes) == entry["sha256"]?.stringValue else {
+                guard SHA256.hex(tensor.bytes) == entry.sha256 else {
                     throw GoldenError(file: file, tensor: name, "sha256 differs from the manifest: the data is corrupt")
                 }
             } catch let error as GoldenError {
@@ -157,6 +181,6 @@ public enum GoldenVerifier {
                 throw GoldenError(file: file, tensor: name, "\(error)")
             }
         }
-        return expected.count
+        return listed.tensors.count
     }
 }

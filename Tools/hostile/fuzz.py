@@ -1,0 +1,3 @@
+
+def fuzz(assay, root, mutations):
+    return 0, 0, {}
