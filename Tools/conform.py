@@ -4,8 +4,10 @@
 Same protocol (spec/conformance.md), same limits (spec/tolerances.json), same rules: padding rows left out of
 text taps; NMSE <= the class limit of the candidate's precision and no NaN (nor an Inf the golden lacks); routing
 weights compared in expert-id order; expert sets compared as sets, a changed set accepted only where the golden
-#margin is below the precision's router margin (a margin of 0 is an exact tie the spec breaks: no swap); #margin not compared; a missing, extra or misshapen tap is an
-error (exit 1), never a PASS.
+#margin is below the precision's router margin (a margin of 0 is an exact tie the spec breaks: no swap); #margin
+not compared; a NaN or Inf fails even in a padding row; a missing, extra or misshapen tap is an error (exit 1),
+never a PASS. A tap's class comes from its name (Tools/tap_classes.py, spec/goldens.md §4): a manifest that gives
+another class is refused, as `assay verify` refuses it.
 
 Usage:
     python3 Tools/conform.py --goldens goldens/tiny --candidate DUMPDIR [--case NAME] [--precision f32|f64]
@@ -21,6 +23,9 @@ from pathlib import Path
 
 import numpy as np
 from safetensors.numpy import load_file
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tap_classes import tolerance_class  # noqa: E402
 
 TOLERANCES = Path(__file__).resolve().parent.parent / "spec" / "tolerances.json"
 
@@ -64,7 +69,10 @@ def compare_case(goldens: Path, case: dict, candidate_path: Path, nmse_limits: d
             raise Refused(f"{candidate_path.name}: tensor '{name}': not a tap of case '{case['name']}'")
     verdicts = []
     for entry in case["taps"]["tensors"]:
-        name, kind = entry["name"], entry["tolerance_class"]
+        name, kind = entry["name"], tolerance_class(entry["name"])
+        if kind is None or kind != entry.get("tolerance_class"):
+            raise Refused(f"manifest.json: tensor '{name}': tolerance_class {entry.get('tolerance_class')!r}; the spec "
+                          f"gives this tap {kind!r} (spec/taps.md)")
         if name not in candidate:
             raise Refused(f"{candidate_path.name}: tensor '{name}': missing: case '{case['name']}' has this tap")
         a, b = candidate[name], golden[name]
@@ -94,11 +102,15 @@ def compare_case(goldens: Path, case: dict, candidate_path: Path, nmse_limits: d
         if name.endswith("#weights"):
             indices = name[: -len("#weights")] + "#indices"
             a, b = by_expert(a, candidate[indices]), by_expert(b, golden[indices])
+        if not np.isfinite(b).all():
+            raise Refused(f"{case['taps']['file']}: tensor '{name}': golden values are finite; this one is not")
+        padding_finite = True
         if rows is not None:
             a = a.reshape(rows.size, -1).copy()
             b = b.reshape(rows.size, -1).copy()
+            padding_finite = bool(np.isfinite(a[~rows]).all())   # not compared, but a NaN never passes
             a[~rows], b[~rows] = 0, 0
-        finite = not np.isnan(a).any() and np.isinf(a).sum() == np.isinf(b).sum()
+        finite = padding_finite and not np.isnan(a).any() and np.isinf(a).sum() == np.isinf(b).sum()
         with np.errstate(invalid="ignore", over="ignore"):
             reference = float((b ** 2).sum())
             error = float(((a - b) ** 2).sum())

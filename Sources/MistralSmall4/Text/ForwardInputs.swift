@@ -38,6 +38,11 @@ public struct ForwardInputs: Sendable, Equatable {
         guard inputIds.shape[0] > 0, inputIds.shape[1] > 0 else {
             throw InputError(field: "input_ids", "empty: shape \(Shape.describe(inputIds.shape))")
         }
+        guard positionIds != nil || inputIds.shape[1] <= config.maxPositionEmbeddings else {
+            throw InputError(field: "input_ids", "\(inputIds.shape[1]) tokens per sequence; without position_ids they "
+                             + "take positions 0…\(inputIds.shape[1] - 1), past the model's \(config.maxPositionEmbeddings) "
+                             + "(max_position_embeddings)")
+        }
         let positions = positionIds ?? Tensor(
             shape: inputIds.shape, scalars: (0..<inputIds.shape[0]).flatMap { _ in 0..<inputIds.shape[1] })
         let mask = attentionMask ?? Tensor(shape: inputIds.shape, repeating: 1)

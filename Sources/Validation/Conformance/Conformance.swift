@@ -283,8 +283,12 @@ struct CaseComparison {
         }
         let rows = shape.count > 2 ? shape[0] * shape[1] : shape[0]
         let width = b.count / max(rows, 1)
+        var paddingNonFinite = 0   // padding rows are not compared, but a NaN or Inf never passes, even there
         for row in 0..<rows where !counts(typed, rows: rows, row: row) {   // padding: zero on both sides
-            for i in (row * width)..<((row + 1) * width) { (a.scalars[i], b.scalars[i]) = (0, 0) }
+            for i in (row * width)..<((row + 1) * width) {
+                paddingNonFinite += a.scalars[i].isFinite ? 0 : 1
+                (a.scalars[i], b.scalars[i]) = (0, 0)
+            }
         }
         let comparison: TensorComparison
         do { comparison = try TensorComparison(candidate: a, reference: b, relativeFloor: tolerances.relativeFloor) } catch {
@@ -292,8 +296,10 @@ struct CaseComparison {
         }
         let limit = tolerances.nmse[kind] ?? 0
         let finite = comparison.candidateNaNs == 0 && comparison.candidateInfinities == comparison.referenceInfinities
+            && paddingNonFinite == 0
         let passed = finite && comparison.nmse <= limit
         var note = finite ? "" : "\(comparison.candidateNaNs) NaN, \(comparison.candidateInfinities) Inf"
+            + (paddingNonFinite > 0 ? ", \(paddingNonFinite) NaN or Inf in padding rows" : "")
         if kind == .logits { note = logitsNote(a, b, rows: rows, width: width, tap: typed) }
         return TapVerdict(caseName: name, tap: tap, shape: shape, toleranceClass: kind, comparison: comparison,
                           limit: limit, status: passed ? .pass : .fail, note: note,
