@@ -15,7 +15,9 @@ struct ConformCommand: ParsableCommand {
             float dtype, router indices as integers). Limits come from spec/tolerances.json by --precision \
             (what the candidate computed in). Rows of padding tokens are not compared. Prints a table (case, tap, \
             shape, NMSE, max abs, cos, limit, verdict) and exits 1 on any failure, naming the first failing tap \
-            and its worst element; a tap that cannot be compared (missing, extra, misshapen) is an error, never a PASS.
+            and its worst element; a tap that cannot be compared (missing, extra, misshapen) is an error, never a PASS. \
+            --diagnose then re-runs the reference on each failing case's inputs with each catalogued porting mistake \
+            planted and names the one that reproduces the candidate, with its spec equation and public report.
             """)
 
     @Option(help: "The golden set directory.")
@@ -30,10 +32,23 @@ struct ConformCommand: ParsableCommand {
     @Option(help: "What the candidate computed in: f64 or f32 (bf16 limits need isolated mode; see tolerances.json).")
     var precision: CandidatePrecision = .f32
 
+    @Flag(help: ArgumentHelp("At each case's first failing tap, name the catalogued porting mistake that reproduces "
+                             + "the candidate (the reference re-run with each of assay selftest's planted bugs), or "
+                             + "say where the error lies (spec/conformance.md §8)."))
+    var diagnose = false
+
     func run() throws {
         let verdicts = try Conformance.check(goldens: goldens, candidate: candidate, only: caseName, precision: precision)
+        let diagnoses = diagnose ? try Conformance.diagnose(goldens: goldens, candidate: candidate, only: caseName,
+                                                            precision: precision, verdicts: verdicts) : []
+        defer { printDiagnoses(diagnoses) }   // after the table, also when it ends in a failure
         try printVerdicts(verdicts, summary: "precision \(precision.rawValue)")
     }
 }
 
 extension CandidatePrecision: ExpressibleByArgument {}
+
+/// Each diagnosis, after the verdicts.
+func printDiagnoses(_ diagnoses: [Diagnosis]) {
+    for diagnosis in diagnoses { diagnosis.lines.forEach { print($0) } }
+}

@@ -48,6 +48,10 @@ struct DiffCommand: ParsableCommand {
     @Flag(help: "Print each op's µs per call, GFLOP/s and GB/s before the verdicts (also in --report).")
     var timings = false
 
+    @Flag(help: ArgumentHelp("At each case's first failing tap, name the catalogued porting mistake that reproduces "
+                             + "the backend (spec/conformance.md §8)."))
+    var diagnose = false
+
     enum Convolution: String, ExpressibleByArgument { case direct, fft }
 
     func validate() throws {
@@ -82,6 +86,9 @@ struct DiffCommand: ParsableCommand {
         }
         defer { if let report { print("report: \(report)") } }
         if timings { printTimings([(chosen.name, result.timings)]) }
+        let diagnoses = diagnose ? try Diagnose.run(data, candidates: result.candidates, verdicts: result.verdicts,
+                                                    mode: mode, tolerances: tolerances) : []
+        defer { printDiagnoses(diagnoses) }
         try printVerdicts(result.verdicts, summary: "backend \(chosen.name), \(mode.rawValue), precision "
                           + chosen.precision.rawValue)
     }

@@ -43,13 +43,43 @@ public enum Conformance {
     /// `limits` replaces spec/tolerances.json's row for `precision` (tests).
     public static func check(goldens: String, candidate: String, only: String? = nil,
                              precision: CandidatePrecision, limits: Tolerances? = nil) throws(GoldenError) -> [TapVerdict] {
+        let tolerances = try chainedLimits(precision, limits)
+        var verdicts = [TapVerdict]()
+        for (stored, table) in try pairs(GoldenVerifier.checked(goldens), candidate: candidate, only: only) {
+            verdicts += try CaseComparison(name: stored.name, taps: stored.taps, golden: stored.golden, candidate: table,
+                                           valid: stored.valid, tolerances: tolerances).verdicts()
+        }
+        return verdicts
+    }
+
+    /// Why the candidate's first failing tap of each case fails (spec/conformance.md §8): `verdicts` are `check`'s.
+    public static func diagnose(goldens: String, candidate: String, only: String? = nil, precision: CandidatePrecision,
+                                verdicts: [TapVerdict]) throws -> [Diagnosis] {
         let set = try GoldenVerifier.checked(goldens)
+        let data = try GoldenData.load(set, from: goldens)
+        let tables = try pairs(set, candidate: candidate, only: only)
+        return try Diagnose.run(data, candidates: Dictionary(uniqueKeysWithValues: tables.map { ($0.0.name, $0.1) }),
+                                verdicts: verdicts, mode: .chained, tolerances: try chainedLimits(precision, nil))
+    }
+
+    /// The limits of `precision` (or `limits`), which must hold for chained runs: a port's dump is chained.
+    private static func chainedLimits(_ precision: CandidatePrecision, _ limits: Tolerances?) throws(GoldenError)
+        -> Tolerances
+    {
         let tolerances = if let limits { limits } else { try Tolerances(precision) }
         guard !tolerances.isolatedOnly else {
             throw GoldenError(file: "tolerances.json", "precision \(precision.rawValue)'s limits are for isolated runs "
                               + "(assay diff --mode isolated); a port's dump is chained, where one bf16 routing swap "
                               + "moves every later tap")
         }
+        return tolerances
+    }
+
+    /// The cases to compare (all, or `only`), each with the candidate's taps: `candidate` is a directory of the
+    /// set's tap file names, or one file (for one case).
+    private static func pairs(_ set: VerifiedSet, candidate: String, only: String?) throws(GoldenError)
+        -> [(StoredCase, TapTable)]
+    {
         let names = set.summary.cases
         let chosen: [StoredCase]
         if let only {
@@ -63,14 +93,10 @@ public enum Conformance {
             throw GoldenError(file: FilePath.lastComponent(candidate), "one file for a set of \(set.cases.count) cases: "
                               + "name its case (\(names.joined(separator: ", "))) or give a directory")
         }
-        var verdicts = [TapVerdict]()
-        for stored in chosen {
-            let candidatePath = FilePath.isDirectory(candidate) ? FilePath.join(candidate, stored.tapFile) : candidate
-            verdicts += try CaseComparison(name: stored.name, taps: stored.taps, golden: stored.golden,
-                                           candidate: try TapTable(file: candidatePath), valid: stored.valid,
-                                           tolerances: tolerances).verdicts()
+        return try chosen.map { (stored) throws(GoldenError) in
+            let path = FilePath.isDirectory(candidate) ? FilePath.join(candidate, stored.tapFile) : candidate
+            return (stored, try TapTable(file: path))
         }
-        return verdicts
     }
 }
 

@@ -29,6 +29,8 @@ public struct DiffResult: Sendable {
     public let ops: [String: SpecOp?]
     /// Each op's calls and time, in op table order.
     public let timings: [OpTiming]
+    /// What the backend produced, by case name (for `--diagnose`).
+    public let candidates: [String: TapTable]
 
     public var failures: [TapVerdict] { verdicts.filter { $0.status == .fail } }
     public var notCovered: [TapVerdict] { verdicts.filter { $0.status == .notCovered } }
@@ -49,6 +51,7 @@ public enum DiffEngine {
         var verdicts = [TapVerdict]()
         var ops = [String: SpecOp?]()
         var timings = [SpecOp: OpTiming]()
+        var candidates = [String: TapTable]()
         let trace = ShapeTrace(data.config)
         for golden in data.cases {
             let recorder = TapRecorder()
@@ -72,9 +75,11 @@ public enum DiffEngine {
                                            tolerances: tolerances, uncovered: run.uncovered.filter { wanted($0.key) },
                                            failed: run.failed.filter { wanted($0.key) })
                 .verdicts()
+            candidates[golden.name] = candidate
         }
         return DiffResult(backend: backend.name, precision: backend.precision, mode: mode, goldens: data.origin,
-                          verdicts: verdicts, ops: ops, timings: timings.values.sorted { $0.op < $1.op })
+                          verdicts: verdicts, ops: ops, timings: timings.values.sorted { $0.op < $1.op },
+                          candidates: candidates)
     }
 
     /// Decoder layer `index` of `backend` on `hidden [B·S, H]` at `inputs`' positions, nothing compared: the unit

@@ -40,7 +40,11 @@ public struct GoldenData: Sendable {
     /// Verifies the set in `directory` and reads it: its shipped checkpoint, or the synthetic weights of its
     /// preset and seed when it ships none.
     public static func load(_ directory: String) throws(GoldenError) -> GoldenData {
-        let set = try GoldenVerifier.checked(directory)
+        try load(GoldenVerifier.checked(directory), from: directory)
+    }
+
+    /// The set `set`, verified already, read from `directory`.
+    static func load(_ set: VerifiedSet, from directory: String) throws(GoldenError) -> GoldenData {
         let store: any WeightStore
         if set.fields.weights != nil {
             do { store = try CheckpointWeightStore(config: set.config, directory: directory) } catch {

@@ -40,6 +40,26 @@ public enum PlantedBug: String, CaseIterable, Sendable {
         }
     }
 
+    /// Where the spec defines what the bug breaks, and the public reports of ports that made it (the "What ports got
+    /// wrong" sections of spec/), for `--diagnose`.
+    public var evidence: (spec: String, reports: [String]) {
+        switch self {
+        case .ropeHalfSplit: ("spec/rope.md eq. 9–10 (interleaved pairs)", ["Megatron-LM#1547", "nurl#584"])
+        case .yarnRangeFromMaxPositions: ("spec/rope.md eq. 3 (L is original_max_position_embeddings)", [])
+        case .missingMscaleSquared: ("spec/attention.md eq. 6 (σ = mscale² / √d)", ["transformers#47435", "mobius#548"])
+        case .temperatureAtPositionPlusOne: ("spec/rope.md eq. 11 (τ at p)", ["vllm#16417", "TensorRT-LLM#3491"])
+        case .normEpsilon: ("spec/rmsnorm.md eq. 1 (ε = rms_norm_eps)", ["torchtitan#4395"])
+        case .paddingVisible: ("spec/attention.md eq. 11 (mask 0 is no key)", [])
+        case .kvUpValueFirst: ("spec/attention.md eq. 5, 9 (kv_b per head [k_nope | v])",
+                               ["Megatron-LM#3193", "sglang-jax#950"])
+        case .routerTiesToHigherId: ("spec/router.md eq. 5 (ties to the lower id)", [])
+        case .routerWithoutRenormalization: ("spec/router.md eq. 6 (norm_topk_prob)", ["torchtitan#1448"])
+        case .expertWeightsTransposed: ("spec/experts.md eq. 4 (gate_up [E, 2I, H], down [E, H, I])", ["ROCmFPX#49"])
+        case .projectorGELUTanh: ("spec/projector.md eq. 5 (exact erf GELU)", [])
+        case .mergerChannelOrder: ("spec/projector.md eq. 2 (unfold's channel-major v[4c + 2a + b])", ["mlxcel#1619"])
+        }
+    }
+
     /// The (case, tap) where an isolated diff against the selftest goldens (of the model of `paths`) must fail
     /// first.
     public func expectedFirstFailure(_ paths: ModelPaths) -> (caseName: String, tap: String) {
