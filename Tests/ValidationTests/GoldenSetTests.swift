@@ -37,7 +37,7 @@ import Tensor
         for name in a.keys.sorted() {
             #expect(a[name] == b[name], "goldens/\(set)/\(name) differs from a fresh `assay golden`")
         }
-        #expect(try GoldenVerifier.verify(committed).cases == ["start", "long", "far", "images"])
+        #expect(try GoldenVerifier.verify(committed).cases == ["start", "step", "long", "far", "images"])
     }
 
     /// `small` is the smallest preset whose products are large enough to be split across threads.

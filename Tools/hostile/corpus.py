@@ -299,7 +299,7 @@ def _(d):
     return ["conform", "--goldens", TINY, "--candidate", "dump.safetensors", "--case", "start"]
 
 
-@case("dump-unknown-case", message="Error: manifest.json: no case 'middle'; cases: start, long, far, images")
+@case("dump-unknown-case", message="Error: manifest.json: no case 'middle'; cases: start, step, long, far, images")
 def _(d):
     return ["conform", "--goldens", TINY, "--candidate", START_TAPS, "--case", "middle"]
 

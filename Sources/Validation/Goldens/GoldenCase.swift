@@ -17,13 +17,21 @@ public struct GoldenCase: Sendable {
     public static let longStart = 262_144
     public static let farStart = 1_000_000
 
-    /// The default cases: `start` (positions 0…), `long` (262,144…), `far` (1,000,000…), each `batch` rows of
-    /// `tokens` text ids, row 1 left-padded by 2 tokens; with `images` > 0 and a vision tower, an `images` case
-    /// (one sequence, positions 0…). `positions` replaces the three text cases by one starting there.
+    /// The first position of the `step` case: half the tokens before the first multiple of L =
+    /// original_max_position_embeddings, half from it, so the sequence crosses the first step of the query
+    /// temperature τ(p) = 1 + β·ln(1 + ⌊p / L⌋) (spec/rope.md eq. 11), where τ at p + 1 differs from τ at p.
+    public static func stepStart(_ config: TextConfig, tokens: Int) -> Int {
+        config.rope.originalMaxPositionEmbeddings - max(tokens / 2, 1)
+    }
+
+    /// The default cases: `start` (positions 0…), `step` (across τ's first step, stepStart…), `long` (262,144…),
+    /// `far` (1,000,000…), each `batch` rows of `tokens` text ids, row 1 left-padded by 2 tokens; with `images` > 0
+    /// and a vision tower, an `images` case (one sequence, positions 0…). `positions` replaces the four text cases
+    /// by one starting there.
     public static func defaults(_ config: ModelConfig, seed: UInt64, tokens: Int, batch: Int, positions: Int?,
                                 images: Int) throws -> [GoldenCase] {
         let starts = positions.map { [("positions", $0)] }
-            ?? [("start", 0), ("long", longStart), ("far", farStart)]
+            ?? [("start", 0), ("step", stepStart(config.text, tokens: tokens)), ("long", longStart), ("far", farStart)]
         var cases = try starts.map { name, start in
             GoldenCase(name: name, summary: "\(batch) × \(tokens) text tokens at positions \(start)…",
                        inputs: try text(config.text, seed: seed, case: name, tokens: tokens, batch: batch, start: start),
