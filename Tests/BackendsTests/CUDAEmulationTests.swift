@@ -117,58 +117,51 @@ import Validation
         try PluginBackendTests.expectBF16OpsPass(backend, setAt: path)
     }
 
-    /// The tile GEMM without the barrier after its loads: threads read tiles the others have not loaded yet.
-    @Test func aMissingBarrierFails() throws {
-        let library = try Self.hostLibrary("no-barrier", file: "gemm.cu") {
-            $0.replacing("        __syncthreads();\n        for (int i = 0; i < tile; i++)",
-                         with: "        for (int i = 0; i < tile; i++)", maxReplacements: 1)
-        }
-        #expect(try diff(library, "tiny", .isolated).failures.contains { $0.tap.hasSuffix(".mlp") })
+    /// A kernel bug planted in a copy of the sources: `original` becomes `planted` in `file`; the diff of goldens/tiny
+    /// in `mode` must fail a tap ending in `tap`, with `note` (when not empty) in its verdict's note.
+    struct PlantedBug: Sendable, CustomTestStringConvertible {
+        let testDescription, file, original, planted: String
+        let mode: DiffMode
+        let tap: String
+        var note = ""
     }
 
-    /// The attention helper without the barrier between writing a chunk of scores and reading it.
-    @Test func aMissingBarrierInAttentionFails() throws {
-        let library = try Self.hostLibrary("attend", file: "block.cuh") {
-            $0.replacing("        }\n        __syncthreads();\n        for (int64_t i = threadIdx.x; i < width; i += blockDim.x) {",
-                         with: "        }\n        for (int64_t i = threadIdx.x; i < width; i += blockDim.x) {", maxReplacements: 1)
-        }
-        #expect(try diff(library, "tiny", .isolated).failures.contains { $0.tap.hasSuffix(".self_attn") })
-    }
+    static let plantedBugs = [
+        PlantedBug(testDescription: "the tile GEMM without the barrier after its loads: threads read tiles the others "
+                   + "have not loaded yet", file: "gemm.cu",
+                   original: "        __syncthreads();\n        for (int i = 0; i < tile; i++)",
+                   planted: "        for (int i = 0; i < tile; i++)", mode: .isolated, tap: ".mlp"),
+        PlantedBug(testDescription: "attend without the barrier between writing a chunk of scores and reading it",
+                   file: "block.cuh",
+                   original: "        }\n        __syncthreads();\n        for (int64_t i = threadIdx.x; i < width; i += blockDim.x) {",
+                   planted: "        }\n        for (int64_t i = threadIdx.x; i < width; i += blockDim.x) {",
+                   mode: .isolated, tap: ".self_attn"),
+        PlantedBug(testDescription: "the decode kernel taking the new token's key from the cache, one row past the "
+                   + "valid length: it reads the NaN poison", file: "attention.cu",
+                   original: "auto key = [&](int64_t j) { return j < valid ?",
+                   planted: "auto key = [&](int64_t j) { return j <= valid ?", mode: .decode, tap: ".self_attn"),
+        PlantedBug(testDescription: "the embedding gather one column off", file: "norms.cu",
+                   original: "table[ids[i / hidden] * hidden + i % hidden]",
+                   planted: "table[ids[i / hidden] * hidden + (i + 1) % hidden]", mode: .isolated, tap: "embed_tokens"),
+        PlantedBug(testDescription: "the router's arg-max butterfly shuffling the index from the wrong lane (offset / 2 "
+                   + "where the value comes from offset): probabilities paired with other lanes' experts",
+                   file: "router.cu", original: "__shfl_xor_sync(full_warp, best.index, offset)",
+                   planted: "__shfl_xor_sync(full_warp, best.index, offset / 2)", mode: .isolated,
+                   tap: ".mlp.gate#indices"),
+        PlantedBug(testDescription: "a router lane leaving before the first shuffle: a warp barrier that can never "
+                   + "complete (a hang or undefined on a GPU) fails the launch", file: "router.cu",
+                   original: "    float top = -INFINITY, total = 0.0f;\n",
+                   planted: "    if (lane == 31) return;\n    float top = -INFINITY, total = 0.0f;\n", mode: .isolated,
+                   tap: ".mlp.gate#indices", note: "cudaErrorLaunchFailure"),
+    ]
 
-    /// A decode kernel that takes the new token's key from the cache, one row past the valid length, reads the
-    /// NaN poison and fails.
-    @Test func readingAPoisonedCacheRowFails() throws {
-        let library = try Self.hostLibrary("poison", file: "attention.cu") {
-            $0.replacing("auto key = [&](int64_t j) { return j < valid ?", with: "auto key = [&](int64_t j) { return j <= valid ?")
+    @Test(arguments: plantedBugs)
+    func aPlantedBugFails(_ bug: PlantedBug) throws {
+        let library = try Self.hostLibrary("planted", file: bug.file) {
+            $0.replacing(bug.original, with: bug.planted, maxReplacements: 1)
         }
-        #expect(try diff(library, "tiny", .decode).failures.contains { $0.tap.hasSuffix(".self_attn") })
-    }
-
-    /// The embedding gather one column off.
-    @Test func aShiftedIndexFails() throws {
-        let library = try Self.hostLibrary("shifted", file: "norms.cu") {
-            $0.replacing("table[ids[i / hidden] * hidden + i % hidden]", with: "table[ids[i / hidden] * hidden + (i + 1) % hidden]")
-        }
-        #expect(try diff(library, "tiny", .isolated).failures.contains { $0.tap.hasSuffix("embed_tokens") })
-    }
-
-    /// The router's arg-max butterfly reading the index from the wrong lane (offset / 2 where the value comes from
-    /// offset): each lane pairs one lane's probability with another's expert, and the routing fails.
-    @Test func aWrongShuffleOffsetFails() throws {
-        let library = try Self.hostLibrary("shuffle", file: "router.cu") {
-            $0.replacing("__shfl_xor_sync(full_warp, best.index, offset)", with: "__shfl_xor_sync(full_warp, best.index, offset / 2)")
-        }
-        #expect(try diff(library, "tiny", .isolated).failures.contains { $0.tap.hasSuffix(".mlp.gate#indices") })
-    }
-
-    /// A lane that leaves the router before its first shuffle: the warp barrier can never complete, which hangs or is
-    /// undefined on a GPU; the emulation fails the launch, and the router's taps fail with CUDA's launch error.
-    @Test func aLaneGoneBeforeAShuffleFails() throws {
-        let library = try Self.hostLibrary("exited-lane", file: "router.cu") {
-            $0.replacing("    float top = -INFINITY, total = 0.0f;\n", with: "    if (lane == 31) return;\n    float top = -INFINITY, total = 0.0f;\n")
-        }
-        let failures = try diff(library, "tiny", .isolated).failures
-        #expect(failures.contains { $0.tap.hasSuffix(".mlp.gate#indices") && $0.note.contains("cudaErrorLaunchFailure") })
+        let failures = try diff(library, "tiny", bug.mode).failures
+        #expect(failures.contains { $0.tap.hasSuffix(bug.tap) && (bug.note.isEmpty || $0.note.contains(bug.note)) })
     }
 
     /// The emulation's warp and atomic primitives on two blocks of two warps, against CUDA's rules: shuffles (a
