@@ -10,8 +10,8 @@ struct ConformCommand: ParsableCommand {
         commandName: "conform",
         abstract: "Compare a candidate's taps with a golden set and print a per-tap verdict.",
         discussion: """
-            CANDIDATE is a directory holding <case>.taps.safetensors for every case of the set, or one safetensors \
-            file with --case. It must hold exactly the golden taps (spec/taps.md names, HF shapes; reals in any \
+            CANDIDATE is a directory holding <case>.taps.safetensors for every case of the set (but the cases named \
+            by --skip-case, which the summary line reports as skipped), or one safetensors file with --case. It must hold exactly the golden taps (spec/taps.md names, HF shapes; reals in any \
             float dtype, router indices as integers). Limits come from spec/tolerances.json by --precision \
             (what the candidate computed in). Rows of padding tokens are not compared. Prints a table (case, tap, \
             shape, NMSE, max abs, cos, limit, verdict) and exits 1 on any failure, naming the first failing tap \
@@ -32,17 +32,26 @@ struct ConformCommand: ParsableCommand {
     @Option(help: "What the candidate computed in: f64 or f32 (bf16 limits need isolated mode; see tolerances.json).")
     var precision: CandidatePrecision = .f32
 
+    @Option(name: .customLong("skip-case"), help: ArgumentHelp("A case the candidate does not cover (e.g. images, for a "
+                                                                + "text-only port); repeatable. Reported as skipped, "
+                                                                + "never as passed."))
+    var skipCases: [String] = []
+
     @Flag(help: ArgumentHelp("At each case's first failing tap, name the catalogued porting mistake that reproduces "
                              + "the candidate (the reference re-run with each of assay selftest's planted bugs), or "
                              + "say where the error lies (spec/conformance.md §8)."))
     var diagnose = false
 
     func run() throws {
-        let verdicts = try Conformance.check(goldens: goldens, candidate: candidate, only: caseName, precision: precision)
+        let verdicts = try Conformance.check(goldens: goldens, candidate: candidate, only: caseName, skipping: skipCases,
+                                             precision: precision)
         let diagnoses = diagnose ? try Conformance.diagnose(goldens: goldens, candidate: candidate, only: caseName,
-                                                            precision: precision, verdicts: verdicts) : []
+                                                            skipping: skipCases, precision: precision,
+                                                            verdicts: verdicts) : []
         defer { printDiagnoses(diagnoses) }   // after the table, also when it ends in a failure
-        try printVerdicts(verdicts, summary: "precision \(precision.rawValue)")
+        let skipped = skipCases.isEmpty ? "" : "; skipped, not compared: case " + skipCases.map { Escaped.line($0) }
+            .joined(separator: ", ")
+        try printVerdicts(verdicts, summary: "precision \(precision.rawValue)" + skipped)
     }
 }
 

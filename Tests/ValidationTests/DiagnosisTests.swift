@@ -74,5 +74,6 @@ import Tensor
         #expect(diagnosis.match == nil && diagnosis.tap == tap)
         let columns = try #require(diagnosis.pattern.firstMatch(of: /90% of the error in columns (\d+)–(\d+) of (\d+)/))
         #expect(Int(columns.1)! >= rank && Int(columns.2)! == width - 1 && Int(columns.3)! == width, "\(diagnosis.pattern)")
+        #expect(diagnosis.pattern.contains("only the rotary key k_r (columns ≥ \(rank)) differs"), "\(diagnosis.pattern)")
     }
 }

@@ -97,7 +97,7 @@ private struct Broken: DelegatingBackend {
 
     @Test func theFilterKeepsOnlyMatchingTaps() throws {
         let result = try diff(ReferenceBackend(), .isolated, filter: #"layers\.0\.self_attn$"#)
-        #expect(result.verdicts.count == 4)   // one per case
+        #expect(result.verdicts.count == 5)   // one per case
         #expect(result.verdicts.allSatisfy { $0.tap.hasSuffix("layers.0.self_attn") && $0.passed })
         #expect(result.verdicts.allSatisfy { $0.rowErrors?.count == $0.shape[0] * $0.shape[1] })
     }

@@ -60,10 +60,10 @@ import Tensor
     @Test func defaultCasesCoverLongContextAndImages() throws {
         let config = try Preset.tinyVision.load()
         let cases = try GoldenCase.defaults(config, seed: 0, tokens: 8, batch: 2, positions: nil, images: 2)
-        #expect(cases.map(\.name) == ["start", "long", "far", "images"])
-        #expect(cases.map { $0.inputs.positionIds.scalars[0] } == [0, 262_144, 1_000_000, 0])
+        #expect(cases.map(\.name) == ["start", "step", "long", "far", "images"])
+        #expect(cases.map { $0.inputs.positionIds.scalars[0] } == [0, 8188, 262_144, 1_000_000, 0])
         #expect(cases[0].inputs.attentionMask.scalars[8...9] == [0, 0])          // row 1 left-padded
-        #expect(cases[3].images?.imageSizes.map { [$0.height, $0.width] } == [[56, 84], [28, 56]])
+        #expect(cases[4].images?.imageSizes.map { [$0.height, $0.width] } == [[56, 84], [28, 56]])
         #expect(cases[0].inputs.inputIds.scalars.allSatisfy { (14..<128).contains($0) })
     }
 

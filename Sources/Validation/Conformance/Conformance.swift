@@ -41,11 +41,14 @@ public enum Conformance {
     /// directory holding each case's `<case>.taps.safetensors`, or one safetensors file (then `only` names the
     /// case unless the set has one). Throws, naming the file and tap, for anything that prevents a comparison.
     /// `limits` replaces spec/tolerances.json's row for `precision` (tests).
-    public static func check(goldens: String, candidate: String, only: String? = nil,
+    /// `skipping` names cases the candidate does not cover (a text-only port has no images case): they are not
+    /// compared and the caller reports them as skipped, never as passed.
+    public static func check(goldens: String, candidate: String, only: String? = nil, skipping: [String] = [],
                              precision: CandidatePrecision, limits: Tolerances? = nil) throws(GoldenError) -> [TapVerdict] {
         let tolerances = try chainedLimits(precision, limits)
         var verdicts = [TapVerdict]()
-        for (stored, table) in try pairs(GoldenVerifier.checked(goldens), candidate: candidate, only: only) {
+        for (stored, table) in try pairs(GoldenVerifier.checked(goldens), candidate: candidate, only: only,
+                                         skipping: skipping) {
             verdicts += try CaseComparison(name: stored.name, taps: stored.taps, golden: stored.golden, candidate: table,
                                            valid: stored.valid, tolerances: tolerances).verdicts()
         }
@@ -53,11 +56,11 @@ public enum Conformance {
     }
 
     /// Why the candidate's first failing tap of each case fails (spec/conformance.md §8): `verdicts` are `check`'s.
-    public static func diagnose(goldens: String, candidate: String, only: String? = nil, precision: CandidatePrecision,
-                                verdicts: [TapVerdict]) throws -> [Diagnosis] {
+    public static func diagnose(goldens: String, candidate: String, only: String? = nil, skipping: [String] = [],
+                                precision: CandidatePrecision, verdicts: [TapVerdict]) throws -> [Diagnosis] {
         let set = try GoldenVerifier.checked(goldens)
         let data = try GoldenData.load(set, from: goldens)
-        let tables = try pairs(set, candidate: candidate, only: only)
+        let tables = try pairs(set, candidate: candidate, only: only, skipping: skipping)
         return try Diagnose.run(data, candidates: Dictionary(uniqueKeysWithValues: tables.map { ($0.0.name, $0.1) }),
                                 verdicts: verdicts, mode: .chained, tolerances: try chainedLimits(precision, nil))
     }
@@ -75,23 +78,28 @@ public enum Conformance {
         return tolerances
     }
 
-    /// The cases to compare (all, or `only`), each with the candidate's taps: `candidate` is a directory of the
-    /// set's tap file names, or one file (for one case).
-    private static func pairs(_ set: VerifiedSet, candidate: String, only: String?) throws(GoldenError)
-        -> [(StoredCase, TapTable)]
+    /// The cases to compare (all but `skipping`, or `only`), each with the candidate's taps: `candidate` is a
+    /// directory of the set's tap file names, or one file (for one case).
+    private static func pairs(_ set: VerifiedSet, candidate: String, only: String?, skipping: [String])
+        throws(GoldenError) -> [(StoredCase, TapTable)]
     {
         let names = set.summary.cases
+        for name in skipping + (only.map { [$0] } ?? []) where !names.contains(name) {
+            throw GoldenError(file: "manifest.json", "no case '\(name)'; cases: \(names.joined(separator: ", "))")
+        }
+        let kept = set.cases.filter { !skipping.contains($0.name) }
+        guard !kept.isEmpty else {
+            throw GoldenError(file: "manifest.json", "every case skipped: nothing would be compared")
+        }
         let chosen: [StoredCase]
         if let only {
-            chosen = set.cases.filter { $0.name == only }
-            guard !chosen.isEmpty else {
-                throw GoldenError(file: "manifest.json", "no case '\(only)'; cases: \(names.joined(separator: ", "))")
-            }
-        } else if FilePath.isDirectory(candidate) || set.cases.count == 1 {
-            chosen = set.cases
+            chosen = kept.filter { $0.name == only }
+            guard !chosen.isEmpty else { throw GoldenError(file: "manifest.json", "case '\(only)' is both chosen and skipped") }
+        } else if FilePath.isDirectory(candidate) || kept.count == 1 {
+            chosen = kept
         } else {
-            throw GoldenError(file: FilePath.lastComponent(candidate), "one file for a set of \(set.cases.count) cases: "
-                              + "name its case (\(names.joined(separator: ", "))) or give a directory")
+            throw GoldenError(file: FilePath.lastComponent(candidate), "one file for a set of \(kept.count) cases: "
+                              + "name its case (\(kept.map(\.name).joined(separator: ", "))) or give a directory")
         }
         return try chosen.map { (stored) throws(GoldenError) in
             let path = FilePath.isDirectory(candidate) ? FilePath.join(candidate, stored.tapFile) : candidate

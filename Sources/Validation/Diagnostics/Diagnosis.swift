@@ -95,7 +95,8 @@ public enum Diagnose {
             }
             scores.sort { ($0.withinLimits ? 0 : 1, $0.atTap, $0.overWindow) < ($1.withinLimits ? 0 : 1, $1.atTap, $1.overWindow) }
             out.append(Diagnosis(caseName: golden.name, tap: first.tap, scores: scores,
-                                 pattern: ErrorPattern.describe(first, candidate: candidate, golden: golden)))
+                                 pattern: ErrorPattern.describe(first, candidate: candidate, golden: golden,
+                                                          config: data.config.text)))
         }
         return out
     }

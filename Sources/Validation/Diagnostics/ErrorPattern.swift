@@ -7,7 +7,7 @@ import Tensor
 
 enum ErrorPattern {
     /// One line on `verdict`'s tap: the candidate's values against the case's golden ones.
-    static func describe(_ verdict: TapVerdict, candidate: TapTable, golden: GoldenCaseData) -> String {
+    static func describe(_ verdict: TapVerdict, candidate: TapTable, golden: GoldenCaseData, config: TextConfig) -> String {
         guard case .real(let a)? = candidate[verdict.tap], case .real(let b)? = golden.golden[verdict.tap],
               a.shape == b.shape, let width = b.shape.last, width > 0
         else { return "the tap holds expert ids: compare each token's set" }
@@ -21,8 +21,25 @@ enum ErrorPattern {
         if rows == golden.inputs.positionIds.count {
             parts.append(positionTrend(rowErrors, positions: golden.inputs.positionIds.scalars, counted: counted))
         }
-        parts.append(columnShare(a, b, rows: rows, width: width, counted: counted))
+        let (columns, share) = columnShare(a, b, rows: rows, width: width, counted: counted)
+        parts.append(share)
+        if verdict.tap.hasSuffix("#kv_latent"), let columns {
+            parts.append(Self.latentHint(columns, rank: config.kvLoraRank))
+        }
         return parts.joined(separator: "; ")
+    }
+
+    /// Where in a `#kv_latent` row [ĉ (r_kv) ‖ k_r] the error sits, and what to check there.
+    private static func latentHint(_ columns: Range<Int>, rank: Int) -> String {
+        if columns.lowerBound >= rank {
+            return "only the rotary key k_r (columns ≥ \(rank)) differs: check the RoPE pair order (spec/rope.md eq. 9–10), "
+                + "YaRN's frequencies, and k_r's layout in the cache (spec/attention.md §4)"
+        }
+        if columns.upperBound <= rank {
+            return "only the latent ĉ (columns < \(rank)) differs: check kv_a's rows [c | k_r] and kv_a_layernorm's ε "
+                + "(spec/attention.md eq. 2–3)"
+        }
+        return "both ĉ and k_r differ: check kv_a_proj itself and its input"
     }
 
     /// Mean NMSE of the rows at the lower half of the positions against the upper half.
@@ -36,9 +53,10 @@ enum ErrorPattern {
         return "the error \(trend) (row NMSE \(scientific(early)) at the lower positions, \(scientific(late)) at the upper)"
     }
 
-    /// The narrowest run of columns that holds 90% of the squared error, and the even columns' share.
+    /// The narrowest run of columns that holds 90% of the squared error (nil when there is no finite error), and a
+    /// line with it and the even columns' share.
     private static func columnShare(_ a: Tensor<Double>, _ b: Tensor<Double>, rows: Int, width: Int, counted: [Bool])
-        -> String
+        -> (Range<Int>?, String)
     {
         var perColumn = [Double](repeating: 0, count: width)
         for row in 0..<rows where counted[row] {
@@ -48,7 +66,7 @@ enum ErrorPattern {
             }
         }
         let total = perColumn.reduce(0, +)
-        guard total > 0, total.isFinite else { return total == 0 ? "no error in the counted rows" : "non-finite values" }
+        guard total > 0, total.isFinite else { return (nil, total == 0 ? "no error in the counted rows" : "non-finite values") }
         var (best, sum, start) = ((0, width), 0.0, 0)   // two pointers over [start, end]: shares are ≥ 0
         for end in 0..<width {
             sum += perColumn[end]
@@ -59,7 +77,7 @@ enum ErrorPattern {
             if sum >= 0.9 * total, end + 1 - start < best.1 - best.0 { best = (start, end + 1) }
         }
         let even = stride(from: 0, to: width, by: 2).map { perColumn[$0] }.reduce(0, +) / total
-        return "90% of the error in columns \(best.0)–\(best.1 - 1) of \(width), \(Int((even * 100).rounded()))% in the even "
-            + "columns"
+        return (best.0..<best.1, "90% of the error in columns \(best.0)–\(best.1 - 1) of \(width), "
+                + "\(Int((even * 100).rounded()))% in the even columns")
     }
 }
