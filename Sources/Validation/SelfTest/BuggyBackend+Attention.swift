@@ -21,7 +21,9 @@ extension BuggyBackend {
                 case .ropeHalfSplit: wrong.ropeInterleave.toggle()
                 case .yarnRangeFromMaxPositions: wrong.rope.originalMaxPositionEmbeddings = wrong.maxPositionEmbeddings
                 default:   // a = mscale(s, mscale) on cos/sin, as plain YaRN does, on top of σ's mscale²
-                    if let yarn = wrong.rope.yarn { wrong.rope.yarn?.attentionFactor = 1 + 0.1 * yarn.mscale * log(yarn.factor) }
+                    if let yarn = wrong.rope.yarn {
+                        wrong.rope.yarn?.attentionFactor = 1 + 0.1 * yarn.mscale * log(yarn.factor)
+                    }
                 }
                 attention.rope = YarnRoPE(wrong, profile: attention.profile)
             }
@@ -44,14 +46,17 @@ extension BuggyBackend {
         case .latentNormEpsilon:
             return { attention in
                 let epsilon = attention.config.rmsNormEps
-                attention.weights.queryNorm = attention.weights.queryNorm.map { RMSNorm(weight: $0.weight, epsilon: epsilon) }
+                attention.weights.queryNorm = attention.weights.queryNorm.map {
+                    RMSNorm(weight: $0.weight, epsilon: epsilon)
+                }
                 attention.weights.kvNorm = RMSNorm(weight: attention.weights.kvNorm.weight, epsilon: epsilon)
             }
         case .kvUpValueFirst, .kvUpKeysThenValues:
             // kv_b [n·(d_n + d_v), r_kv], read by the reference per head as [W_UK (d_n) | W_UV (d_v)]: fed the rows
             // the port takes for each.
             return { attention in
-                let (n, dn, dv) = (attention.config.numAttentionHeads, attention.config.qkNopeHeadDim, attention.config.vHeadDim)
+                let config = attention.config
+                let (n, dn, dv) = (config.numAttentionHeads, config.qkNopeHeadDim, config.vHeadDim)
                 attention.weights.kvUp = reordered(attention.weights.kvUp) { row in
                     let (h, r) = (row / (dn + dv), row % (dn + dv))
                     return bug == .kvUpValueFirst ? h * (dn + dv) + (r < dn ? dv + r : r - dn)   // [v | k_nope]

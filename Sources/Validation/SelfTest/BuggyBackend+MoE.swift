@@ -15,7 +15,8 @@ extension BuggyBackend {
             return try relabelled(x, weight: weight, config: config) { config.nRoutedExperts - 1 - $0 }
         case .groupTiesToHigherId:        // the groups in reverse order, each group's experts in their own order
             let size = config.nRoutedExperts / config.nGroup
-            return try relabelled(x, weight: weight, config: config) { ($0 % size) + (config.nGroup - 1 - $0 / size) * size }
+            let groups = config.nGroup
+            return try relabelled(x, weight: weight, config: config) { $0 % size + (groups - 1 - $0 / size) * size }
         default: break
         }
         return try base.router(x, weight: weight, config: wrong)
@@ -44,7 +45,8 @@ extension BuggyBackend {
             let swapped = bug == .gateUpSwapped
             return try base.routedExperts(x, routing: routing, store: TransformedWeightStore(store) { name, slab in
                 guard name.hasPrefix(prefix) else { return slab }
-                return swapped ? (name.hasSuffix(".gate_up_proj") ? Self.halvesSwapped(slab) : slab) : Self.readTransposed(slab)
+                guard swapped else { return Self.readTransposed(slab) }
+                return name.hasSuffix(".gate_up_proj") ? Self.halvesSwapped(slab) : slab
             }, prefix: prefix)
         case .routingWeightsOnInputs:
             // Σ_r Expert_{S_r}(w_r · x): the reference once per rank r, with that rank's expert at weight 1.
@@ -52,9 +54,9 @@ extension BuggyBackend {
             var sum = Tensor<Double>(shape: x.shape, repeating: 0)
             for rank in 0..<k {
                 let column = (0..<tokens).map { $0 * k + rank }
+                let chosen = Tensor(shape: [tokens, 1], scalars: column.map { routing.indices.scalars[$0] })
                 let one = Routing(logits: routing.logits, weights: Tensor(shape: [tokens, 1], repeating: 1),
-                                  indices: Tensor(shape: [tokens, 1], scalars: column.map { routing.indices.scalars[$0] }),
-                                  margin: routing.margin)
+                                  indices: chosen, margin: routing.margin)
                 let scaled = Tensor(shape: x.shape, scalars: x.scalars.indices.map {
                     x.scalars[$0] * routing.weights.scalars[column[$0 / hidden]]
                 })

@@ -38,7 +38,7 @@ public struct BuggyBackend: DelegatingBackend {
     public func rmsNorm(_ x: Tensor<Double>, weight: Tensor<Double>, epsilon: Double) throws -> Tensor<Double> {
         switch bug {
         case .normEpsilon: return try base.rmsNorm(x, weight: weight, epsilon: 1e-5)
-        case .visionNormEpsilon:
+        case .visionNormEpsilon:   // the vision norms are the ones at Pixtral's ε (no preset's rms_norm_eps is 1e-5)
             return try base.rmsNorm(x, weight: weight, epsilon: epsilon == visionNormEpsilon ? 1e-6 : epsilon)
         case .normEpsilonOutsideSqrt:
             // x / (r + ε) with r = sqrt(mean x²) is the reference's x / sqrt(r² + ε') for ε' = 2εr + ε², row by row.
