@@ -19,13 +19,13 @@ struct SelfTestCommand: ParsableCommand {
 
     func run() throws {
         let outcomes = try SelfTest.run()
-        print([pad("planted bug", 32), pad("expected first failure", 52), pad("found", 52), pad("NMSE", 10, right: true),
+        print([pad("planted bug", 32), pad("expected first failure", 58), pad("found", 58), pad("NMSE", 10, right: true),
                "  verdict", " also over"].joined(separator: " "))
         for outcome in outcomes {
             let found = outcome.firstFailure.map { "\($0.caseName): \(short($0.tap))" } ?? "no failure"
             let nmse = outcome.firstFailure?.comparison.map { scientific($0.nmse) } ?? ""
             let expected = outcome.expected.map { "\($0.caseName): \(short($0.tap))" } ?? "no failure (control)"
-            print([pad(outcome.bug?.rawValue ?? "none (control)", 32), pad(expected, 52), pad(found, 52),
+            print([pad(outcome.bug?.rawValue ?? "none (control)", 32), pad(expected, 58), pad(found, 58),
                    pad(nmse, 10, right: true), "  " + pad(outcome.ok ? (outcome.bug == nil ? "PASS" : "CAUGHT") : "MISSED", 7),
                    outcome.caughtBy.dropFirst().map(\.rawValue).joined(separator: ",")]
                 .joined(separator: " "))

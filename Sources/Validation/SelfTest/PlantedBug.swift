@@ -1,40 +1,82 @@
 // The bugs `assay selftest` plants in a copy of the reference backend — spec/conformance.md §7. Each is a mistake
-// ports of DeepSeek-style MLA, YaRN and Pixtral have made, written as the smallest change to the reference's
-// inputs (config, weights, one seam of the attention block) that reproduces what the buggy port computes.
+// a "What ports got wrong" section of spec/ names (a port of DeepSeek-style MLA, YaRN, the MoE router and experts, or
+// Pixtral made it, or it is a trap the spec warns of), written as the smallest change to the reference's inputs
+// (config, weights, one op or one seam of the attention block) that reproduces what the buggy port computes. The
+// plants themselves are in BuggyBackend.swift and its area files (+Attention, +MoE, +Vision).
 
-#if canImport(Glibc)
-import Glibc
-#endif
 import MistralSmall4
-import Tensor
 
 /// A named bug, what it does, and the tap an isolated diff must fail at first.
 public enum PlantedBug: String, CaseIterable, Sendable {
+    // Embedding, norms, head
+    case embeddingScaled = "embedding-scaled-by-sqrt-hidden"
+    case normEpsilon = "rmsnorm-epsilon"
+    case normEpsilonOutsideSqrt = "rmsnorm-epsilon-outside-sqrt"
+    case lmHeadTied = "lm-head-tied-to-embeddings"
+    // Attention and RoPE
     case ropeHalfSplit = "rope-half-split"
     case yarnRangeFromMaxPositions = "yarn-range-from-max-positions"
+    case ropeCosSinMscale = "rope-cos-sin-mscale"
+    case kvLatentRopeInterleaved = "kv-latent-rope-interleaved"
+    case kvDownRopeFirst = "kv-a-rows-rope-first"
+    case latentNormEpsilon = "latent-norm-epsilon"
     case missingMscaleSquared = "missing-mscale-squared"
+    case softmaxScaleDeepSeekV3Width = "softmax-scale-deepseek-v3-width"
+    case softmaxScaleInverted = "softmax-scale-inverted"
     case temperatureAtPositionPlusOne = "temperature-position-plus-one"
-    case normEpsilon = "rmsnorm-epsilon"
+    case temperatureOff = "temperature-off"
     case paddingVisible = "padding-visible"
     case kvUpValueFirst = "kv-b-rows-value-first"
+    case kvUpKeysThenValues = "kv-b-rows-keys-then-values"
+    case queryRopeFirst = "q-rows-rope-first"
+    // Router and experts
     case routerTiesToHigherId = "router-ties-to-higher-id"
+    case groupTiesToHigherId = "router-group-ties-to-higher-id"
     case routerWithoutRenormalization = "router-without-renormalization"
+    case routedScalingMissing = "routed-scaling-missing"
     case expertWeightsTransposed = "expert-weights-transposed"
+    case gateUpSwapped = "gate-up-halves-swapped"
+    case routingWeightsOnInputs = "routing-weights-on-expert-inputs"
+    case sharedExpertSkipped = "shared-expert-skipped"
+    case sharedExpertScaled = "shared-expert-scaled"
+    // Vision and projector
+    case visionNormEpsilon = "vision-norm-epsilon"
+    case visionQKPermutationSkipped = "vision-qk-permutation-skipped"
     case projectorGELUTanh = "projector-gelu-tanh"
     case mergerChannelOrder = "patch-merger-channel-order"
 
     public var summary: String {
         switch self {
+        case .embeddingScaled: "embedding rows multiplied by sqrt(hidden_size), as Gemma does"
+        case .normEpsilon: "RMSNorm epsilon 1e-5 (Pixtral's) where the config's rms_norm_eps applies"
+        case .normEpsilonOutsideSqrt: "RMSNorm epsilon added to the rms, x / (sqrt(mean x^2) + eps), not under the root"
+        case .lmHeadTied: "logits from the embedding table although the checkpoint holds its own lm_head"
         case .ropeHalfSplit: "RoPE rotates (x[i], x[i+d/2]) pairs instead of interleaved (x[2i], x[2i+1])"
         case .yarnRangeFromMaxPositions: "YaRN's correction range computed from max_position_embeddings, not the original 8192"
+        case .ropeCosSinMscale: "cos/sin multiplied by mscale(factor) too, so YaRN's correction is applied twice"
+        case .kvLatentRopeInterleaved: "k_pe kept interleaved in the latent cache, not de-interleaved (firsts, then seconds)"
+        case .kvDownRopeFirst: "kv_a_proj_with_mqa rows read as [k_pe | c] instead of [c | k_pe]"
+        case .latentNormEpsilon: "q_a / kv_a norms with rms_norm_eps instead of the pinned 1e-6"
         case .missingMscaleSquared: "softmax scale 1/sqrt(d) without YaRN's mscale(s, m_all)^2"
+        case .softmaxScaleDeepSeekV3Width: "softmax scale mscale^2 / sqrt(192), DeepSeek-V3's head width, not this model's"
+        case .softmaxScaleInverted: "softmax scale mscale^2 * sqrt(d) instead of mscale^2 / sqrt(d)"
         case .temperatureAtPositionPlusOne: "query temperature tau evaluated at position + 1"
-        case .normEpsilon: "RMSNorm epsilon 1e-5 (Pixtral's) where the config's rms_norm_eps applies"
+        case .temperatureOff: "query temperature tau never applied (llama_4_scaling_beta ignored)"
         case .paddingVisible: "the attention mask ignored: left-padding tokens are attended to"
         case .kvUpValueFirst: "kv_b_proj rows read per head as [v | k_nope] instead of [k_nope | v]"
+        case .kvUpKeysThenValues: "kv_b_proj rows split as [all heads' k_nope | all heads' v], not per head"
+        case .queryRopeFirst: "q_b_proj rows read per head as [q_rope | q_nope] instead of [q_nope | q_rope]"
         case .routerTiesToHigherId: "router top-k breaks exact ties toward the higher expert id"
+        case .groupTiesToHigherId: "router keeps the higher-index group when group scores tie exactly"
         case .routerWithoutRenormalization: "routing weights not renormalized over the chosen k (norm_topk_prob ignored)"
+        case .routedScalingMissing: "routing weights never multiplied by routed_scaling_factor"
         case .expertWeightsTransposed: "each routed expert's matrices read transposed from a row-major buffer"
+        case .gateUpSwapped: "gate_up_proj halves swapped: silu(up) * gate instead of silu(gate) * up"
+        case .routingWeightsOnInputs: "routing weights multiply each expert's input instead of its output"
+        case .sharedExpertSkipped: "the shared expert left out of the MoE sum"
+        case .sharedExpertScaled: "the shared expert's output multiplied by routed_scaling_factor too"
+        case .visionNormEpsilon: "vision tower norms with epsilon 1e-6 (the class default) instead of Pixtral's 1e-5"
+        case .visionQKPermutationSkipped: "vision q/k rows of the Hugging Face checkpoint rotated without undoing its permutation"
         case .projectorGELUTanh: "projector GELU with the tanh approximation instead of erf"
         case .mergerChannelOrder: "patch merger concatenates whole patches [p00 | p01 | p10 | p11], not channel-major"
         }
@@ -44,17 +86,43 @@ public enum PlantedBug: String, CaseIterable, Sendable {
     /// wrong" sections of spec/), for `--diagnose`.
     public var evidence: (spec: String, reports: [String]) {
         switch self {
+        case .embeddingScaled: ("spec/decoder.md eq. 1 (h⁰ = E[id], no scaling)", [])
+        case .normEpsilon: ("spec/rmsnorm.md eq. 1 (ε = rms_norm_eps)", ["torchtitan#4395"])
+        case .normEpsilonOutsideSqrt: ("spec/rmsnorm.md eq. 1 (rms = sqrt(mean x² + ε))", [])
+        case .lmHeadTied: ("spec/decoder.md eq. 5 (W_lm is lm_head.weight unless tie_word_embeddings)", ["transformers#42612"])
         case .ropeHalfSplit: ("spec/rope.md eq. 9–10 (interleaved pairs)", ["Megatron-LM#1547", "nurl#584"])
         case .yarnRangeFromMaxPositions: ("spec/rope.md eq. 3 (L is original_max_position_embeddings)", [])
+        case .ropeCosSinMscale: ("spec/rope.md eq. 7–8 (a = 1: mscale = mscale_all_dim, the correction is in σ)",
+                                 ["exllamav3#259"])
+        case .kvLatentRopeInterleaved: ("spec/rope.md eq. 9–10 (rotated pairs returned firsts, then seconds)",
+                                        ["modular#5647"])
+        case .kvDownRopeFirst: ("spec/attention.md eq. 2 (kv_a rows [c | k_r])", [])
+        case .latentNormEpsilon: ("spec/rmsnorm.md, Attributes: which ε (q_a / kv_a norms: 1e-6)",
+                                  ["transformers#44317", "transformers#44346", "transformers#44585", "vllm#35515"])
         case .missingMscaleSquared: ("spec/attention.md eq. 6 (σ = mscale² / √d)", ["transformers#47435", "mobius#548"])
+        case .softmaxScaleDeepSeekV3Width: ("spec/attention.md eq. 6 (σ = mscale² / √(d_n + d_r))", [])
+        case .softmaxScaleInverted: ("spec/attention.md eq. 6 (σ = mscale² / √d)", ["maxtext#1370"])
         case .temperatureAtPositionPlusOne: ("spec/rope.md eq. 11 (τ at p)", ["vllm#16417", "TensorRT-LLM#3491"])
-        case .normEpsilon: ("spec/rmsnorm.md eq. 1 (ε = rms_norm_eps)", ["torchtitan#4395"])
+        case .temperatureOff: ("spec/rope.md eq. 11 and spec/attention.md eq. 4 (q ← τ(p) · q)",
+                               ["vllm#16417", "vllm#19997"])
         case .paddingVisible: ("spec/attention.md eq. 11 (mask 0 is no key)", [])
         case .kvUpValueFirst: ("spec/attention.md eq. 5, 9 (kv_b per head [k_nope | v])",
                                ["Megatron-LM#3193", "sglang-jax#950"])
+        case .kvUpKeysThenValues: ("spec/attention.md eq. 5, 9 (kv_b per head [k_nope | v], head after head)",
+                                   ["Megatron-LM#3193", "sglang-jax#950"])
+        case .queryRopeFirst: ("spec/attention.md eq. 1 (q per head [q_n | q_r])", [])
         case .routerTiesToHigherId: ("spec/router.md eq. 5 (ties to the lower id)", [])
+        case .groupTiesToHigherId: ("spec/router.md eq. 4 (group ties to the lower group index)", [])
         case .routerWithoutRenormalization: ("spec/router.md eq. 6 (norm_topk_prob)", ["torchtitan#1448"])
+        case .routedScalingMissing: ("spec/router.md eq. 6 (w ← w · routed_scaling_factor, always)",
+                                     ["sglang-jax#1282", "sglang#31449"])
         case .expertWeightsTransposed: ("spec/experts.md eq. 4 (gate_up [E, 2I, H], down [E, H, I])", ["ROCmFPX#49"])
+        case .gateUpSwapped: ("spec/experts.md eq. 1, 4 (gate_up_proj: gate rows first)", ["ROCmFPX#49"])
+        case .routingWeightsOnInputs: ("spec/experts.md eq. 2 (w multiplies the expert's output)", [])
+        case .sharedExpertSkipped: ("spec/experts.md eq. 3 (moe = routed + shared)", [])
+        case .sharedExpertScaled: ("spec/experts.md eq. 3 (the shared expert is not scaled)", [])
+        case .visionNormEpsilon: ("spec/vision.md eq. 3, 11, 12 (ε = 1e-5)", [])
+        case .visionQKPermutationSkipped: ("spec/vision.md eq. 14 (Hugging Face q/k rows are half-split)", ["nurl#584"])
         case .projectorGELUTanh: ("spec/projector.md eq. 5 (exact erf GELU)", [])
         case .mergerChannelOrder: ("spec/projector.md eq. 2 (unfold's channel-major v[4c + 2a + b])", ["mlxcel#1619"])
         }
@@ -64,180 +132,23 @@ public enum PlantedBug: String, CaseIterable, Sendable {
     /// first.
     public func expectedFirstFailure(_ paths: ModelPaths) -> (caseName: String, tap: String) {
         let (caseName, kind, layer): (String, TapKind, Int?) = switch self {
-        case .ropeHalfSplit, .yarnRangeFromMaxPositions: ("start", .kvLatent, 0)
-        case .missingMscaleSquared, .kvUpValueFirst, .paddingVisible: ("start", .selfAttention, 0)
-        case .temperatureAtPositionPlusOne: ("long", .selfAttention, 0)
-        case .normEpsilon: ("start", .inputNorm, 0)
-        case .routerTiesToHigherId: ("start", .routerIndices, SelfTest.tiedLayer)
-        case .routerWithoutRenormalization: ("start", .routerWeights, 1)
-        case .expertWeightsTransposed: ("start", .routedExperts, 1)
+        case .embeddingScaled: ("start", .embedTokens, nil)
+        case .normEpsilon, .normEpsilonOutsideSqrt: ("start", .inputNorm, 0)
+        case .lmHeadTied: ("start", .lmHead, nil)
+        case .ropeHalfSplit, .yarnRangeFromMaxPositions, .ropeCosSinMscale, .kvLatentRopeInterleaved, .kvDownRopeFirst,
+             .latentNormEpsilon: ("start", .kvLatent, 0)
+        case .missingMscaleSquared, .softmaxScaleDeepSeekV3Width, .softmaxScaleInverted, .kvUpValueFirst,
+             .kvUpKeysThenValues, .queryRopeFirst, .paddingVisible: ("start", .selfAttention, 0)
+        case .temperatureAtPositionPlusOne, .temperatureOff: ("long", .selfAttention, 0)
+        case .routerTiesToHigherId, .groupTiesToHigherId: ("start", .routerIndices, SelfTest.tiedLayer)
+        case .routerWithoutRenormalization, .routedScalingMissing: ("start", .routerWeights, 1)
+        case .expertWeightsTransposed, .gateUpSwapped, .routingWeightsOnInputs: ("start", .routedExperts, 1)
+        case .sharedExpertSkipped, .sharedExpertScaled: ("start", .sharedExperts, 1)
+        case .visionNormEpsilon: ("images", .lnPre, nil)
+        case .visionQKPermutationSkipped: ("images", .visionAttention, 0)
         case .projectorGELUTanh: ("images", .projector, nil)
         case .mergerChannelOrder: ("images", .patchMerger, nil)
         }
         return (caseName, paths.tap(kind, layer: layer).name)
-    }
-}
-
-/// The reference backend with one planted bug.
-public struct BuggyBackend: DelegatingBackend {
-    public let bug: PlantedBug
-    public let profile: PrecisionProfile
-    public let base: any Backend
-
-    /// The reference in `profile` with `bug` planted.
-    public init(_ bug: PlantedBug, profile: PrecisionProfile = .exact) {
-        (self.bug, self.profile) = (bug, profile)
-        var base = ReferenceBackend(profile: profile)
-        switch bug {
-        case .ropeHalfSplit, .yarnRangeFromMaxPositions:
-            base.makeAttention = { weights, config, profile in
-                var attention = MLAAttention(weights: weights, config: config, profile: profile)
-                var wrong = config
-                if bug == .ropeHalfSplit { wrong.ropeInterleave.toggle() }
-                else { wrong.rope.originalMaxPositionEmbeddings = config.maxPositionEmbeddings }
-                attention.rope = YarnRoPE(wrong, profile: profile)
-                return attention
-            }
-        case .missingMscaleSquared:
-            base.makeAttention = { weights, config, profile in
-                var attention = MLAAttention(weights: weights, config: config, profile: profile)
-                attention.softmaxScale = pow(Double(config.qkHeadDim), -0.5)
-                return attention
-            }
-        case .temperatureAtPositionPlusOne:
-            base.makeAttention = { weights, config, profile in
-                var attention = MLAAttention(weights: weights, config: config, profile: profile)
-                attention.temperature = { queryTemperature(position: $0 + 1, config, profile) }
-                return attention
-            }
-        case .kvUpValueFirst:
-            base.makeAttention = { weights, config, profile in
-                var swapped = weights
-                swapped.kvUp.weight = Self.valueRowsFirst(weights.kvUp.weight, config)
-                return MLAAttention(weights: swapped, config: config, profile: profile)
-            }
-        default: break
-        }
-        self.base = base
-    }
-
-    public var name: String { "reference+" + bug.rawValue }
-    public func rmsNorm(_ x: Tensor<Double>, weight: Tensor<Double>, epsilon: Double) throws -> Tensor<Double> {
-        try base.rmsNorm(x, weight: weight, epsilon: bug == .normEpsilon ? 1e-5 : epsilon)
-    }
-
-    public func mlaAttention(_ x: Tensor<Double>, inputs: ForwardInputs, store: any WeightStore, prefix: String)
-        throws -> (output: Tensor<Double>, latents: Tensor<Double>)
-    {
-        guard bug == .paddingVisible else { return try base.mlaAttention(x, inputs: inputs, store: store, prefix: prefix) }
-        let unmasked = try ForwardInputs(inputIds: inputs.inputIds, positionIds: inputs.positionIds, config: store.config.text)
-        return try base.mlaAttention(x, inputs: unmasked, store: store, prefix: prefix)
-    }
-
-    public func router(_ x: Tensor<Double>, weight: Tensor<Double>, config: TextConfig) throws -> Routing {
-        switch bug {
-        case .routerWithoutRenormalization:
-            var wrong = config
-            wrong.normTopkProb = false
-            return try base.router(x, weight: weight, config: wrong)
-        case .routerTiesToHigherId:   // rank the experts in reverse id order, then map the ids back
-            let experts = weight.shape[0]
-            let reversed = Tensor(shape: weight.shape, scalars: (0..<experts).reversed().flatMap {
-                weight.scalars[($0 * weight.shape[1])..<(($0 + 1) * weight.shape[1])]
-            })
-            var routing = try base.router(x, weight: reversed, config: config)
-            routing.indices = routing.indices.map { experts - 1 - $0 }
-            routing.logits = Tensor(shape: routing.logits.shape, scalars: (0..<routing.logits.count).map {
-                routing.logits.scalars[$0 / experts * experts + experts - 1 - $0 % experts]
-            })
-            return routing
-        default:
-            return try base.router(x, weight: weight, config: config)
-        }
-    }
-
-    public func routedExperts(_ x: Tensor<Double>, routing: Routing, store: any WeightStore, prefix: String)
-        throws -> Tensor<Double>
-    {
-        guard bug == .expertWeightsTransposed else {
-            return try base.routedExperts(x, routing: routing, store: store, prefix: prefix)
-        }
-        return try base.routedExperts(x, routing: routing, store: TransformedWeightStore(store) { name, slab in
-            name.hasPrefix(prefix) ? Self.readTransposed(slab) : slab
-        }, prefix: prefix)
-    }
-
-    public func patchMerger(_ x: Tensor<Double>, weight: Tensor<Double>, mergeSize: Int, grids: PatchGrids)
-        throws -> Tensor<Double>
-    {
-        guard bug == .mergerChannelOrder else {
-            return try base.patchMerger(x, weight: weight, mergeSize: mergeSize, grids: grids)
-        }
-        // The buggy port multiplies W by [p_0 | … | p_{s²−1}]; the reference multiplies by v[c·s² + q] (q = a·s + b).
-        // Feeding the reference W'[:, c·s² + q] = W[:, q·Hv + c] computes exactly what the port does.
-        let (hidden, blocks) = (weight.shape[0], mergeSize * mergeSize)
-        let permuted = Tensor(shape: weight.shape, scalars: (0..<weight.count).map { i in
-            let (row, column) = (i / weight.shape[1], i % weight.shape[1])
-            return weight.scalars[row * weight.shape[1] + (column % blocks) * hidden + column / blocks]
-        })
-        return try base.patchMerger(x, weight: permuted, mergeSize: mergeSize, grids: grids)
-    }
-
-    public func projectorMLP(_ x: Tensor<Double>, linear1: Tensor<Double>, bias1: Tensor<Double>?,
-                             linear2: Tensor<Double>, bias2: Tensor<Double>?) throws -> Tensor<Double> {
-        guard bug == .projectorGELUTanh else {
-            return try base.projectorMLP(x, linear1: linear1, bias1: bias1, linear2: linear2, bias2: bias2)
-        }
-        return Projector.mlp(x, linear1: linear1, bias1: bias1, linear2: linear2, bias2: bias2, profile: profile) { u in
-            0.5 * u * (1 + tanh((2 / Double.pi).squareRoot() * (u + 0.044715 * u * u * u)))
-        }
-    }
-
-    /// kv_b [n·(d_n + d_v), r] with each head's rows reordered so that reading its first d_n rows as W_UK takes
-    /// what a port reading [v | k_nope] takes: rows d_v ..< d_v + d_n, then rows 0 ..< d_v as W_UV.
-    static func valueRowsFirst(_ kvUp: Tensor<Double>, _ config: TextConfig) -> Tensor<Double> {
-        let (dn, dv, rank) = (config.qkNopeHeadDim, config.vHeadDim, kvUp.shape[1])
-        var rows = [Double]()
-        for h in 0..<config.numAttentionHeads {
-            let head = h * (dn + dv)
-            for r in Array(dv..<(dv + dn)) + Array(0..<dv) {
-                rows += kvUp.scalars[((head + r) * rank)..<((head + r + 1) * rank)]
-            }
-        }
-        return Tensor(shape: kvUp.shape, scalars: rows)
-    }
-
-    /// Each [r, c] matrix of a slab [n, r, c] as a port reads it when it takes the buffer for a [c, r] matrix and
-    /// transposes it: the same shape, other values.
-    static func readTransposed(_ slab: Tensor<Double>) -> Tensor<Double> {
-        let (r, c) = (slab.shape[1], slab.shape[2])
-        var out = slab.scalars
-        for m in 0..<slab.shape[0] {
-            for i in 0..<r {
-                for j in 0..<c { out[m * r * c + i * c + j] = slab.scalars[m * r * c + j * r + i] }
-            }
-        }
-        return Tensor(shape: slab.shape, scalars: out)
-    }
-}
-
-/// Another store with every slab it returns passed through `transform(name, slab)` (shapes unchanged).
-struct TransformedWeightStore: WeightStore {
-    let base: any WeightStore
-    let transform: @Sendable (String, Tensor<Double>) -> Tensor<Double>
-    var config: ModelConfig { base.config }
-    var inventory: TensorInventory { base.inventory }
-
-    init(_ base: any WeightStore, transform: @escaping @Sendable (String, Tensor<Double>) -> Tensor<Double>) {
-        self.base = base
-        self.transform = transform
-    }
-
-    func rows(_ name: String, _ rows: Range<Int>) throws(WeightError) -> Tensor<Double> {
-        transform(name, try base.rows(name, rows))
-    }
-
-    func fp8Quantization(of name: String, row: Int?) throws(WeightError) -> FP8Quantization? {
-        try base.fp8Quantization(of: name, row: row)
     }
 }
