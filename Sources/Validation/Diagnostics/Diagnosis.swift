@@ -64,9 +64,11 @@ public enum Diagnose {
     public static let window = 8
 
     /// The diagnosis of each case of `data` that has a failing verdict in `verdicts`: `candidates` holds each case's
-    /// candidate taps by case name, `mode` says how the candidate was fed, `tolerances` give the limits.
+    /// candidate taps by case name, `mode` says how the candidate was fed, `tolerances` give the limits. `variants`
+    /// keeps the variants' runs, which do not depend on the candidate, for later calls on the same set and mode.
     public static func run(_ data: GoldenData, candidates: [String: TapTable], verdicts: [TapVerdict], mode: DiffMode,
-                           tolerances: Tolerances) throws -> [Diagnosis] {
+                           tolerances: Tolerances, variants: DiagnosisVariants? = nil) throws -> [Diagnosis] {
+        let variants = variants ?? DiagnosisVariants(data, mode: mode)
         var out = [Diagnosis]()
         for golden in data.cases {
             guard let first = verdicts.first(where: { $0.caseName == golden.name && $0.status == .fail }),
@@ -74,8 +76,7 @@ public enum Diagnose {
             let window = Self.windowTaps(golden.taps, from: first.tap).filter { candidate[$0.name] != nil }   // --taps
             var scores = [Diagnosis.Score]()
             for bug in [nil] + PlantedBug.allCases.map(Optional.some) {
-                let backend: any Backend = bug.map { BuggyBackend($0, profile: data.profile) } ?? ReferenceBackend(profile: data.profile)
-                let variant = try Self.variant(backend, data: data, case: golden, mode: mode)
+                let variant = try variants.taps(bug, case: golden)
                 let errors = try CaseComparison(name: golden.name, taps: window, golden: candidate.only(window),
                                                 candidate: variant.only(window), valid: golden.valid,
                                                 tolerances: tolerances).verdicts()
@@ -130,11 +131,23 @@ public enum Diagnose {
         }
         return Double(differing.count) / Double(max(counted.count, 1))
     }
+}
 
-    /// The taps `backend` produces on `golden`'s inputs, fed as `mode` feeds (chained: its own outputs).
-    static func variant(_ backend: any Backend, data: GoldenData, case golden: GoldenCaseData, mode: DiffMode) throws
-        -> TapTable
-    {
+/// The taps of the reference and of each planted bug on a set's cases, run once each and kept (a diagnosis of
+/// every catalogued bug in the tests would otherwise run each variant again per candidate).
+public final class DiagnosisVariants: @unchecked Sendable {
+    let data: GoldenData
+    let mode: DiffMode
+    private var runs = [String: TapTable]()
+
+    /// Variants fed as `mode` feeds (chained: from the case's inputs; isolated, decode: each op the golden taps).
+    public init(_ data: GoldenData, mode: DiffMode) { (self.data, self.mode) = (data, mode) }
+
+    /// The taps the reference with `bug` planted (none: the reference) produces on `golden`'s inputs.
+    func taps(_ bug: PlantedBug?, case golden: GoldenCaseData) throws -> TapTable {
+        let key = golden.name + "/" + (bug?.rawValue ?? "")
+        if let kept = runs[key] { return kept }
+        let backend: any Backend = bug.map { BuggyBackend($0, profile: data.profile) } ?? ReferenceBackend(profile: data.profile)
         let recorder = TapRecorder()
         let feed = { (name: String) throws -> TapValue in
             guard let value = golden.golden[name] else { throw GoldenError(file: golden.golden.source, tensor: name, "missing") }
@@ -144,7 +157,8 @@ public enum Diagnose {
                            golden: mode == .chained ? nil : feed, strict: false, profile: data.profile)
         run.stepwise = mode == .decode
         try run.model(images: golden.images)
-        return TapTable(source: backend.name, recorder: recorder)
+        runs[key] = TapTable(source: backend.name, recorder: recorder)
+        return runs[key]!
     }
 }
 
