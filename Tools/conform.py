@@ -34,7 +34,7 @@ class Refused(Exception):
     """Something that prevents a comparison: printed as one line, exit 1."""
 
 
-def limits(precision: str) -> tuple[dict, float, float]:
+def limits(precision: str) -> tuple[dict, float, float, float | None]:
     document = json.loads(TOLERANCES.read_text())
     row = document["precisions"].get(precision)
     if row is None:
@@ -42,7 +42,8 @@ def limits(precision: str) -> tuple[dict, float, float]:
     if row.get("isolated_only"):
         raise Refused(f"tolerances.json: precision {precision}'s limits are for isolated runs (assay diff --mode "
                       "isolated); a port's dump is chained, where one bf16 routing swap moves every later tap")
-    return {"default": row["nmse"], **row.get("class_nmse", {})}, row["router_margin"], document["relative_floor"]
+    return ({"default": row["nmse"], **row.get("class_nmse", {})}, row["router_margin"], document["relative_floor"],
+            row.get("nmse_against_f64_taps"))
 
 
 def counted_rows(name: str, shape: tuple, mask: np.ndarray) -> np.ndarray | None:
@@ -135,7 +136,9 @@ def main() -> int:
         manifest = json.loads((args.goldens / "manifest.json").read_text())
         if manifest.get("format") != "assay-golden" or manifest.get("format_version") != 1:
             raise Refused("manifest.json: not an Assay golden set of format_version 1")
-        nmse_limits, margin_limit, _ = limits(args.precision)
+        nmse_limits, margin_limit, _, against_f64 = limits(args.precision)
+        if manifest.get("tap_dtype") == "F64" and against_f64 is not None:   # float64 storage costs nothing
+            nmse_limits = {kind: min(limit, against_f64) for kind, limit in nmse_limits.items()}
         cases = [c for c in manifest["cases"] if args.case in (None, c["name"])]
         if not cases:
             raise Refused(f"manifest.json: no case '{args.case}'")

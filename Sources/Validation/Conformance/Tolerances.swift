@@ -11,6 +11,9 @@ public struct Tolerances: Sendable {
     public let routerMargin: Double
     /// max |a − b| / max(|b|, floor): the floor of the relative error.
     public let relativeFloor: Double
+    /// The NMSE limit of every class when the goldens are stored in float64 (f64 only): there the storage costs
+    /// nothing, so float32 arithmetic is told from float64 even at short positions.
+    public let nmseAgainstF64Taps: Double?
     /// The limits hold for isolated runs only (bf16: a chained run's routing swaps move every later tap), so a
     /// port's dump, which is chained, cannot be judged by them.
     public let isolatedOnly: Bool
@@ -49,6 +52,7 @@ public struct Tolerances: Sendable {
         }
         nmse = limits
         isolatedOnly = row["isolated_only"] == .bool(true)
+        nmseAgainstF64Taps = row["nmse_against_f64_taps"]?.doubleValue
         routerMargin = margin
         relativeFloor = floor
     }
