@@ -68,8 +68,10 @@ struct BenchCommand: ParsableCommand {
         let chosen = try BackendRegistry.backend(backend, profile: .exact, reusingWeights: true)
         let store = MemoizedWeightStore(SyntheticWeightStore(config: config, seed: 0))
         let peak = OpenBLAS.sgemmGFLOPs()
+        let anchors = MachineAnchors(threads: threads)
+        let trace = ShapeTrace(config)
         var seconds = [(key: String, value: Double)](), linearRates = [(key: String, value: Double)]()
-        var gemmRates = [(key: String, value: Double)]()
+        var gemmRates = [(key: String, value: Double)](), work = [String: (flops: Double, bytes: Double)]()
         for n in tokens {
             let inputs = try ForwardInputs(inputIds: Tensor(shape: [1, n], repeating: 0), config: text)
             let hidden = Self.hidden(rows: n, width: text.hiddenSize)
@@ -78,8 +80,10 @@ struct BenchCommand: ParsableCommand {
             seconds.append(("prefill_\(n)", time))
             let gemm = GEMMMeter.take()
             if gemm.seconds > 0 { gemmRates.append(("prefill_\(n)", gemm.flops / gemm.seconds / 1e9)) }
-            let multiplyAdds = ShapeTrace(config).weightMultiplyAdds(layer: layer, span: TokenSpan(tokens: n))
+            let multiplyAdds = trace.weightMultiplyAdds(layer: layer, span: TokenSpan(tokens: n))
             linearRates.append(("prefill_\(n)", 2 * Double(multiplyAdds) / time / 1e9))
+            work["prefill_\(n)"] = (2 * Double(multiplyAdds), trace.weightBytes(layer: layer, span: TokenSpan(tokens: n),
+                                                                                 bytesPerWeight: 4))
         }
         if context > 0 {
             let inputs = try ForwardInputs(inputIds: Tensor(shape: [1, 1], repeating: 0),
@@ -89,9 +93,12 @@ struct BenchCommand: ParsableCommand {
                                                                 inputs: inputs, store: store, caches: caches) }
             seconds.append(("decode", time))
             _ = GEMMMeter.take()
+            let span = TokenSpan(start: context, tokens: 1)
+            work["decode"] = (2 * Double(trace.weightMultiplyAdds(layer: layer, span: span)),
+                              trace.weightBytes(layer: layer, span: span, bytesPerWeight: 4))
         }
-        report(seconds: seconds, linearRates: linearRates, gemmRates: gemmRates, peak: peak, layer: layer,
-               threads: threads)
+        report(seconds: seconds, linearRates: linearRates, gemmRates: gemmRates, peak: peak, anchors: anchors,
+               work: work, layer: layer, threads: threads)
     }
 
     /// The median seconds of `repeats` runs of `body`, after one warm-up run (the GEMM meter counts the timed runs).
@@ -108,14 +115,21 @@ struct BenchCommand: ParsableCommand {
     }
 
     private func report(seconds: [(key: String, value: Double)], linearRates: [(key: String, value: Double)],
-                        gemmRates: [(key: String, value: Double)], peak: Double, layer: Int, threads: Int) {
+                        gemmRates: [(key: String, value: Double)], peak: Double, anchors: MachineAnchors,
+                        work: [String: (flops: Double, bytes: Double)], layer: Int, threads: Int) {
         let rss = peakResidentBytes()
+        let bounds = work.mapValues { anchors.bound(flops: $0.flops, bytes: $0.bytes) }
         if json {
             print(JSONValue.object([
                 ("backend", .string(backend)), ("preset", .string(preset)), ("layer", .int(layer)),
                 ("threads", .int(threads)), ("context", .int(context)), ("openblas_core", .string(OpenBLASCore.name)),
                 ("openblas_core_replaced", OpenBLASCore.replaced.map(JSONValue.string) ?? .null),
                 ("sgemm_peak_gflops", .number("\(peak)")),
+                ("fma_peak_gflops", .number("\(anchors.fmaGFLOPs)")), ("fma_units", .string(anchors.fmaUnits)),
+                ("read_gbytes_per_second", .number("\(anchors.readGBytesPerSecond)")),
+                ("linear_bound", .object(bounds.sorted { $0.key < $1.key }.map { key, bound in
+                    (key, .object([("kind", .string(bound.kind)), ("seconds", .number("\(bound.seconds)"))]))
+                })),
                 ("seconds", .object(seconds.map { ($0.key, .number("\($0.value)")) })),
                 ("linear_gflops", .object(linearRates.map { ($0.key, .number("\($0.value)")) })),
                 ("sgemm_call_gflops", .object(gemmRates.map { ($0.key, .number("\($0.value)")) })),
@@ -125,6 +139,9 @@ struct BenchCommand: ParsableCommand {
         }
         print("bench \(backend): preset \(preset), layer \(layer) (MoE), \(threads) threads; sgemm 2048³ peak "
               + "\(twoDecimals(peak)) GFLOP/s on OpenBLAS core \(Self.coreDescription)")
+        print("  anchors: FMA peak \(twoDecimals(anchors.fmaGFLOPs)) GFLOP/s (registers only, \(anchors.fmaUnits)), "
+              + "memory read \(twoDecimals(anchors.readGBytesPerSecond)) GB/s; each shape's linears are bound by the "
+              + "larger of FLOPs ÷ FMA peak and float32 weight bytes ÷ read rate")
         for (key, time) in seconds {
             var line = "  \(pad(key, 14)) \(pad(twoDecimals(time * 1000), 10, right: true)) ms"
             if let n = Int(key.dropFirst("prefill_".count)), let rate = linearRates.first(where: { $0.key == key })?.value {
@@ -133,6 +150,12 @@ struct BenchCommand: ParsableCommand {
             }
             if let rate = gemmRates.first(where: { $0.key == key })?.value {
                 line += "; inside GEMMs \(twoDecimals(rate)) GFLOP/s = \(twoDecimals(rate / peak * 100))%"
+            }
+            if let bound = bounds[key], let done = work[key] {
+                line += "; \(bound.kind)-bound: the linears need ≥ \(twoDecimals(bound.seconds * 1000)) ms ("
+                    + (bound.kind == "memory" ? "\(twoDecimals(done.bytes / 1e6)) MB of weights at the read rate"
+                       : "\(twoDecimals(done.flops / 1e9)) GFLOP at the FMA peak")
+                    + "), \(twoDecimals(bound.seconds / time * 100))% of this time"
             }
             print(line)
         }

@@ -99,8 +99,7 @@ public struct CostModel: Sendable {
     /// Bytes of the text decoder's weights a forward of `rows` new rows reads: every tensor once, the embedding
     /// rows it gathers, and of each routed-expert tensor the expected share of experts the rows touch.
     func weightBytes(rows: Int) -> Double {
-        let (experts, k) = (Double(text.nRoutedExperts), Double(text.numExpertsPerTok))
-        let touched = 1 - pow(1 - k / experts, Double(rows))   // P(an expert is picked by at least one row)
+        let touched = text.expertsTouched(rows: rows)
         var bytes = 0.0
         for entry in trace.inventory.entries {
             let elements = Double(entry.elementCount), size = Double(format.bytes(entry.component))
@@ -141,4 +140,12 @@ public struct Roofline: Sendable, Equatable {
 
     /// `compute` or `memory`: what bounds `cost` here.
     public func bound(_ cost: ForwardCost) -> String { cost.intensity >= ridge ? "compute" : "memory" }
+}
+
+extension TextConfig {
+    /// The expected share of the routed experts `rows` rows pick at least once, each row k of E uniformly:
+    /// 1 − (1 − k/E)^rows.
+    public func expertsTouched(rows: Int) -> Double {
+        1 - pow(1 - Double(numExpertsPerTok) / Double(nRoutedExperts), Double(rows))
+    }
 }

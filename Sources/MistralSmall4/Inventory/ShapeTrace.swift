@@ -181,6 +181,15 @@ public struct ShapeTrace: Sendable {
     public func weightMultiplyAdds(layer: Int, span: TokenSpan) -> Int {
         decoderLayer(layer, span: span, algorithm: .expanded).filter { $0.parameters > 0 }.map(\.multiplyAdds).reduce(0, +)
     }
+
+    /// Bytes of weights decoder layer `layer` streams over `span`, `bytesPerWeight` each: every weight once, and of
+    /// the routed experts the expected share the rows touch (the memory side of `assay bench`'s roofline).
+    public func weightBytes(layer: Int, span: TokenSpan, bytesPerWeight: Int) -> Double {
+        decoderLayer(layer, span: span, algorithm: .expanded).reduce(0) { bytes, step in
+            let share = step.module.hasSuffix(".experts") ? text.expertsTouched(rows: span.rows) : 1
+            return bytes + Double(step.parameters) * share * Double(bytesPerWeight)
+        }
+    }
     /// MLA: queries, latents, RoPE and τ, then the attention by `algorithm`, then o_proj.
     func attention(_ a: String, span: TokenSpan, algorithm: AttentionAlgorithm) -> [TraceStep] {
         let (n, dn, dr, dv, r) = (text.numAttentionHeads, text.qkNopeHeadDim, text.qkRopeHeadDim, text.vHeadDim,
