@@ -93,9 +93,11 @@ struct BenchCommand: ParsableCommand {
                                                                 inputs: inputs, store: store, caches: caches) }
             seconds.append(("decode", time))
             _ = GEMMMeter.take()
+            // A decode step attends over the latent cache (absorbed, spec/attention.md eq. 9–10): kv_b is folded into
+            // the query, never run over the cached rows as the expanded prefill runs it.
             let span = TokenSpan(start: context, tokens: 1)
-            work["decode"] = (2 * Double(trace.weightMultiplyAdds(layer: layer, span: span)),
-                              trace.weightBytes(layer: layer, span: span, bytesPerWeight: 4))
+            work["decode"] = (2 * Double(trace.weightMultiplyAdds(layer: layer, span: span, algorithm: .absorbed)),
+                              trace.weightBytes(layer: layer, span: span, bytesPerWeight: 4, algorithm: .absorbed))
         }
         report(seconds: seconds, linearRates: linearRates, gemmRates: gemmRates, peak: peak, anchors: anchors,
                work: work, layer: layer, threads: threads)

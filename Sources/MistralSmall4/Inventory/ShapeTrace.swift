@@ -178,14 +178,16 @@ public struct ShapeTrace: Sendable {
 
     /// Multiply-adds of layer `layer`'s products with weights over `span` (its linears, the expanded kv_b and the
     /// routed experts; the attention products, which have no weight, excluded): ×2 for FLOPs.
-    public func weightMultiplyAdds(layer: Int, span: TokenSpan) -> Int {
-        decoderLayer(layer, span: span, algorithm: .expanded).filter { $0.parameters > 0 }.map(\.multiplyAdds).reduce(0, +)
+    public func weightMultiplyAdds(layer: Int, span: TokenSpan, algorithm: AttentionAlgorithm = .expanded) -> Int {
+        decoderLayer(layer, span: span, algorithm: algorithm).filter { $0.parameters > 0 }.map(\.multiplyAdds).reduce(0, +)
     }
 
     /// Bytes of weights decoder layer `layer` streams over `span`, `bytesPerWeight` each: every weight once, and of
     /// the routed experts the expected share the rows touch (the memory side of `assay bench`'s roofline).
-    public func weightBytes(layer: Int, span: TokenSpan, bytesPerWeight: Int) -> Double {
-        decoderLayer(layer, span: span, algorithm: .expanded).reduce(0) { bytes, step in
+    public func weightBytes(layer: Int, span: TokenSpan, bytesPerWeight: Int, algorithm: AttentionAlgorithm = .expanded)
+        -> Double
+    {
+        decoderLayer(layer, span: span, algorithm: algorithm).reduce(0) { bytes, step in
             let share = step.module.hasSuffix(".experts") ? text.expertsTouched(rows: span.rows) : 1
             return bytes + Double(step.parameters) * share * Double(bytesPerWeight)
         }
