@@ -70,7 +70,7 @@ struct BenchCommand: ParsableCommand {
         let peak = OpenBLAS.sgemmGFLOPs()
         let anchors = MachineAnchors(threads: threads)
         let trace = ShapeTrace(config)
-        var seconds = [(key: String, value: Double)](), linearRates = [(key: String, value: Double)]()
+        var seconds = [(key: String, value: Double)]()
         var gemmRates = [(key: String, value: Double)](), work = [String: (flops: Double, bytes: Double)]()
         for n in tokens {
             let inputs = try ForwardInputs(inputIds: Tensor(shape: [1, n], repeating: 0), config: text)
@@ -81,7 +81,6 @@ struct BenchCommand: ParsableCommand {
             let gemm = GEMMMeter.take()
             if gemm.seconds > 0 { gemmRates.append(("prefill_\(n)", gemm.flops / gemm.seconds / 1e9)) }
             let multiplyAdds = trace.weightMultiplyAdds(layer: layer, span: TokenSpan(tokens: n))
-            linearRates.append(("prefill_\(n)", 2 * Double(multiplyAdds) / time / 1e9))
             work["prefill_\(n)"] = (2 * Double(multiplyAdds), trace.weightBytes(layer: layer, span: TokenSpan(tokens: n),
                                                                                  bytesPerWeight: 4))
         }
@@ -99,7 +98,7 @@ struct BenchCommand: ParsableCommand {
             work["decode"] = (2 * Double(trace.weightMultiplyAdds(layer: layer, span: span, algorithm: .absorbed)),
                               trace.weightBytes(layer: layer, span: span, bytesPerWeight: 4, algorithm: .absorbed))
         }
-        report(seconds: seconds, linearRates: linearRates, gemmRates: gemmRates, peak: peak, anchors: anchors,
+        report(seconds: seconds, gemmRates: gemmRates, peak: peak, anchors: anchors,
                work: work, layer: layer, threads: threads)
     }
 
@@ -116,11 +115,15 @@ struct BenchCommand: ParsableCommand {
         return samples.sorted()[samples.count / 2]
     }
 
-    private func report(seconds: [(key: String, value: Double)], linearRates: [(key: String, value: Double)],
+    private func report(seconds: [(key: String, value: Double)],
                         gemmRates: [(key: String, value: Double)], peak: Double, anchors: MachineAnchors,
                         work: [String: (flops: Double, bytes: Double)], layer: Int, threads: Int) {
         let rss = peakResidentBytes()
         let bounds = work.mapValues { anchors.bound(flops: $0.flops, bytes: $0.bytes) }
+        // The linears' GFLOP/s over the whole layer's time, for the prefill runs (decode's is in its bound).
+        let linearRates = seconds.filter { $0.key.hasPrefix("prefill_") }.compactMap { key, time in
+            work[key].map { (key: key, value: $0.flops / time / 1e9) }
+        }
         if json {
             print(JSONValue.object([
                 ("backend", .string(backend)), ("preset", .string(preset)), ("layer", .int(layer)),

@@ -43,11 +43,11 @@ struct ConformCommand: ParsableCommand {
     var diagnose = false
 
     func run() throws {
-        let verdicts = try Conformance.check(goldens: goldens, candidate: candidate, only: caseName, skipping: skipCases,
-                                             precision: precision)
-        let diagnoses = diagnose ? try Conformance.diagnose(goldens: goldens, candidate: candidate, only: caseName,
-                                                            skipping: skipCases, precision: precision,
-                                                            verdicts: verdicts) : []
+        let (verdicts, diagnoses) = diagnose
+            ? try Conformance.checkAndDiagnose(goldens: goldens, candidate: candidate, only: caseName,
+                                               skipping: skipCases, precision: precision)
+            : (try Conformance.check(goldens: goldens, candidate: candidate, only: caseName, skipping: skipCases,
+                                     precision: precision), [])
         defer { printDiagnoses(diagnoses) }   // after the table, also when it ends in a failure
         let skipped = skipCases.isEmpty ? "" : "; skipped, not compared: case " + skipCases.map { Escaped.line($0) }
             .joined(separator: ", ")

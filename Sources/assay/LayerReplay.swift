@@ -39,16 +39,14 @@ struct LayerReplay {
         }
         let hidden = try file.doubles(hiddenName)
         let needed = RunContext.needed(vision: vision)
-        let context: RunContext
-        if needed.allSatisfy(RunContext(file: file).has) {
-            context = RunContext(file: file)
-        } else if let replayInputs {
+        var context = RunContext(file: file)
+        if let missing = needed.first(where: { !context.has($0) }) {
+            guard let replayInputs else {
+                throw SafeTensorsError(file: file.name, tensor: missing, "missing: the replay must run with the "
+                                       + "\(needed.joined(separator: " and ")) of the run it continues; give that run's "
+                                       + "inputs file with --replay-inputs, or add \(needed.joined(separator: " and ")) here")
+            }
             context = RunContext(file: try SafeTensorsFile(path: replayInputs))
-        } else {
-            let missing = needed.first { !RunContext(file: file).has($0) }!
-            throw SafeTensorsError(file: file.name, tensor: missing, "missing: the replay must run with the "
-                                   + "\(needed.joined(separator: " and ")) of the run it continues; give that run's "
-                                   + "inputs file with --replay-inputs, or add \(needed.joined(separator: " and ")) here")
         }
         do {
             if vision {

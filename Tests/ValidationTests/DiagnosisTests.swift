@@ -47,16 +47,15 @@ import Tensor
                 }
                 try SafeTensorsWriter.write(tensors, metadata: [:], to: dump + "/\(name).taps.safetensors")
             }
-            let verdicts = try Conformance.check(goldens: goldens, candidate: dump, only: only, precision: .f32)
+            let (verdicts, diagnoses) = try Conformance.checkAndDiagnose(goldens: goldens, candidate: dump, only: only,
+                                                                         precision: .f32)
             #expect(verdicts.contains { $0.status == .fail }, "\(bug)")
-            let diagnoses = try Conformance.diagnose(goldens: goldens, candidate: dump, only: only, precision: .f32,
-                                                     verdicts: verdicts)
             #expect(diagnoses.count == 1 && diagnoses.allSatisfy { $0.match == bug },
                     "\(bug): \(diagnoses.map { $0.lines.joined(separator: " / ") })")
             #expect(diagnoses.first?.lines.contains { $0.contains(bug.evidence.spec) } == true)
         }
-        let passing = try Conformance.check(goldens: goldens, candidate: goldens, precision: .f32)
-        #expect(try Conformance.diagnose(goldens: goldens, candidate: goldens, precision: .f32, verdicts: passing).isEmpty)
+        let passing = try Conformance.checkAndDiagnose(goldens: goldens, candidate: goldens, precision: .f32)
+        #expect(passing.verdicts.allSatisfy(\.passed) && passing.diagnoses.isEmpty)
     }
 
     /// A mistake outside the catalogue (the latent's rotary half negated) matches nothing, and the pattern points at

@@ -3,16 +3,14 @@
 sets are forged from goldens/tiny and goldens/tiny-vision with their checksums rewritten, so verify's sha256 checks
 pass and only what the file means is wrong."""
 
-import json
 import math
 import os
 import struct
 
-from kit import edit_text, forge_set, pack_f32, read_st, replace_tensor, sha, write_st
+from kit import edit_text, forge_set, pack_f32, read_st, replace_tensor, write_st
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = os.path.join(REPO, "goldens", "tiny")
-VISION = os.path.join(REPO, "goldens", "tiny-vision")
 START_TAPS = os.path.join(TINY, "start.taps.safetensors")
 START_INPUTS = os.path.join(TINY, "start.inputs.safetensors")
 INDICES = "model.language_model.layers.1.mlp.gate#indices"
@@ -28,29 +26,32 @@ def case(name, exit_code=1, message=None, stdout_has=None, after=None):
     return register
 
 
+def set_command(command, case_name="start"):
+    """The command that reads the forged set `set`: verify it, conform its untouched source's taps of `case_name` to
+    it, or run the reference over it (diff, coverage) — each must refuse it the same way."""
+    return {"verify": ["verify", "set"],
+            "conform": ["conform", "--goldens", "set", "--candidate", os.path.join(TINY, f"{case_name}.taps.safetensors"),
+                        "--case", case_name],
+            "diff": ["diff", "--backend", "reference", "--goldens", "set"],
+            "coverage": ["coverage", "--backend", "reference", "--goldens", "set"]}[command]
+
+
 def manifest_case(name, message, edit=None, text=None, command="verify"):
-    """A forged copy of goldens/tiny as `set`, checked by `command` (verify, conform or diff)."""
+    """A forged copy of goldens/tiny as `set`, its manifest edited by `edit(dict)` or the regex pair `text`."""
     def build(d):
         forge_set(TINY, os.path.join(d, "set"), manifest=edit)
         if text:
             edit_text(os.path.join(d, "set", "manifest.json"), *text)
-        return {"verify": ["verify", "set"],
-                "conform": ["conform", "--goldens", "set", "--candidate", START_TAPS, "--case", "start"],
-                "diff": ["diff", "--backend", "reference", "--goldens", "set"],
-                "coverage": ["coverage", "--backend", "reference", "--goldens", "set"]}[command]
-    CASES.append(dict(name=name, build=build, exit=1, message=message, stdout_has=None, after=None))
+        return set_command(command)
+    case(name, message=message)(build)
 
 
-def tap_case(name, message, edit, command="verify", source=TINY, case_name="start"):
-    """goldens/tiny with case `case_name`'s taps edited by `edit(tensors)`, manifest and checksums matching."""
+def tap_case(name, message, edit, command="verify"):
+    """goldens/tiny as `set` with case start's taps edited by `edit(tensors)`, manifest and checksums matching."""
     def build(d):
-        forge_set(source, os.path.join(d, "set"), case=case_name, edit=edit)
-        return {"verify": ["verify", "set"],
-                "conform": ["conform", "--goldens", "set", "--candidate", os.path.join(source, f"{case_name}.taps.safetensors"),
-                            "--case", case_name],
-                "diff": ["diff", "--backend", "reference", "--goldens", "set"],
-                "coverage": ["coverage", "--backend", "reference", "--goldens", "set"]}[command]
-    CASES.append(dict(name=name, build=build, exit=1, message=message, stdout_has=None, after=None))
+        forge_set(TINY, os.path.join(d, "set"), edit=edit)
+        return set_command(command)
+    case(name, message=message)(build)
 
 
 def dump_case(name, message, edit, exit_code=1, stdout_has=None):
@@ -59,7 +60,7 @@ def dump_case(name, message, edit, exit_code=1, stdout_has=None):
         tensors, metadata = read_st(START_TAPS)
         write_st(os.path.join(d, "dump.safetensors"), edit(tensors), metadata)
         return ["conform", "--goldens", TINY, "--candidate", "dump.safetensors", "--case", "start"]
-    CASES.append(dict(name=name, build=build, exit=exit_code, message=message, stdout_has=stdout_has, after=None))
+    case(name, exit_code, message, stdout_has)(build)
 
 
 def shaped(tensors, name, shape):
@@ -236,18 +237,9 @@ tap_case("tap-unknown", "Error: manifest.json: tensor 'model.language_model.laye
 def inputs_case(name, message, edit):
     """goldens/tiny with case start's inputs file edited by `edit(tensors)`, the manifest and checksum matching."""
     def build(d):
-        forge_set(TINY, os.path.join(d, "set"))
-        path = os.path.join(d, "set", "start.inputs.safetensors")
-        tensors, metadata = read_st(path)
-        tensors = edit(tensors)
-        write_st(path, tensors, metadata)
-        manifest = os.path.join(d, "set", "manifest.json")
-        m = json.load(open(manifest))
-        m["cases"][0]["inputs"]["tensors"] = [dict(name=n, dtype=t, shape=s, sha256=sha(r)) for n, t, s, r in tensors]
-        m["files"]["start.inputs.safetensors"] = sha(open(path, "rb").read())
-        json.dump(m, open(manifest, "w"), indent=2)
+        forge_set(TINY, os.path.join(d, "set"), edit=edit, part="inputs")
         return ["verify", "set"]
-    CASES.append(dict(name=name, build=build, exit=1, message=message, stdout_has=None, after=None))
+    case(name, message=message)(build)
 
 
 def ids_as_i32(tensors):

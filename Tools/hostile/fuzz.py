@@ -149,7 +149,7 @@ def golden_job(rng, directory):
     """A golden tap forged with its manifest entry and checksum; the untouched taps conform against the set."""
     tensors, _ = read_st(START_TAPS)
     forged, what, _ = mutated(rng, tensors)
-    if len(forged) != len(tensors):   # forge_set maps tap for tap: a removed or added tap edits a dump instead
+    if len(forged) != len(tensors):   # forge_set keeps fields by position: a removed or added tap edits a dump instead
         return dump_job(rng, directory)
     forge_set(TINY, os.path.join(directory, "set"), edit=lambda _: forged)
     # Encodings a golden set never uses (F64 in an F32 set, I32 indices) are refused, so every forgery is exit 1.

@@ -52,27 +52,28 @@ def pack_f32(values):
     return struct.pack(f"<{len(values)}f", *values)
 
 
-def forge_set(source, target, case="start", edit=None, manifest=None):
-    """A copy of the golden set `source` at `target`. `edit(tensors)` returns case `case`'s taps as they should be
-    (same order, any names, dtypes, shapes, bytes); the manifest's entries of those taps (dtype, shape, sha256, name)
+def forge_set(source, target, case="start", edit=None, manifest=None, part="taps"):
+    """A copy of the golden set `source` at `target`. `edit(tensors)` returns case `case`'s `part` ("taps" or
+    "inputs") as it should be (any names, dtypes, shapes, bytes; a tensor past the old ones is an added one); the
+    manifest's entries of those tensors (dtype, shape, sha256, name; other fields kept from the tensor they replace)
     and the file's checksum are rewritten to match, so only the meaning is wrong. `manifest(dict)` edits the parsed
     manifest last."""
     shutil.copytree(source, target)
     m = json.load(open(os.path.join(target, "manifest.json")))
     if edit:
-        entry = next(c for c in m["cases"] if c["name"] == case)
-        path = os.path.join(target, entry["taps"]["file"])
+        entry = next(c for c in m["cases"] if c["name"] == case)[part]
+        path = os.path.join(target, entry["file"])
         tensors, metadata = read_st(path)
         forged = edit(list(tensors))
         write_st(path, forged, metadata)
-        listed = {t["name"]: t for t in entry["taps"]["tensors"]}
+        listed = {t["name"]: t for t in entry["tensors"]}
         entries = []
-        for (old, _, _, _), (name, dtype, shape, raw) in zip(tensors, forged):
-            item = dict(listed[old])
+        for index, (name, dtype, shape, raw) in enumerate(forged):
+            item = dict(listed[tensors[index][0]]) if index < len(tensors) else {}
             item.update(name=name, dtype=dtype, shape=shape, sha256=sha(raw))
             entries.append(item)
-        entry["taps"]["tensors"] = entries
-        m["files"][entry["taps"]["file"]] = sha(open(path, "rb").read())
+        entry["tensors"] = entries
+        m["files"][entry["file"]] = sha(open(path, "rb").read())
     if manifest:
         manifest(m)
     with open(os.path.join(target, "manifest.json"), "w") as f:

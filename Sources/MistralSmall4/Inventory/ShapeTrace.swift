@@ -187,8 +187,9 @@ public struct ShapeTrace: Sendable {
     public func weightBytes(layer: Int, span: TokenSpan, bytesPerWeight: Int, algorithm: AttentionAlgorithm = .expanded)
         -> Double
     {
-        decoderLayer(layer, span: span, algorithm: algorithm).reduce(0) { bytes, step in
-            let share = step.module.hasSuffix(".experts") ? text.expertsTouched(rows: span.rows) : 1
+        let routed = ModelPaths(config).tap(.routedExperts, layer: layer).module
+        return decoderLayer(layer, span: span, algorithm: algorithm).reduce(0) { bytes, step in
+            let share = step.module == routed ? text.expertsTouched(rows: span.rows) : 1
             return bytes + Double(step.parameters) * share * Double(bytesPerWeight)
         }
     }

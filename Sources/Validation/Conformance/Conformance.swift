@@ -45,25 +45,41 @@ public enum Conformance {
     /// compared and the caller reports them as skipped, never as passed.
     public static func check(goldens: String, candidate: String, only: String? = nil, skipping: [String] = [],
                              precision: CandidatePrecision, limits: Tolerances? = nil) throws(GoldenError) -> [TapVerdict] {
-        let tolerances = try chainedLimits(precision, limits)
-        var verdicts = [TapVerdict]()
         let set = try GoldenVerifier.checked(goldens)
-        for (stored, table) in try pairs(set, candidate: candidate, only: only, skipping: skipping) {
+        return try compare(set, candidate: candidate, only: only, skipping: skipping,
+                           tolerances: try chainedLimits(precision, limits), keeping: false).verdicts
+    }
+
+    /// `check`, then why the candidate's first failing tap of each case fails (spec/conformance.md §8), from one
+    /// reading of the set and of the candidate.
+    public static func checkAndDiagnose(goldens: String, candidate: String, only: String? = nil, skipping: [String] = [],
+                                        precision: CandidatePrecision) throws
+        -> (verdicts: [TapVerdict], diagnoses: [Diagnosis])
+    {
+        let set = try GoldenVerifier.checked(goldens)
+        let tolerances = try chainedLimits(precision, nil)
+        let (verdicts, tables) = try compare(set, candidate: candidate, only: only, skipping: skipping,
+                                             tolerances: tolerances, keeping: true)
+        let diagnoses = try Diagnose.run(try GoldenData.load(set, from: goldens), candidates: tables, verdicts: verdicts,
+                                         mode: .chained, tolerances: tolerances)
+        return (verdicts, diagnoses)
+    }
+
+    /// The verdicts of each chosen case (`pairs`), its candidate taps read when it is compared; with `keeping`, the
+    /// candidate tables by case name too.
+    private static func compare(_ set: VerifiedSet, candidate: String, only: String?, skipping: [String],
+                                tolerances: Tolerances, keeping: Bool) throws(GoldenError)
+        -> (verdicts: [TapVerdict], tables: [String: TapTable])
+    {
+        var verdicts = [TapVerdict](), tables = [String: TapTable]()
+        for (stored, path) in try pairs(set, candidate: candidate, only: only, skipping: skipping) {
+            let table = try TapTable(file: path)
             verdicts += try CaseComparison(name: stored.name, taps: stored.taps, golden: stored.golden, candidate: table,
                                            valid: stored.valid, tolerances: tolerances,
                                            goldenInF64: set.fields.tapDType == .f64).verdicts()
+            if keeping { tables[stored.name] = table }
         }
-        return verdicts
-    }
-
-    /// Why the candidate's first failing tap of each case fails (spec/conformance.md §8): `verdicts` are `check`'s.
-    public static func diagnose(goldens: String, candidate: String, only: String? = nil, skipping: [String] = [],
-                                precision: CandidatePrecision, verdicts: [TapVerdict]) throws -> [Diagnosis] {
-        let set = try GoldenVerifier.checked(goldens)
-        let data = try GoldenData.load(set, from: goldens)
-        let tables = try pairs(set, candidate: candidate, only: only, skipping: skipping)
-        return try Diagnose.run(data, candidates: Dictionary(uniqueKeysWithValues: tables.map { ($0.0.name, $0.1) }),
-                                verdicts: verdicts, mode: .chained, tolerances: try chainedLimits(precision, nil))
+        return (verdicts, tables)
     }
 
     /// The limits of `precision` (or `limits`), which must hold for chained runs: a port's dump is chained.
@@ -79,10 +95,10 @@ public enum Conformance {
         return tolerances
     }
 
-    /// The cases to compare (all but `skipping`, or `only`), each with the candidate's taps: `candidate` is a
-    /// directory of the set's tap file names, or one file (for one case).
+    /// The cases to compare (all but `skipping`, or `only`), each with the path of the candidate's taps: `candidate`
+    /// is a directory of the set's tap file names, or one file (for one case).
     private static func pairs(_ set: VerifiedSet, candidate: String, only: String?, skipping: [String])
-        throws(GoldenError) -> [(StoredCase, TapTable)]
+        throws(GoldenError) -> [(StoredCase, String)]
     {
         let names = set.summary.cases
         for name in skipping + (only.map { [$0] } ?? []) where !names.contains(name) {
@@ -102,10 +118,7 @@ public enum Conformance {
             throw GoldenError(file: FilePath.lastComponent(candidate), "one file for a set of \(kept.count) cases: "
                               + "name its case (\(kept.map(\.name).joined(separator: ", "))) or give a directory")
         }
-        return try chosen.map { (stored) throws(GoldenError) in
-            let path = FilePath.isDirectory(candidate) ? FilePath.join(candidate, stored.tapFile) : candidate
-            return (stored, try TapTable(file: path))
-        }
+        return chosen.map { ($0, FilePath.isDirectory(candidate) ? FilePath.join(candidate, $0.tapFile) : candidate) }
     }
 }
 
@@ -123,14 +136,13 @@ struct StoredCase {
     /// Per token row (batch-major): true where attention_mask is 1.
     let valid: [Bool]
 
-    /// The case `entry` of the manifest of the set in `goldens`, a set of `config`'s model. Each tap must be one of
-    /// the model's (spec/taps.md), and its tolerance class the tap table's: the spec decides a tap's limits, never a
-    /// file.
-    init(goldens: String, entry: ManifestFields.CaseEntry, config: ModelConfig) throws(GoldenError) {
+    /// The case `entry` of a set's manifest, its `golden` taps and `inputs` read from its files, a set of
+    /// `config`'s model. Each tap must be one of the model's (spec/taps.md), and its tolerance class the tap
+    /// table's: the spec decides a tap's limits, never a file.
+    init(entry: ManifestFields.CaseEntry, golden: TapTable, inputs: TapTable, config: ModelConfig) throws(GoldenError) {
         name = entry.name
         tapFile = entry.taps.file
-        golden = try TapTable(file: FilePath.join(goldens, entry.taps.file))
-        inputs = try TapTable(file: FilePath.join(goldens, entry.inputs.file))
+        (self.golden, self.inputs) = (golden, inputs)
         try Self.checkInputs(entry.inputs)
         (forward, images) = try Self.read(inputs, config)
         valid = forward.attentionMask.scalars.map { $0 == 1 }

@@ -30,6 +30,11 @@ public struct TapTable: Sendable {
         do { file = try SafeTensorsFile(path: path) } catch {
             throw GoldenError(file: error.file ?? FilePath.lastComponent(path), tensor: error.tensor, error.message)
         }
+        try self.init(file)
+    }
+
+    /// Every tensor of `file`, opened already.
+    init(_ file: SafeTensorsFile) throws(GoldenError) {
         self.init(source: file.name)
         for name in file.tensorNames {
             do {

@@ -74,30 +74,29 @@ public enum Diagnose {
             guard let first = verdicts.first(where: { $0.caseName == golden.name && $0.status == .fail }),
                   let candidate = candidates[golden.name] else { continue }
             let window = Self.windowTaps(golden.taps, from: first.tap).filter { candidate[$0.name] != nil }   // --taps
+            let reference = candidate.only(window)
             var scores = [Diagnosis.Score]()
             for bug in [nil] + PlantedBug.allCases.map(Optional.some) {
                 let variant = try variants.taps(bug, case: golden)
-                let errors = try CaseComparison(name: golden.name, taps: window, golden: candidate.only(window),
+                let errors = try CaseComparison(name: golden.name, taps: window, golden: reference,
                                                 candidate: variant.only(window), valid: golden.valid,
                                                 tolerances: tolerances).verdicts()
                     .map { verdict in
-                        (verdict.tap, verdict.comparison?.nmse ?? Self.rowsRoutedElsewhere(verdict.tap, variant, candidate,
-                                                                                            valid: golden.valid))
+                        (tap: verdict.tap, kind: verdict.toleranceClass,
+                         error: verdict.comparison?.nmse ?? Self.rowsRoutedElsewhere(verdict.tap, variant, candidate,
+                                                                                     valid: golden.valid))
                     }
-                let atTap = errors.first { $0.0 == first.tap }?.1 ?? .infinity
-                let logs = errors.map { log10(max($0.1.isNaN ? .infinity : $0.1, 1e-30)) }
-                let kinds = Dictionary(uniqueKeysWithValues: window.map { ($0.name, $0.kind.toleranceClass) })
-                let within = errors.allSatisfy { tap, error in
-                    let kind = kinds[tap] ?? .block
-                    return error <= (kind == .routerIndices ? 0 : tolerances.nmse[kind] ?? 0)
-                }
+                let atTap = errors.first { $0.tap == first.tap }?.error ?? .infinity
+                let logs = errors.map { log10(max($0.error.isNaN ? .infinity : $0.error, 1e-30)) }
+                let within = errors.allSatisfy { $0.error <= ($0.kind == .routerIndices ? 0 : tolerances.nmse[$0.kind] ?? 0) }
                 scores.append(.init(bug: bug, atTap: atTap, overWindow: pow(10, logs.reduce(0, +) / Double(max(logs.count, 1))),
                                     withinLimits: within))
             }
             scores.sort { ($0.withinLimits ? 0 : 1, $0.atTap, $0.overWindow) < ($1.withinLimits ? 0 : 1, $1.atTap, $1.overWindow) }
             out.append(Diagnosis(caseName: golden.name, tap: first.tap, scores: scores,
-                                 pattern: ErrorPattern.describe(first, candidate: candidate, golden: golden,
-                                                          config: data.config.text)))
+                                 pattern: ErrorPattern.describe(first, kind: golden.taps.first { $0.name == first.tap }?.kind,
+                                                                candidate: candidate, golden: golden,
+                                                                config: data.config.text)))
         }
         return out
     }
@@ -149,14 +148,7 @@ public final class DiagnosisVariants: @unchecked Sendable {
         if let kept = runs[key] { return kept }
         let backend: any Backend = bug.map { BuggyBackend($0, profile: data.profile) } ?? ReferenceBackend(profile: data.profile)
         let recorder = TapRecorder()
-        let feed = { (name: String) throws -> TapValue in
-            guard let value = golden.golden[name] else { throw GoldenError(file: golden.golden.source, tensor: name, "missing") }
-            return value
-        }
-        let run = GraphRun(backend: backend, store: data.store, inputs: golden.inputs, recorder: recorder,
-                           golden: mode == .chained ? nil : feed, strict: false, profile: data.profile)
-        run.stepwise = mode == .decode
-        try run.model(images: golden.images)
+        _ = try DiffEngine.graphRun(backend, data: data, case: golden, mode: mode, recorder: recorder)
         runs[key] = TapTable(source: backend.name, recorder: recorder)
         return runs[key]!
     }

@@ -6,8 +6,9 @@ import MistralSmall4
 import Tensor
 
 enum ErrorPattern {
-    /// One line on `verdict`'s tap: the candidate's values against the case's golden ones.
-    static func describe(_ verdict: TapVerdict, candidate: TapTable, golden: GoldenCaseData, config: TextConfig) -> String {
+    /// One line on `verdict`'s tap, of kind `kind`: the candidate's values against the case's golden ones.
+    static func describe(_ verdict: TapVerdict, kind: TapKind?, candidate: TapTable, golden: GoldenCaseData,
+                         config: TextConfig) -> String {
         guard case .real(let a)? = candidate[verdict.tap], case .real(let b)? = golden.golden[verdict.tap],
               a.shape == b.shape, let width = b.shape.last, width > 0
         else { return "the tap holds expert ids: compare each token's set" }
@@ -23,7 +24,7 @@ enum ErrorPattern {
         }
         let (columns, share) = columnShare(a, b, rows: rows, width: width, counted: counted)
         parts.append(share)
-        if verdict.tap.hasSuffix("#kv_latent"), let columns {
+        if kind == .kvLatent, let columns {
             parts.append(Self.latentHint(columns, rank: config.kvLoraRank))
         }
         return parts.joined(separator: "; ")

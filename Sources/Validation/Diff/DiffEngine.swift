@@ -55,17 +55,7 @@ public enum DiffEngine {
         let trace = ShapeTrace(data.config)
         for golden in data.cases {
             let recorder = TapRecorder()
-            let feed = { (name: String) throws -> TapValue in
-                guard let value = golden.golden[name] else {
-                    throw GoldenError(file: golden.golden.source, tensor: name, "missing")
-                }
-                return value
-            }
-            let run = GraphRun(backend: backend, store: data.store, inputs: golden.inputs, recorder: recorder,
-                               golden: mode == .chained ? nil : feed, strict: false, profile: data.profile,
-                               wanted: wanted)
-            run.stepwise = mode == .decode
-            try run.model(images: golden.images)
+            let run = try Self.graphRun(backend, data: data, case: golden, mode: mode, recorder: recorder, wanted: wanted)
             ops.merge(run.ops) { a, _ in a }
             OpTiming.add(run, trace: trace, images: golden.images, to: &timings)
             var candidate = TapTable(source: "backend \(backend.name), case \(golden.name)", recorder: recorder)
@@ -80,6 +70,24 @@ public enum DiffEngine {
         return DiffResult(backend: backend.name, precision: backend.precision, mode: mode, goldens: data.origin,
                           verdicts: verdicts, ops: ops, timings: timings.values.sorted { $0.op < $1.op },
                           candidates: candidates)
+    }
+
+    /// `backend` run through the whole model on `golden`'s inputs, fed as `mode` feeds (chained: its own outputs;
+    /// isolated and decode: each op the golden taps; decode: attention one position at a time), recording the taps
+    /// `wanted` into `recorder`. Returns the run, which knows each tap's op and what was not covered or failed.
+    static func graphRun(_ backend: any Backend, data: GoldenData, case golden: GoldenCaseData, mode: DiffMode,
+                         recorder: TapRecorder, wanted: @escaping (String) -> Bool = { _ in true }) throws -> GraphRun {
+        let feed = { (name: String) throws -> TapValue in
+            guard let value = golden.golden[name] else {
+                throw GoldenError(file: golden.golden.source, tensor: name, "missing")
+            }
+            return value
+        }
+        let run = GraphRun(backend: backend, store: data.store, inputs: golden.inputs, recorder: recorder,
+                           golden: mode == .chained ? nil : feed, strict: false, profile: data.profile, wanted: wanted)
+        run.stepwise = mode == .decode
+        try run.model(images: golden.images)
+        return run
     }
 
     /// Decoder layer `index` of `backend` on `hidden [B·S, H]` at `inputs`' positions, nothing compared: the unit

@@ -58,9 +58,10 @@ public enum GoldenVerifier {
         do { config = try fields.preset.load() } catch { throw GoldenError(file: "manifest.json", error.description) }
         var tensors = 0, cases = [StoredCase]()
         for entry in fields.cases {
-            tensors += try checkTensors(directory, entry.inputs, profile: nil)
-            tensors += try checkTensors(directory, entry.taps, profile: fields.profile)
-            let stored = try StoredCase(goldens: directory, entry: entry, config: config)
+            let inputs = try TapTable(try checkTensors(directory, entry.inputs, profile: nil))
+            let taps = try TapTable(try checkTensors(directory, entry.taps, profile: fields.profile))
+            tensors += entry.inputs.tensors.count + entry.taps.tensors.count
+            let stored = try StoredCase(entry: entry, golden: taps, inputs: inputs, config: config)
             try checkTapEntries(entry.taps, of: stored, tapDType: fields.tapDType)
             cases.append(stored)
         }
@@ -144,9 +145,9 @@ public enum GoldenVerifier {
     }
 
     /// The tensors of `listed.file` against the manifest's list: the same names, each with its dtype, shape and
-    /// sha256; a taps file says which `profile` made it (its `assay.profile` metadata). Returns how many were checked.
+    /// sha256; a taps file says which `profile` made it (its `assay.profile` metadata). Returns the file, checked.
     private static func checkTensors(_ directory: String, _ listed: ManifestFields.FileEntry, profile: PrecisionProfile?)
-        throws(GoldenError) -> Int
+        throws(GoldenError) -> SafeTensorsFile
     {
         let file = listed.file
         let stored: SafeTensorsFile
@@ -181,6 +182,6 @@ public enum GoldenVerifier {
                 throw GoldenError(file: file, tensor: name, "\(error)")
             }
         }
-        return listed.tensors.count
+        return stored
     }
 }
