@@ -39,8 +39,8 @@ enum CheckpointFixtures {
                              try CheckpointFixtures.store(CheckpointFixtures.mistral))
         #expect(hf.layout == .huggingFace && hf.checkpoint.shards.count == 2 && hf.checkpoint.indexFile != nil)
         #expect(mistral.layout == .mistral && mistral.checkpoint.indexFile == nil)
-        #expect(hf.holdsFP8 && mistral.holdsFP8)
-        #expect(try !CheckpointFixtures.store(CheckpointFixtures.bf16Source).holdsFP8)
+        #expect(hf.holdsQuantized && mistral.holdsQuantized)
+        #expect(try !CheckpointFixtures.store(CheckpointFixtures.bf16Source).holdsQuantized)
         // params.json and config.json describe the same model.
         #expect(mistral.config.text == hf.config.text && mistral.config.multimodal == hf.config.multimodal)
     }

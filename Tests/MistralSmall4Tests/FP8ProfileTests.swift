@@ -30,12 +30,13 @@ private struct SplitScaleStore: WeightStore {
     var config: ModelConfig { base.config }
     var inventory: TensorInventory { base.inventory }
     func rows(_ name: String, _ rows: Range<Int>) throws(WeightError) -> Tensor<Double> { try base.rows(name, rows) }
-    func fp8Quantization(of name: String, row: Int?) throws(WeightError) -> FP8Quantization? {
+    func quantization(of name: String, row: Int?) throws(WeightError) -> LinearQuantization? {
         guard let q = try base.fp8Quantization(of: name, row: row), name.hasSuffix(".up_proj.weight") else {
-            return try base.fp8Quantization(of: name, row: row)
+            return try base.quantization(of: name, row: row)
         }
-        return try FP8Quantization(weightScale: 2 * q.weightScales[0], activationScale: activationFactor * q.activationScale,
-                                   convention: q.convention, tensor: name)
+        return .fp8(try FP8Quantization(weightScale: 2 * q.weightScales[0],
+                                        activationScale: activationFactor * q.activationScale,
+                                        convention: q.convention, tensor: name))
     }
 }
 

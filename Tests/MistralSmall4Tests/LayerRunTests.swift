@@ -12,7 +12,7 @@ private final class ReadLog: WeightStore, @unchecked Sendable {
     private(set) var reads: [(name: String, rows: Range<Int>)] = []
     var config: ModelConfig { base.config }
     var inventory: TensorInventory { base.inventory }
-    var holdsFP8: Bool { base.holdsFP8 }
+    var holdsQuantized: Bool { base.holdsQuantized }
 
     init(_ base: any WeightStore) { self.base = base }
 
@@ -21,8 +21,8 @@ private final class ReadLog: WeightStore, @unchecked Sendable {
         return try base.rows(name, rows)
     }
 
-    func fp8Quantization(of name: String, row: Int?) throws(WeightError) -> FP8Quantization? {
-        try base.fp8Quantization(of: name, row: row)
+    func quantization(of name: String, row: Int?) throws(WeightError) -> LinearQuantization? {
+        try base.quantization(of: name, row: row)
     }
 }
 

@@ -60,7 +60,7 @@ struct AttentionBlock {
     let queryDown: ProjectionWeight?, queryNorm: [Float]?, queryUp: ProjectionWeight
     let kvDown: ProjectionWeight, kvNorm: [Float], kvUp: ProjectionWeight
     /// W_UK | W_UV per head as the absorbed products fold them (FP8: dequantized), and kv_b's FP8 scales.
-    let kvUpValues: Matrix, kvUpFP8: FP8Quantization?
+    let kvUpValues: Matrix, kvUpQuantization: LinearQuantization?
     let output: ProjectionWeight
     let rope: YarnRoPE
     let scale: Float
@@ -73,7 +73,7 @@ struct AttentionBlock {
         kvDown = ProjectionWeight(weights.kvDown)
         kvNorm = Matrix(weights.kvNorm.weight).values
         kvUp = ProjectionWeight(weights.kvUp)
-        (kvUpValues, kvUpFP8) = (Matrix(weights.kvUp.weight), weights.kvUp.fp8)
+        (kvUpValues, kvUpQuantization) = (Matrix(weights.kvUp.weight), weights.kvUp.quantization)
         output = ProjectionWeight(weights.output)
         rope = YarnRoPE(config)
         scale = Float(MLAAttention.softmaxScale(config))
@@ -152,7 +152,7 @@ struct AttentionBlock {
         let (q, latent) = project(x, positions: [position])
         cache.append(latent.tensor().scalars[...], visible: visible)
         let cached = Matrix(rows: cache.count, cols: rank + dr, values: cache.rows.map { Float($0) })
-        let c = Kernels.effectiveInput(cached.columns(0..<rank), kvUpFP8)                  // ĉ as kv_b sees it [L, r_kv]
+        let c = Kernels.effectiveInput(cached.columns(0..<rank), kvUpQuantization)                  // ĉ as kv_b sees it [L, r_kv]
         let keyRope = cached.columns(rank..<(rank + dr))                                   // [L, d_r]
         var absorbed = Matrix(rows: n, cols: rank), queryRope = Matrix(rows: n, cols: dr)
         for h in 0..<n {                                                                    // (9) q̃ = (W_UK^h)ᵀ q_n^h

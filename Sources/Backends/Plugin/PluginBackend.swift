@@ -182,21 +182,22 @@ public final class PluginBackend: Backend, @unchecked Sendable {
     }
 
     /// `store`'s weight `name` (row `row` of stacked experts) as float32, or an unsupported-op error when the store
-    /// holds it in FP8: the plugin ABI's f32 entry points take float weights.
+    /// holds it quantized: the plugin ABI's f32 entry points take float weights.
     func f32Weight(_ op: SpecOp, _ store: any WeightStore, _ name: String, row: Int? = nil) throws -> [Float] {
-        guard try store.fp8Quantization(of: name, row: row) == nil else {
-            throw BackendError(backend: self.name, op: op, "\(name) is FP8; the plugin ABI's f32 entry points take "
-                               + "float weights", unsupported: true)
+        if let quantization = try store.quantization(of: name, row: row) {
+            throw BackendError(backend: self.name, op: op, "\(name) is \(quantization.scheme); the plugin ABI's f32 "
+                               + "entry points take float weights", unsupported: true)
         }
         let values = if let row { try store.row(name, row) } else { try store.tensor(name) }
         return values.scalars.map { Float($0) }
     }
 
-    /// A bf16 run's inputs: unsupported when the store holds `layer` in FP8 (bf16 entry points take bf16 weights).
+    /// Float weights for an entry point that takes them (f32, bf16): unsupported when the store holds `layers`
+    /// quantized in a scheme that entry point does not take (NVFP4 always; FP8 where the op has no f8e4m3 one).
     func requireFloat(_ op: SpecOp, _ layers: LinearLayer...) throws {
-        guard layers.allSatisfy({ $0.fp8 == nil }) else {
-            throw BackendError(backend: name, op: op, "FP8 weights; the plugin ABI's bf16 entry points take bf16 weights",
-                               unsupported: true)
+        if let quantization = layers.lazy.compactMap(\.quantization).first {
+            throw BackendError(backend: name, op: op, "\(quantization.scheme) weights; the plugin ABI's \(dtype.rawValue) "
+                               + "entry points take float weights", unsupported: true)
         }
     }
 }

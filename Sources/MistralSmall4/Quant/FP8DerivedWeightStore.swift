@@ -2,14 +2,11 @@
 // what the FP8 profiles run, and the one file that decides the synthetic scales.
 //
 //   quantized     the modules `FP8Modules` names (the text decoder's attention and MLP projections)
-//   s_w           F(amax|W| / 448) per tensor; per expert for stacked experts; one for gate_proj and up_proj of an
-//                 MLP together (they are fused under one scale, eq. 7, so a shared scale keeps fusing exact)
+//   s_w           F(amax / 448) per scale group (`DerivedScaleGroups`: per tensor, per expert for stacked experts,
+//                 gate_proj and up_proj of an MLP together, since they are fused under one scale, eq. 7)
 //   w             E(W / s_w) · s_w, eq. (1) and (6): the dequantized values the layers multiply
-//   s_a           F((8 + (h mod 8)) / 448), h = FNV-1a 64 (spec/rng.md eq. 4) of the key below: a clipping bound of
-//                 8 to 15 for unit-scale activations, different per module and per expert
-//                 key  `<module>.activation_scale` (up_proj uses its gate_proj's: one input, one scale),
-//                      `<experts>.gate_up_proj.activation_scale.<e>` / `.down_proj.activation_scale.<e>`
-//                 per-layer expert scales (vLLM) are the maximum over the layer's experts (eq. 8)
+//   s_a           F(clip / 448), clip of `DerivedScaleGroups` (8 to 15, per module and per expert); per-layer
+//                 expert scales (vLLM) are the maximum over the layer's experts (eq. 8)
 
 import Tensor
 
@@ -46,46 +43,28 @@ public struct FP8DerivedWeightStore: WeightStore {
         return Tensor(shape: slab.shape, scalars: values)
     }
 
-    public func fp8Quantization(of name: String, row: Int?) throws(WeightError) -> FP8Quantization? {
+    public func quantization(of name: String, row: Int?) throws(WeightError) -> LinearQuantization? {
         guard isQuantized(name) else { return nil }
         try FP8Modules.checkRow(name, row)
         let weightScale = try weightScale(name, row: row)
-        return try FP8Quantization(weightScale: weightScale, activationScale: activationScale(name, expert: row),
-                                   convention: convention, tensor: name)
-    }
-
-    /// The weight whose scales `name` shares: an MLP's `gate_proj` for its `up_proj`, else `name` itself.
-    static func scaleGroup(_ name: String) -> String {
-        name.hasSuffix(".up_proj.weight") ? name.dropLast(".up_proj.weight".count) + ".gate_proj.weight" : name
+        return .fp8(try FP8Quantization(weightScale: weightScale, activationScale: activationScale(name, expert: row),
+                                        convention: convention, tensor: name))
     }
 
     /// s_w = F(amax / 448) over the scale group of `name` (row `row` of stacked experts).
     func weightScale(_ name: String, row: Int?) throws(WeightError) -> Double {
-        let group = Self.scaleGroup(name)
-        return try weightScales.value(group + (row.map { "#\($0)" } ?? "")) { () throws(WeightError) in
-            let members = group.hasSuffix(".gate_proj.weight")
-                ? [group, group.dropLast(".gate_proj.weight".count) + ".up_proj.weight"] : [group]
-            var amax = 0.0
-            for member in members {
-                let values = if let row { try base.rows(member, row..<(row + 1)) } else { try base.tensor(member) }
-                guard values.scalars.allSatisfy(\.isFinite) else {
-                    throw WeightError(source: "fp8 quantization", tensor: member,
-                                      "NaN or infinite value in a weight FP8 quantizes")
-                }
-                amax = values.scalars.reduce(amax) { max($0, abs($1)) }
-            }
-            return FP8StaticLinear.weightScale(amax: amax)
+        try weightScales.value(DerivedScaleGroups.group(name) + (row.map { "#\($0)" } ?? "")) { () throws(WeightError) in
+            FP8StaticLinear.weightScale(amax: try DerivedScaleGroups.amax(base, name, row: row, source: "fp8 quantization"))
         }
     }
 
     /// s_a of `name` (of expert `expert` for stacked experts), by the rule at the top of this file.
     func activationScale(_ name: String, expert: Int?) -> Double {
-        func derived(_ key: String) -> Double { Double(Float(8 + Double(fnv1a64(key) % 8)) / 448) }
-        guard let expert else {
-            let module = Self.scaleGroup(name).dropLast(".weight".count)
-            return derived(module + ".activation_scale")
+        func derived(_ expert: Int?) -> Double {
+            Double(Float(DerivedScaleGroups.clip(DerivedScaleGroups.activationKey(name, expert: expert))) / 448)
         }
-        let experts = (0..<config.text.nRoutedExperts).map { derived("\(name).activation_scale.\($0)") }
+        guard let expert else { return derived(nil) }
+        let experts = (0..<config.text.nRoutedExperts).map(derived)
         return expertActivationScale.scale(of: expert, among: experts)                                      // (8)
     }
 }

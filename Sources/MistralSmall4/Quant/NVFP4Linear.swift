@@ -24,18 +24,23 @@ public struct NVFP4Linear: Sendable {
             throw NVFP4Error(field: storage.tensorNames.inputGlobal,
                              message: "\(storedInputGlobal); a global scale is finite and positive")
         }
-        self.weight = weight
-        inputGlobalScale = 1 / storage.multiplier(storedInputGlobal)
+        self.init(weight: weight, inputGlobalScale: 1 / storage.multiplier(storedInputGlobal))
     }
 
-    /// Eq. (13): the E2M1 values and E4M3 block scales of one row `x` (a multiple of 16 long).
+    /// `inputGlobalScale`: g_x itself (checked by whoever derived it).
+    public init(weight: NVFP4Weight, inputGlobalScale: Double) {
+        self.weight = weight
+        self.inputGlobalScale = inputGlobalScale
+    }
+
+    /// Eq. (13): the E2M1 values and E4M3 block scales of one row `x` (the last block shorter when the row is not a
+    /// multiple of 16 long).
     public static func quantizeActivations(_ x: ArraySlice<Double>, globalScale g: Double)
         -> (values: [Double], blockScales: [Double])
     {
-        precondition(x.count % NVFP4Weight.blockSize == 0, "NVFP4: a row of \(x.count) is not whole blocks of 16")
         var values = [Double](), scales = [Double]()
         for start in stride(from: x.startIndex, to: x.endIndex, by: NVFP4Weight.blockSize) {
-            let block = x[start..<(start + NVFP4Weight.blockSize)]
+            let block = x[start..<min(start + NVFP4Weight.blockSize, x.endIndex)]
             let amax = block.reduce(0.0) { $1.isNaN || $0.isNaN ? .nan : max($0, abs($1)) }
             let scale = amax.isNaN ? .nan : MiniFloatFormat.e4m3fn.rounded(min(g * amax / 6, 448), saturating: true)
             scales.append(scale)
@@ -49,11 +54,15 @@ public struct NVFP4Linear: Sendable {
 
     /// The activations as the layer multiplies them, x_q · s_x / g_x: `x [rows, in] -> [rows, in]`.
     public func dequantizedActivations(_ x: Tensor<Double>) -> Tensor<Double> {
+        Self.dequantizedActivations(x, globalScale: inputGlobalScale)
+    }
+
+    /// x_q · s_x / g of every row of `x [rows, in]` (eq. 13) under the global activation scale g.
+    public static func dequantizedActivations(_ x: Tensor<Double>, globalScale g: Double) -> Tensor<Double> {
         let inputs = x.shape[1]
         let scalars = (0..<x.shape[0]).flatMap { r in
-            let (values, scales) = Self.quantizeActivations(x.scalars[(r * inputs)..<((r + 1) * inputs)],
-                                                            globalScale: inputGlobalScale)
-            return values.enumerated().map { $1 * scales[$0 / NVFP4Weight.blockSize] / inputGlobalScale }
+            let (values, scales) = quantizeActivations(x.scalars[(r * inputs)..<((r + 1) * inputs)], globalScale: g)
+            return values.enumerated().map { $1 * scales[$0 / NVFP4Weight.blockSize] / g }
         }
         return Tensor(shape: x.shape, scalars: scalars)
     }
@@ -62,7 +71,7 @@ public struct NVFP4Linear: Sendable {
     public func callAsFunction(_ x: Tensor<Double>) -> Tensor<Double> {
         let (outputs, inputs) = (weight.values.shape[0], weight.values.shape[1])
         precondition(x.rank == 2 && x.shape[1] == inputs, "NVFP4Linear: x \(x.shape) by W [\(outputs), \(inputs)]")
-        let (rows, blocks, size) = (x.shape[0], inputs / NVFP4Weight.blockSize, NVFP4Weight.blockSize)
+        let (rows, blocks, size) = (x.shape[0], NVFP4Weight.blocks(inputs), NVFP4Weight.blockSize)
         let alpha = weight.globalScale / inputGlobalScale
         var y = [Double](repeating: 0, count: rows * outputs)
         for r in 0..<rows {
@@ -72,7 +81,7 @@ public struct NVFP4Linear: Sendable {
                 var sum = 0.0
                 for b in 0..<blocks {
                     var block = 0.0                                                      // exact: multiples of 1/4
-                    for i in (b * size)..<((b + 1) * size) { block += xq[i] * weight.values.scalars[o * inputs + i] }
+                    for i in (b * size)..<min((b + 1) * size, inputs) { block += xq[i] * weight.values.scalars[o * inputs + i] }
                     sum += xs[b] * weight.blockScales.scalars[o * blocks + b] * block
                 }
                 y[r * outputs + o] = alpha * sum

@@ -4,6 +4,10 @@
 //   W[o, i] = e2m1(code[o, i]) · s_b[o, ⌊i/16⌋] · g_w                                              (11)
 //   g_w = weight_scale_2 (ModelOpt, a multiplier)   or   1 / weight_global_scale (compressed-tensors, a divisor)  (12)
 //
+// A row whose length is not a multiple of 16 ends in a shorter block: the zero-padded block of 16, since zeros change
+// neither its largest magnitude nor its sums (the released model's widths are all multiples of 16; the tiny presets'
+// 24, 28 and 40 are not).
+//
 // Goals, in order: the two storage conventions stated once and checked on the way in (a bad field is an error
 // naming it, never a trap or a silent wrong weight); then plain loops. Unpacking is Tensor's `FP4Packing` (element
 // 2k in the low nibble), E2M1 and E4M3 values are `MiniFloatFormat`'s (spec/number-formats.md).
@@ -47,28 +51,29 @@ public struct NVFP4Weight: Sendable {
     public static let blockSize = 16
     /// E2M1 values, `[out, in]`.
     public let values: Tensor<Double>
-    /// E4M3 values, `[out, in / 16]`.
+    /// E4M3 values, `[out, ⌈in / 16⌉]`.
     public let blockScales: Tensor<Double>
     /// g_w of eq. (12), a multiplier.
     public let globalScale: Double
 
     /// Decodes the stored fields of an `[out, in]` weight: `packed` [out · in / 2] bytes (low nibble first),
-    /// `blockScaleCodes` [out · in / 16] E4M3 codes, `storedGlobal` the checkpoint's float32 global scale.
+    /// `blockScaleCodes` [out · ⌈in / 16⌉] E4M3 codes, `storedGlobal` the checkpoint's float32 global scale.
     public init(shape: [Int], packed: [UInt8], blockScaleCodes: [UInt8], storedGlobal: Double, storage: NVFP4Storage)
         throws(NVFP4Error)
     {
         let names = storage.tensorNames
-        guard shape.count == 2, shape[1] % Self.blockSize == 0, shape[0] > 0 else {
-            throw NVFP4Error(field: names.packed, message: "shape \(shape): need [out, in] with in a multiple of 16")
+        guard shape.count == 2, shape[1] % 2 == 0, shape[0] > 0, shape[1] > 0 else {
+            throw NVFP4Error(field: names.packed, message: "shape \(shape): need [out, in] with in even (two codes a byte)")
         }
         let (outputs, inputs) = (shape[0], shape[1])
+        let blocks = Self.blocks(inputs)
         guard packed.count == outputs * inputs / 2 else {
             throw NVFP4Error(field: names.packed, message: "\(packed.count) bytes, but [\(outputs), \(inputs)] packs into "
                              + "\(outputs * inputs / 2)")
         }
-        guard blockScaleCodes.count == outputs * inputs / Self.blockSize else {
+        guard blockScaleCodes.count == outputs * blocks else {
             throw NVFP4Error(field: names.blockScales, message: "\(blockScaleCodes.count) scales, but [\(outputs), "
-                             + "\(inputs)] has \(outputs * inputs / Self.blockSize) blocks of 16")
+                             + "\(inputs)] has \(outputs * blocks) blocks of 16")
         }
         let e4m3 = MiniFloatFormat.e4m3fn
         if let bad = blockScaleCodes.firstIndex(where: { !e4m3.decode($0).isFinite || e4m3.decode($0) < 0 }) {
@@ -81,8 +86,18 @@ public struct NVFP4Weight: Sendable {
         }
         let codes = FP4Packing.unpack(packed, count: outputs * inputs)
         values = Tensor(shape: shape, scalars: codes.map(MiniFloatFormat.e2m1.decode))
-        blockScales = Tensor(shape: [outputs, inputs / Self.blockSize], scalars: blockScaleCodes.map(e4m3.decode))
+        blockScales = Tensor(shape: [outputs, blocks], scalars: blockScaleCodes.map(e4m3.decode))
         globalScale = storage.multiplier(storedGlobal)
+    }
+
+    /// Blocks of a row of `inputs`: ⌈inputs / 16⌉.
+    public static func blocks(_ inputs: Int) -> Int { (inputs + blockSize - 1) / blockSize }
+
+    /// Fields already decoded: E2M1 `values` [out, in], E4M3 `blockScales` [out, ⌈in / 16⌉], g_w a multiplier.
+    public init(values: Tensor<Double>, blockScales: Tensor<Double>, globalScale: Double) {
+        self.values = values
+        self.blockScales = blockScales
+        self.globalScale = globalScale
     }
 
     /// Eq. (11), in float64: `[out, in]`.

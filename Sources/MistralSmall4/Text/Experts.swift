@@ -54,18 +54,18 @@ public struct SwiGLU: Sendable {
 
     /// Gate and up as one fused [2I, H] layer (gate rows first) when they quantize their input alike, as every
     /// routed expert's do: one activation quantization, and a weight scale per half when theirs differ. Nil when
-    /// one is FP8 and the other not, or their activation scales or conventions differ.
+    /// one is quantized and the other not, or they quantize their input differently.
     public var gateUp: LinearLayer? {
-        let fp8: FP8Quantization?
-        switch (gate.fp8, up.fp8) {
-        case (nil, nil): fp8 = nil
+        let quantization: LinearQuantization?
+        switch (gate.quantization, up.quantization) {
+        case (nil, nil): quantization = nil
         case let (g?, u?):
             guard let stacked = g.stacked(on: u) else { return nil }
-            fp8 = stacked
+            quantization = stacked
         default: return nil
         }
         return LinearLayer(weight: Tensor(shape: [2 * gate.weight.shape[0], gate.weight.shape[1]],
-                                          scalars: gate.weight.scalars + up.weight.scalars), fp8: fp8)
+                                          scalars: gate.weight.scalars + up.weight.scalars), quantization: quantization)
     }
 
     /// `x [T, H] -> [T, H]` (eq. 1), each product rounded as a bf16 module output under `hf-bf16`.

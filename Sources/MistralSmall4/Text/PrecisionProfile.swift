@@ -8,7 +8,8 @@
 // absorb that). The FP8 profiles put the text decoder's linears in FP8 E4M3 W8A8 (spec/quant.md) on top of
 // `exact` (`fp8-static`: transformers' activation convention and per-expert scales; `fp8-static-vllm`: vLLM's and
 // one expert scale per layer) or of `hf-bf16` (`hf-fp8-static`: transformers running the FP8 checkpoint in
-// bf16). FP8 products are summed exactly (eq. 4), like every other product of the reference.
+// bf16). `nvfp4` puts the same linears in NVFP4 W4A4 (spec/quant.md §10–11) on top of `exact`. FP8 and NVFP4
+// products are summed exactly (eq. 4, 15), like every other product of the reference.
 
 #if canImport(Glibc)
 import Glibc
@@ -29,6 +30,8 @@ public enum PrecisionProfile: String, CaseIterable, Sendable {
     case fp8StaticVLLM = "fp8-static-vllm"
     /// `hf-bf16` with FP8 static linears in transformers' convention: the FP8 checkpoint as transformers runs it.
     case hfFP8Static = "hf-fp8-static"
+    /// `exact` with NVFP4 W4A4 linears (spec/quant.md §10–11).
+    case nvfp4
 
     /// Whether activations are stored in bf16 and the float32 islands rounded (`hf-bf16`, `hf-fp8-static`).
     public var bf16Roundings: Bool { self == .hfBF16 || self == .hfFP8Static }
@@ -36,7 +39,7 @@ public enum PrecisionProfile: String, CaseIterable, Sendable {
     /// How the profile quantizes the text decoder's linears (spec/quant.md §6), or nil when it does not.
     public var fp8Scheme: (convention: FP8ActivationConvention, expertScale: FP8ExpertActivationScale)? {
         switch self {
-        case .exact, .hfBF16: nil
+        case .exact, .hfBF16, .nvfp4: nil
         case .fp8Static, .hfFP8Static: (.huggingFace, .perExpert)
         case .fp8StaticVLLM: (.vllm, .perLayer)
         }
@@ -46,14 +49,18 @@ public enum PrecisionProfile: String, CaseIterable, Sendable {
     /// still round differently elsewhere).
     public func quantizesLike(_ other: PrecisionProfile) -> Bool {
         fp8Scheme?.convention == other.fp8Scheme?.convention && fp8Scheme?.expertScale == other.fp8Scheme?.expertScale
+            && (self == .nvfp4) == (other == .nvfp4)
     }
 
     /// The weights a run in this profile multiplies: `store` rounded to bf16 as transformers holds it (a no-op for
-    /// `exact`), with the quantized modules in FP8 under an FP8 profile (spec/quant.md §6). A store that holds FP8
-    /// weights of its own (an FP8 checkpoint) keeps them, and its scales, under every profile.
+    /// `exact`), with the quantized modules in FP8 under an FP8 profile (spec/quant.md §6) and in NVFP4 under
+    /// `nvfp4` (§11). A store that holds quantized weights of its own (an FP8 or NVFP4 checkpoint) keeps them, and
+    /// its scales, under every profile.
     public func weights(_ store: any WeightStore) -> any WeightStore {
         let held = bf16Roundings ? BF16RoundedWeightStore(store) : store
-        guard let (convention, expertScale) = fp8Scheme, !store.holdsFP8 else { return held }
+        guard !store.holdsQuantized else { return held }
+        if self == .nvfp4 { return NVFP4DerivedWeightStore(held) }
+        guard let (convention, expertScale) = fp8Scheme else { return held }
         return FP8DerivedWeightStore(held, convention: convention, expertActivationScale: expertScale)
     }
 

@@ -90,7 +90,7 @@ public final class CheckpointWeightStore: WeightStore {
     }
 
     /// Whether any weight is stored in FP8 (then the checkpoint's own scales are run, spec/quant.md §6).
-    public var holdsFP8: Bool { sources.values.contains { $0.holdsFP8 } }
+    public var holdsQuantized: Bool { sources.values.contains { $0.holdsFP8 } }
 
     private static func huggingFaceSource(_ entry: TensorEntry, _ checkpoint: Checkpoint, _ config: ModelConfig)
         throws(WeightError) -> WeightSource
@@ -189,7 +189,12 @@ public final class CheckpointWeightStore: WeightStore {
         }
     }
 
-    public func fp8Quantization(of name: String, row: Int?) throws(WeightError) -> FP8Quantization? {
+    public func quantization(of name: String, row: Int?) throws(WeightError) -> LinearQuantization? {
+        try fp8Scales(of: name, row: row).map(LinearQuantization.fp8)
+    }
+
+    /// The stored FP8 scales of `name` (of expert `row`), or nil for a full-precision weight.
+    private func fp8Scales(of name: String, row: Int?) throws(WeightError) -> FP8Quantization? {
         let scales: (weight: [Double], activation: Double)
         switch try source(name) {
         case .plain(let linear):

@@ -20,9 +20,9 @@ public struct MemoizedWeightStore: WeightStore {
         }
     }
 
-    public func fp8Quantization(of name: String, row: Int?) throws(WeightError) -> FP8Quantization? {
-        try base.fp8Quantization(of: name, row: row)
+    public func quantization(of name: String, row: Int?) throws(WeightError) -> LinearQuantization? {
+        try base.quantization(of: name, row: row)
     }
 
-    public var holdsFP8: Bool { base.holdsFP8 }
+    public var holdsQuantized: Bool { base.holdsQuantized }
 }

@@ -35,17 +35,23 @@ public protocol WeightStore: Sendable {
     var inventory: TensorInventory { get }
     /// Rows `rows` of the outermost axis of tensor `name`: shape `[rows.count] + inventory shape.dropFirst()`.
     func rows(_ name: String, _ rows: Range<Int>) throws(WeightError) -> Tensor<Double>
-    /// The FP8 scales of weight `name` (of its row `row` for stacked experts, one scale set per expert), or nil
-    /// when the store holds it in full precision (spec/quant.md §4). The default: nil for every weight.
-    func fp8Quantization(of name: String, row: Int?) throws(WeightError) -> FP8Quantization?
-    /// Whether the store holds FP8 weights with scales of its own (an FP8 checkpoint): a precision profile then
-    /// runs them as they are instead of deriving FP8 weights (spec/quant.md §6). The default: false.
-    var holdsFP8: Bool { get }
+    /// The FP8 or NVFP4 scales of weight `name` (of its row `row` for stacked experts, one scale set per expert),
+    /// or nil when the store holds it in full precision (spec/quant.md §4, §11). The default: nil for every weight.
+    func quantization(of name: String, row: Int?) throws(WeightError) -> LinearQuantization?
+    /// Whether the store holds quantized weights with scales of its own (an FP8 or NVFP4 checkpoint): a precision
+    /// profile then runs them as they are instead of deriving quantized weights (spec/quant.md §6). The default:
+    /// false.
+    var holdsQuantized: Bool { get }
 }
 
 extension WeightStore {
-    public func fp8Quantization(of name: String, row: Int?) throws(WeightError) -> FP8Quantization? { nil }
-    public var holdsFP8: Bool { false }
+    public func quantization(of name: String, row: Int?) throws(WeightError) -> LinearQuantization? { nil }
+    public var holdsQuantized: Bool { false }
+
+    /// The FP8 scales of weight `name`, or nil (full precision or NVFP4).
+    public func fp8Quantization(of name: String, row: Int?) throws(WeightError) -> FP8Quantization? {
+        try quantization(of: name, row: row)?.fp8
+    }
 
     /// The inventory entry of `name`; an error when the config defines no such tensor.
     func entry(_ name: String) throws(WeightError) -> TensorEntry {
@@ -81,15 +87,15 @@ public struct BF16RoundedWeightStore: WeightStore {
     public func rows(_ name: String, _ rows: Range<Int>) throws(WeightError) -> Tensor<Double> {
         let slab = try base.rows(name, rows)
         let row = FP8Modules.isStacked(name) ? rows.lowerBound : nil
-        guard base.holdsFP8, !rows.isEmpty, try base.fp8Quantization(of: name, row: row) != nil else {
+        guard base.holdsQuantized, !rows.isEmpty, try base.quantization(of: name, row: row) != nil else {
             return slab.map(BFloat16.rounded)
         }
         return slab
     }
 
-    public func fp8Quantization(of name: String, row: Int?) throws(WeightError) -> FP8Quantization? {
-        try base.fp8Quantization(of: name, row: row)
+    public func quantization(of name: String, row: Int?) throws(WeightError) -> LinearQuantization? {
+        try base.quantization(of: name, row: row)
     }
 
-    public var holdsFP8: Bool { base.holdsFP8 }
+    public var holdsQuantized: Bool { base.holdsQuantized }
 }

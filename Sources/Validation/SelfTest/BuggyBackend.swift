@@ -75,8 +75,8 @@ struct TransformedWeightStore: WeightStore {
         transform(name, try base.rows(name, rows))
     }
 
-    func fp8Quantization(of name: String, row: Int?) throws(WeightError) -> FP8Quantization? {
-        try base.fp8Quantization(of: name, row: row)
+    func quantization(of name: String, row: Int?) throws(WeightError) -> LinearQuantization? {
+        try base.quantization(of: name, row: row)
     }
 }
 
