@@ -51,7 +51,8 @@ struct ForwardCommand: ParsableCommand {
     var dtype: TapDType = .f32
 
     @Option(help: ArgumentHelp("Precision profile: exact (float64), hf-bf16 (transformers' casts in bfloat16; "
-            + "spec/precision.md), or an FP8 one: fp8-static, fp8-static-vllm, hf-fp8-static (spec/quant.md §6)."))
+            + "spec/precision.md), an FP8 one: fp8-static, fp8-static-vllm, hf-fp8-static (spec/quant.md §6), or "
+            + "nvfp4 (§11)."))
     var profile: PrecisionProfile = .exact
 
     @Option(help: "MLA algorithm: expanded (decompress K and V, as transformers) or absorbed (attend over the latent).")

@@ -30,8 +30,8 @@ struct GoldenCommand: ParsableCommand {
     @Option(help: "Seed of the synthetic weights and of the inputs.")
     var seed: UInt64 = 0
 
-    @Option(help: ArgumentHelp("Precision profile: exact, hf-bf16, or an FP8 one (fp8-static, fp8-static-vllm, "
-            + "hf-fp8-static; spec/quant.md §6)."))
+    @Option(help: ArgumentHelp("Precision profile: exact, hf-bf16, an FP8 one (fp8-static, fp8-static-vllm, "
+            + "hf-fp8-static; spec/quant.md §6) or nvfp4 (§11)."))
     var profile: PrecisionProfile = .exact
 
     @Option(help: "Text tokens per sequence.")

@@ -24,7 +24,7 @@ import Tensor
     }
 
     @Test(arguments: [("tiny", Preset.tiny, PrecisionProfile.exact), ("tiny-vision", .tinyVision, .exact),
-                      ("tiny-fp8-static", .tiny, .fp8Static)])
+                      ("tiny-fp8-static", .tiny, .fp8Static), ("tiny-nvfp4", .tiny, .nvfp4)])
     func committedSetRegeneratesByteForByte(set: String, preset: Preset, profile: PrecisionProfile) throws {
         let committed = Self.repository.appendingPathComponent("goldens/\(set)").path
         let fresh = scratch(set)

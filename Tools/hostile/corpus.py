@@ -81,7 +81,7 @@ manifest_case("seed-negative", PREFIX + SEED_RANGE + "-5", text=('"seed": 0', '"
 manifest_case("seed-string", PREFIX + SEED_RANGE + "'abc'", edit=lambda m: m.update(seed="abc"))
 manifest_case("seed-fraction", PREFIX + SEED_RANGE + "0.5", text=('"seed": 0', '"seed": 0.5'))
 manifest_case("profile-unknown", PREFIX + "'profile' 'lenient' is not one of exact, hf-bf16, fp8-static, "
-              "fp8-static-vllm, hf-fp8-static", edit=lambda m: m.update(profile="lenient"))
+              "fp8-static-vllm, hf-fp8-static, nvfp4", edit=lambda m: m.update(profile="lenient"))
 manifest_case("profile-fp8-on-exact-set", "Error: start.taps.safetensors: made in profile 'exact' (its assay.profile "
               "metadata); the manifest says 'fp8-static'", edit=lambda m: m.update(profile="fp8-static"))
 manifest_case("tap-dtype-f16", PREFIX + "'tap_dtype' 'F16' is not F32 or F64", edit=lambda m: m.update(tap_dtype="F16"))
