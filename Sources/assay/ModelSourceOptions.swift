@@ -14,7 +14,8 @@ struct ModelSourceOptions: ParsableArguments {
     @Option(help: """
         A checkpoint directory, Hugging Face (config.json and model.safetensors, or shards with \
         model.safetensors.index.json) or Mistral (params.json and consolidated*.safetensors); weights F64, F32, \
-        BF16, F16, or F8_E4M3 with static scales (spec/checkpoints.md).
+        BF16, F16, F8_E4M3 with static scales, or NVFP4 in ModelOpt or compressed-tensors storage (Hugging Face \
+        layout; spec/checkpoints.md).
         """)
     var checkpoint: String?
 

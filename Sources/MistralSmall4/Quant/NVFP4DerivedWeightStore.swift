@@ -10,11 +10,6 @@
 //   w           R(clamp(W / (s_w · g_w), −6, 6)) · s_w · g_w, 0 where s_w = 0 (eq. 11)                       (18)
 //   g_x         1 / P(clip / (6 · 448)), clip of `DerivedScaleGroups` (8 to 15, per module and per expert)      (19)
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Tensor
 
 /// `base`'s weights with the text decoder's linears quantized to NVFP4.
@@ -26,9 +21,11 @@ public struct NVFP4DerivedWeightStore: WeightStore {
 
     public init(_ base: any WeightStore) { self.base = base }
 
-    /// P(v) of eq. (16): the power of two at or above `v` (1 for 0).
+    /// P(v) of eq. (16): the power of two at or above `v` (1 for 0), from v's exponent and significand (a
+    /// log₂ would round v just above a power of two down onto it).
     static func powerOfTwo(atOrAbove v: Double) -> Double {
-        v > 0 ? exp2(ceil(log2(v))) : 1
+        guard v > 0 else { return 1 }
+        return v.significand == 1 ? v : Double(sign: .plus, exponent: v.exponent + 1, significand: 1)
     }
 
     public func rows(_ name: String, _ rows: Range<Int>) throws(WeightError) -> Tensor<Double> {

@@ -128,7 +128,7 @@ extension Checkpoint {
     }
 
     /// `body` on the shard holding `stored`, with safetensors errors turned into weight errors naming `weight`.
-    private func read<T>(_ stored: String, of weight: String, _ body: (SafeTensorsFile) throws(SafeTensorsError) -> T)
+    func read<T>(_ stored: String, of weight: String, _ body: (SafeTensorsFile) throws(SafeTensorsError) -> T)
         throws(WeightError) -> T
     {
         do {

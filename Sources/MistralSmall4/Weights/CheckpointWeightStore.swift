@@ -5,6 +5,8 @@
 //                  `activation_scale`, fused experts beside `gate_up_proj_scale_inv` [E, 1, 1] (or [E], or
 //                  [E, 2, 1]: gate and up halves each under their own scale, kept as stored) and
 //                  `gate_up_proj_activation_scale` [E]
+//                  NVFP4 linears in ModelOpt's or compressed-tensors' names (CheckpointNVFP4), NVFP4 experts one
+//                  module per expert and projection (`…mlp.experts.{e}.gate_proj`), gate and up fused on reading
 //   Mistral        params.json + consolidated*.safetensors; Mistral's names (MistralCheckpointNames), one tensor per
 //                  expert and projection, `qscale_weight` / `qscale_act` scales, vision q/k rows in native order
 //
@@ -56,12 +58,17 @@ public final class CheckpointWeightStore: WeightStore {
         case nativeRotaryRows(StoredSlab)
         /// A fused expert tensor stored one tensor per expert and part: `[expert][part]`.
         case perExpert([[StoredLinear]])
+        /// A linear stored in NVFP4.
+        case nvfp4(StoredNVFP4)
+        /// A fused expert tensor stored in NVFP4, one module per expert and part: `[expert][part]`.
+        case nvfp4Experts([[StoredNVFP4]])
 
-        var holdsFP8: Bool {
+        var holdsQuantized: Bool {
             switch self {
             case .plain(let linear): linear.fp8 != nil
             case .nativeRotaryRows: false
             case .perExpert(let experts): experts.first?.first?.fp8 != nil
+            case .nvfp4, .nvfp4Experts: true
             }
         }
     }
@@ -89,14 +96,15 @@ public final class CheckpointWeightStore: WeightStore {
         self.sources = sources
     }
 
-    /// Whether any weight is stored in FP8 (then the checkpoint's own scales are run, spec/quant.md §6).
-    public var holdsQuantized: Bool { sources.values.contains { $0.holdsFP8 } }
+    /// Whether any weight is stored in FP8 or NVFP4 (then the checkpoint's own scales are run, spec/quant.md §6).
+    public var holdsQuantized: Bool { sources.values.contains { $0.holdsQuantized } }
 
     private static func huggingFaceSource(_ entry: TensorEntry, _ checkpoint: Checkpoint, _ config: ModelConfig)
         throws(WeightError) -> WeightSource
     {
         let name = entry.name
         let legacy = legacyCheckpointName(name)
+        if let nvfp4 = try nvfp4Source(entry, legacy: legacy, checkpoint, config) { return nvfp4 }
         let stored = checkpoint.contains(name) ? name : legacy.flatMap { checkpoint.contains($0) ? $0 : nil } ?? name
         let slab = try checkpoint.slab(stored, of: name, shape: entry.shape,
                                        layoutNote: legacy.map { " (nor as '\($0)')" } ?? "")
@@ -106,6 +114,44 @@ public final class CheckpointWeightStore: WeightStore {
             : (module + ".weight_scale_inv", module + ".activation_scale")
         return .plain(try checkpoint.linear(slab, of: name, config: config, scaleNames: scaleNames,
                                             experts: stacked ? entry.shape[0] : nil))
+    }
+
+    /// `entry` stored in NVFP4 (under its name or its legacy one), or nil: a linear as one module, a stacked expert
+    /// tensor as one module per expert and part (`…experts.{e}.gate_proj` and `.up_proj` for `gate_up_proj`).
+    private static func nvfp4Source(_ entry: TensorEntry, legacy: String?, _ checkpoint: Checkpoint,
+                                    _ config: ModelConfig) throws(WeightError) -> WeightSource? {
+        let name = entry.name
+        let stacked = FP8Modules.isStacked(name)
+        let suffix = stacked ? "" : ".weight"
+        guard name.hasSuffix(suffix) else { return nil }
+        let candidates = [name] + (legacy.map { [$0] } ?? [])
+        guard !stacked else {
+            let parts = name.hasSuffix(".gate_up_proj") ? ["gate_proj", "up_proj"] : ["down_proj"]
+            let prefixes = candidates.map { String($0[..<$0.lastIndex(of: ".")!]) }          // …mlp.experts
+            guard let prefix = prefixes.first(where: { checkpoint.nvfp4Storage(of: "\($0).0.\(parts[0])") != nil })
+            else { return nil }
+            let partShape = [entry.shape[1] / parts.count, entry.shape[2]]
+            var experts: [[StoredNVFP4]] = []
+            for expert in 0..<entry.shape[0] {
+                experts.append(try parts.map { part throws(WeightError) in
+                    let module = "\(prefix).\(expert).\(part)"
+                    guard let stored = try checkpoint.nvfp4(module, of: name, shape: partShape, config: config) else {
+                        throw WeightError(source: checkpoint.directory, tensor: name, "'\(module)' is not stored in "
+                                          + "NVFP4, while expert 0's \(parts[0]) is: an NVFP4 expert tensor has all "
+                                          + "its experts in NVFP4")
+                    }
+                    return stored
+                })
+            }
+            return .nvfp4Experts(experts)
+        }
+        for candidate in candidates {
+            let module = String(candidate.dropLast(suffix.count))
+            if let stored = try checkpoint.nvfp4(module, of: name, shape: entry.shape, config: config) {
+                return .nvfp4(stored)
+            }
+        }
+        return nil
     }
 
     private static func mistralSource(_ entry: TensorEntry, _ checkpoint: Checkpoint, _ config: ModelConfig)
@@ -172,6 +218,17 @@ public final class CheckpointWeightStore: WeightStore {
             let width = all.count / max(all.shape[0], 1)
             return Tensor(shape: [rows.count] + all.shape.dropFirst(),
                           scalars: Array(all.scalars[(rows.lowerBound * width)..<(rows.upperBound * width)]))
+        case .nvfp4(let stored):
+            return try checkpoint.nvfp4Values(stored, rows: rows, of: name)
+        case .nvfp4Experts(let experts):
+            var scalars: [Double] = []
+            for expert in rows {
+                for part in experts[expert] {
+                    scalars += try checkpoint.nvfp4Values(part, rows: 0..<part.shape[0], of: name).scalars
+                }
+            }
+            let shape = try entry(name).shape
+            return Tensor(shape: [rows.count] + shape.dropFirst(), scalars: scalars)
         case .perExpert(let experts):
             var scalars: [Double] = []
             for expert in rows {
@@ -190,7 +247,23 @@ public final class CheckpointWeightStore: WeightStore {
     }
 
     public func quantization(of name: String, row: Int?) throws(WeightError) -> LinearQuantization? {
-        try fp8Scales(of: name, row: row).map(LinearQuantization.fp8)
+        switch try source(name) {
+        case .nvfp4(let stored):
+            try FP8Modules.checkRow(name, row)
+            return .nvfp4(try checkpoint.nvfp4Quantization(stored, rows: 0..<stored.shape[0], of: name))
+        case .nvfp4Experts(let experts):
+            try FP8Modules.checkRow(name, row)
+            let parts = try experts[row!].map { part throws(WeightError) in
+                try checkpoint.nvfp4Quantization(part, rows: 0..<part.shape[0], of: name)
+            }
+            guard let fused = parts.dropFirst().reduce(Optional(parts[0]), { $0?.stacked(on: $1) }) else {
+                throw WeightError(source: checkpoint.directory, tensor: name, "expert \(row!): gate_proj and up_proj "
+                                  + "have different input global scales; they quantize one input, under one")
+            }
+            return .nvfp4(fused)
+        default:
+            return try fp8Scales(of: name, row: row).map(LinearQuantization.fp8)
+        }
     }
 
     /// The stored FP8 scales of `name` (of expert `row`), or nil for a full-precision weight.
@@ -202,7 +275,7 @@ public final class CheckpointWeightStore: WeightStore {
             try FP8Modules.checkRow(name, row)
             scales = row.map { (fp8.weight[$0], expertActivationScale.scale(of: $0, among: fp8.activation)) }
                 ?? (fp8.weight[0], fp8.activation[0])
-        case .nativeRotaryRows:
+        case .nativeRotaryRows, .nvfp4, .nvfp4Experts:
             return nil
         case .perExpert(let experts):
             let fused = experts.compactMap(Self.fusedScales)
