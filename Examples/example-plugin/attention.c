@@ -9,7 +9,7 @@
  *   q_r, k_r ← RoPE(·, p);  q ← τ(p) · q                     the latent row [ĉ | k_r] is what the cache keeps (3)–(4)
  *
  * The five projections are linear_layers (common.h): float for the f32 entry points, FP8 E4M3 for the f8e4m3 ones
- * (spec/quant.md), which share every other line.
+ * and NVFP4 for the nvfp4 ones (spec/quant.md), which share every other line.
  */
 #include "common.h"
 
@@ -171,10 +171,11 @@ static void absorbed_head(const assay_mla_args *a, const float *q_h, const float
     matmul(o, mixed, uv, NULL, rank, a->v_dim);
 }
 
-/* ĉ (r_kv,) in place as kv_b sees it: FP8, its activations quantized and widened back, x_q · s_a (spec/quant.md
- * §6: the absorbed form then equals the expanded one); float: unchanged. */
+/* ĉ (r_kv,) in place as kv_b sees it: FP8 or NVFP4, its activations quantized and widened back (x_q · s_a; x_q · s_x
+ * / g_x) (spec/quant.md §6, §11: the absorbed form then equals the expanded one); float: unchanged. */
 static void kv_b_input(float *c, const mla_layer *w, int64_t rank) {
     const linear_layer *l = &w->kv_b;
+    if (l->block_scales) { nvfp4_dequantized_input(c, c, l->input_global, rank); return; }
     if (l->activation_scale == 0.0f) return;
     for (int64_t i = 0; i < rank; i++)
         c[i] = quantize_activation(c[i], l->activation_scale, l->convention) * l->activation_scale;
@@ -230,7 +231,7 @@ static int mla_decode(const assay_mla_args *args, const mla_layer *weights, cons
     return status;
 }
 
-/* ---- the entry points: f32 and FP8 E4M3 over the same kernels ------------------------------------------------- */
+/* ---- the entry points: f32, FP8 E4M3 and NVFP4 over the same kernels ------------------------------------------------- */
 
 /* The float layer of assay_mla_weights. */
 static mla_layer float_layer(const assay_mla_weights *w) {
@@ -302,5 +303,72 @@ int assay_mla_decode_f8e4m3(const assay_mla_args *args, const assay_mla_f8_weigh
     int status = f8_layer(args, weights, &layer, owned);
     if (status == 0) status = mla_decode(args, &layer, x, positions, mask, cache, cache_mask, cached, y, latents);
     for (int i = 0; i < 6; i++) free(owned[i]);
+    return status;
+}
+
+/* The NVFP4 projection [rows, cols] of packed `codes` and `block_scales` under `globals` (its E2M1 and block scale
+ * values malloc'd into *values and *scales). */
+static linear_layer nvfp4_projection(const uint8_t *codes, const uint8_t *block_scales, int64_t rows, int64_t cols,
+                                     const float *bias, assay_nvfp4_globals globals, float **values, float **scales) {
+    const int64_t blocks = (cols + 15) / 16;
+    *values = codes ? malloc((size_t)(rows * cols > 0 ? rows * cols : 1) * sizeof(float)) : NULL;
+    *scales = codes ? malloc((size_t)(rows * blocks > 0 ? rows * blocks : 1) * sizeof(float)) : NULL;
+    if (*values && *scales) {
+        for (int64_t k = 0; k < rows * cols / 2; k++) {
+            (*values)[2 * k] = e2m1_value(codes[k] & 15);
+            (*values)[2 * k + 1] = e2m1_value(codes[k] >> 4);
+        }
+        for (int64_t k = 0; k < rows * blocks; k++) (*scales)[k] = e4m3_value(block_scales[k]);
+    }
+    return (linear_layer){*values, bias, 0.0f, {globals.weight, globals.weight}, 0, 0, *scales, globals.input};
+}
+
+/* The NVFP4 layer of assay_mla_nvfp4_weights: each projection's E2M1 and block scale values (10 buffers, and kv_b
+ * dequantized, F(e2m1 · s_w · g_w), for the absorbed decode: 11, in owned[]); 0, or fail()'s 1 when out of memory. */
+static int nvfp4_mla_layer(const assay_mla_args *a, const assay_mla_nvfp4_weights *w, mla_layer *layer,
+                           float *owned[11]) {
+    const int64_t H = a->hidden, n = a->heads, rank = a->kv_lora_rank, dr = a->qk_rope_dim;
+    const int64_t qk = a->qk_nope_dim + dr, q_in = a->q_lora_rank > 0 ? a->q_lora_rank : H;
+    const int64_t kv_b_rows = n * (a->qk_nope_dim + a->v_dim);
+    layer->q_a = nvfp4_projection(a->q_lora_rank > 0 ? w->q_a_codes : NULL, w->q_a_block_scales, a->q_lora_rank, H,
+                                  w->q_a_bias, w->q_a, &owned[0], &owned[1]);
+    layer->q_b = nvfp4_projection(w->q_b_codes, w->q_b_block_scales, n * qk, q_in, NULL, w->q_b, &owned[2], &owned[3]);
+    layer->kv_a = nvfp4_projection(w->kv_a_codes, w->kv_a_block_scales, rank + dr, H, w->kv_a_bias, w->kv_a, &owned[4],
+                                   &owned[5]);
+    layer->kv_b = nvfp4_projection(w->kv_b_codes, w->kv_b_block_scales, kv_b_rows, rank, NULL, w->kv_b, &owned[6],
+                                   &owned[7]);
+    layer->o = nvfp4_projection(w->o_codes, w->o_block_scales, H, n * a->v_dim, w->o_bias, w->o, &owned[8], &owned[9]);
+    layer->q_a_norm = w->q_a_norm;
+    layer->kv_a_norm = w->kv_a_norm;
+    layer->inv_freq = w->inv_freq;
+    owned[10] = owned[6] && owned[7] ? scratch(kv_b_rows * rank) : NULL;
+    const int64_t blocks = (rank + 15) / 16;
+    if (owned[10])
+        for (int64_t i = 0; i < kv_b_rows * rank; i++)
+            owned[10][i] = owned[6][i] * owned[7][(i / rank) * blocks + (i % rank) / 16] * w->kv_b.weight;
+    layer->kv_b_values = owned[10];
+    for (int i = a->q_lora_rank > 0 ? 0 : 2; i < 11; i++)
+        if (!owned[i]) return fail("mla nvfp4: out of memory");
+    return 0;
+}
+
+int assay_mla_attention_nvfp4(const assay_mla_args *args, const assay_mla_nvfp4_weights *weights, const float *x,
+                              const int64_t *positions, const int64_t *mask, float *y, float *latents) {
+    mla_layer layer;
+    float *owned[11] = {0};
+    int status = nvfp4_mla_layer(args, weights, &layer, owned);
+    if (status == 0) status = mla_attention(args, &layer, x, positions, mask, y, latents);
+    for (int i = 0; i < 11; i++) free(owned[i]);
+    return status;
+}
+
+int assay_mla_decode_nvfp4(const assay_mla_args *args, const assay_mla_nvfp4_weights *weights, const float *x,
+                           const int64_t *positions, const int64_t *mask, const float *cache,
+                           const int64_t *cache_mask, const int64_t *cached, float *y, float *latents) {
+    mla_layer layer;
+    float *owned[11] = {0};
+    int status = nvfp4_mla_layer(args, weights, &layer, owned);
+    if (status == 0) status = mla_decode(args, &layer, x, positions, mask, cache, cache_mask, cached, y, latents);
+    for (int i = 0; i < 11; i++) free(owned[i]);
     return status;
 }

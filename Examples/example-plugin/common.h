@@ -109,21 +109,83 @@ static float *e4m3_values(const uint8_t *codes, int64_t count) {
     return values;
 }
 
-/* A linear layer as an op runs it: float, or FP8 (activation_scale > 0). */
+/* ---- NVFP4 W4A4, spec/quant.md §10 ------------------------------------------------------------------------------ */
+
+/* E2M1 nibble -> value: bit 3 the sign, bits 2–0 index {0, 0.5, 1, 1.5, 2, 3, 4, 6}. */
+static float e2m1_value(uint8_t nibble) {
+    static const float magnitude[8] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
+    return nibble & 8 ? -magnitude[nibble & 7] : magnitude[nibble & 7];
+}
+
+/* R(v): the nearest E2M1 value to v in [−6, 6], ties to the even code (0.25 → 0, 0.75 → 1, 1.25 → 1, 2.5 → 2, …). */
+static double e2m1_round(double v) {
+    double a = fabs(v);
+    double m = a <= 0.25 ? 0.0 : a < 0.75 ? 0.5 : a <= 1.25 ? 1.0 : a < 1.75 ? 1.5 : a <= 2.5 ? 2.0 : a < 3.5 ? 3.0
+             : a <= 5.0 ? 4.0 : 6.0;
+    return copysign(m, v);
+}
+
+/* A linear layer as an op runs it: float, FP8 (activation_scale > 0) or NVFP4 (block_scales set). */
 typedef struct {
-    const float *w;             /* [d, n]: the weights, or (FP8) the E4M3 values of the codes, unscaled */
+    const float *w;             /* [d, n]: the weights, or the E4M3 (FP8) or E2M1 (NVFP4) values of the codes, unscaled */
     const float *bias;          /* [d] or NULL */
-    float activation_scale;     /* s_a; 0: a float linear */
-    float weight_scale[2];      /* s_w of rows [0, split) and of rows [split, d) */
+    float activation_scale;     /* FP8 s_a; 0: not FP8 */
+    float weight_scale[2];      /* FP8 s_w, or NVFP4 g_w, of rows [0, split) and of rows [split, d) */
     int64_t split;
     int32_t convention;         /* ASSAY_F8_HUGGING_FACE or ASSAY_F8_VLLM */
+    const float *block_scales;  /* NVFP4: s_w values [d, ⌈n/16⌉]; NULL otherwise */
+    float input_global;         /* NVFP4: g_x */
 } linear_layer;
+
+/* Eq. 13 on the n activations x under g: xq[j] their E2M1 values (xq may be x), sx[b] the E4M3 scale of block b
+ * (blocks of 16, the last shorter), decided in double; a NaN in a block makes its scale NaN. */
+static void nvfp4_quantize(const float *x, double g, int64_t n, float *xq, float *sx) {
+    for (int64_t b = 0; b < n; b += 16) {
+        const int64_t end = b + 16 < n ? b + 16 : n;
+        double amax = 0.0;
+        for (int64_t j = b; j < end; j++) amax = isnan(x[j]) || isnan(amax) ? NAN : fmax(amax, fabs((double)x[j]));
+        const double s = isnan(amax) ? NAN : e4m3_round(fmin(g * amax / 6.0, 448.0));
+        sx[b / 16] = (float)s;
+        for (int64_t j = b; j < end; j++)
+            xq[j] = s == 0.0 ? 0.0f : (float)e2m1_round(fmin(fmax((double)x[j] * g / s, -6.0), 6.0));
+    }
+}
+
+/* x_q · s_x / g of the n activations x into out (which may be x): what an NVFP4 linear multiplies. */
+static void nvfp4_dequantized_input(float *out, const float *x, double g, int64_t n) {
+    float sx[(n + 15) / 16];
+    nvfp4_quantize(x, g, n, out, sx);
+    for (int64_t j = 0; j < n; j++) out[j] = (float)((double)out[j] * sx[j / 16] / g);
+}
+
+/* NVFP4, eq. 13 and 15: each block b of 16 inputs (the last one shorter when n is not a multiple of 16) gets
+ * s_x[b] = E(min(g_x · amax_b / 6, 448)) and x_q = R(clamp(x · g_x / s_x[b], −6, 6)), decided in double; then
+ * out[i] = Σ_b s_x[b] · s_w[i, b] · Σ_{j ∈ b} x_q[j] · w_q[i, j] (float sums) · F(g_w / g_x) + bias[i]. A NaN in a
+ * block makes its scale, and so every output, NaN. xq is scratch of n floats. */
+static void nvfp4_linear(float *out, const float *x, const linear_layer *l, int64_t n, int64_t d, float *xq) {
+    const int64_t blocks = (n + 15) / 16;
+    float sx[blocks];
+    const double g = l->input_global;
+    nvfp4_quantize(x, g, n, xq, sx);
+    for (int64_t i = 0; i < d; i++) {
+        float sum = 0.0f;
+        for (int64_t b = 0; b < blocks; b++) {
+            const int64_t end = b * 16 + 16 < n ? b * 16 + 16 : n;
+            float block = 0.0f;
+            for (int64_t j = b * 16; j < end; j++) block += xq[j] * l->w[i * n + j];
+            sum += sx[b] * l->block_scales[i * blocks + b] * block;
+        }
+        const float scale = (float)((double)l->weight_scale[i < l->split ? 0 : 1] / g);
+        out[i] = sum * scale + (l->bias ? l->bias[i] : 0.0f);
+    }
+}
 
 static linear_layer float_linear(const float *w, const float *bias) { return (linear_layer){w, bias, 0.0f, {1, 1}, 0, 0}; }
 
 /* W (d,n) @ x (n,) -> out (d,) through l; FP8, spec/quant.md eq. 2–5: x_q = Q(x); out[i] = F(F(x_q · w_q[i]) ·
  * F(s_a · s_w)) + bias[i] (E4M3 products are exact in float32; the sums are dot's). xq is scratch of n floats. */
 static void linear(float *out, const float *x, const linear_layer *l, int64_t n, int64_t d, float *xq) {
+    if (l->block_scales) { nvfp4_linear(out, x, l, n, d, xq); return; }
     if (l->activation_scale == 0.0f) { matmul(out, x, l->w, l->bias, n, d); return; }
     for (int64_t j = 0; j < n; j++) xq[j] = quantize_activation(x[j], l->activation_scale, l->convention);
     for (int64_t i = 0; i < d; i++) {
@@ -134,7 +196,7 @@ static void linear(float *out, const float *x, const linear_layer *l, int64_t n,
 
 /* One token through a SwiGLU MLP, spec/experts.md eq. 1 and 4:
  *   gate_up (2I,H) @ x (H,) -> gu (2I,) = [gate | up];  h (I,) = silu(gate) ⊙ up;  down (H,I) @ h -> y (H,)
- * gu is caller scratch of 2I floats (h reuses its first I), xq of max(H, I) (FP8 only). */
+ * gu is caller scratch of 2I floats (h reuses its first I), xq of max(H, I) (FP8 and NVFP4 only). */
 static void swiglu_layers(float *y, const float *x, const linear_layer *gate_up, const linear_layer *down,
                           int64_t hidden, int64_t intermediate, float *gu, float *xq) {
     linear(gu, x, gate_up, hidden, 2 * intermediate, xq);

@@ -8,12 +8,13 @@
  * The contract of every entry point is Sources/CAssayPlugin/include/assay_plugin.h; the math is the spec's pages
  * (spec/attention.md, rope.md, …), cited by equation above each function. Layout, read in this order:
  *
- *   common.h       the primitives: dot, matmul (W (d,n) @ x (n,)), rmsnorm, softmax, silu, gelu, E4M3 decoding and
- *                  rounding, the linear layer (float, or FP8 static W8A8: spec/quant.md eq. 2–5), swiglu
+ *   common.h       the primitives: dot, matmul (W (d,n) @ x (n,)), rmsnorm, softmax, silu, gelu, E4M3 and E2M1
+ *                  decoding and rounding, the linear layer (float, FP8 static W8A8: spec/quant.md eq. 2–5, or NVFP4
+ *                  W4A4: eq. 13–15), swiglu
  *   text.c         embedding, rms_norm, add, lm_head, swiglu, routed_experts, router; swiglu and routed_experts
- *                  in FP8 E4M3 (codes and scales as the checkpoint stores them)
+ *                  in FP8 E4M3 and in NVFP4 (codes and scales as the checkpoint stores them)
  *   attention.c    mla_attention (expanded prefill) and mla_decode (absorbed, over the latent cache), YaRN RoPE, τ;
- *                  both with float or FP8 projections
+ *                  both with float, FP8 or NVFP4 projections
  *   vision.c       patch_embedding, vision_attention (2D RoPE), patch_merger, projector_mlp
  *   bf16.c         embedding, rms_norm, add, swiglu, lm_head on bfloat16 buffers (spec/precision.md's roundings)
  *
@@ -35,11 +36,11 @@ static const assay_op_info ops[] = {
     {"embedding", F32_BF16},
     {"rms_norm", F32_BF16},
     {"add", F32_BF16},
-    {"mla_attention", F32_F8},
-    {"mla_decode", F32_F8},
+    {"mla_attention", F32_F8 | ASSAY_DTYPE_NVFP4},
+    {"mla_decode", F32_F8 | ASSAY_DTYPE_NVFP4},
     {"router", ASSAY_DTYPE_F32},
-    {"routed_experts", F32_F8},
-    {"swiglu", F32_BF16 | ASSAY_DTYPE_F8_E4M3},
+    {"routed_experts", F32_F8 | ASSAY_DTYPE_NVFP4},
+    {"swiglu", F32_BF16 | ASSAY_DTYPE_F8_E4M3 | ASSAY_DTYPE_NVFP4},
     {"lm_head", F32_BF16},
     {"patch_embedding", ASSAY_DTYPE_F32},
     {"vision_attention", ASSAY_DTYPE_F32},

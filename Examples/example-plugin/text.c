@@ -199,3 +199,74 @@ int assay_routed_experts_f8e4m3(const assay_routed_experts_f8_args *args, const 
     free(wd);
     return status;
 }
+
+/* ---- swiglu and routed_experts in NVFP4: spec/quant.md eq. 11–15 ---------------------------------------------- */
+
+/* Matrix `index` [rows, cols] of `w` as an NVFP4 layer: its E2M1 values and block scale values decoded into
+ * values[rows·cols] and scales[rows·⌈cols/16⌉] (caller's), g_w of each half of the rows, g_x. */
+static linear_layer nvfp4_layer(const assay_nvfp4_weights *w, int64_t index, int64_t rows, int64_t cols, float *values,
+                                float *scales) {
+    const int64_t blocks = (cols + 15) / 16;
+    const uint8_t *codes = w->codes + index * rows * cols / 2, *scale_codes = w->block_scales + index * rows * blocks;
+    for (int64_t k = 0; k < rows * cols / 2; k++) {
+        values[2 * k] = e2m1_value(codes[k] & 15);
+        values[2 * k + 1] = e2m1_value(codes[k] >> 4);
+    }
+    for (int64_t k = 0; k < rows * blocks; k++) scales[k] = e4m3_value(scale_codes[k]);
+    return (linear_layer){values, NULL, 0.0f, {w->weight_globals[2 * index], w->weight_globals[2 * index + 1]},
+                          rows / 2, 0, scales, w->input_globals[index]};
+}
+
+/* x (T,H), gate_up (2I,H), down (H,I) in NVFP4 -> y (T,H): spec/experts.md eq. 1 with both products NVFP4. */
+int assay_swiglu_nvfp4(const assay_swiglu_args *args, const float *x, const assay_nvfp4_weights *gate_up,
+                       const assay_nvfp4_weights *down, float *y) {
+    const int64_t H = args->hidden, I = args->intermediate;
+    float *gu = scratch(2 * I), *xq = scratch(H > I ? H : I);
+    float *wgu = scratch(2 * I * H), *sgu = scratch(2 * I * ((H + 15) / 16));
+    float *wd = scratch(H * I), *sd = scratch(H * ((I + 15) / 16));
+    int status = gu && xq && wgu && sgu && wd && sd ? 0 : fail("swiglu_nvfp4: out of memory");
+    if (status == 0) {
+        linear_layer g = nvfp4_layer(gate_up, 0, 2 * I, H, wgu, sgu), d = nvfp4_layer(down, 0, H, I, wd, sd);
+        for (int64_t t = 0; t < args->tokens; t++) swiglu_layers(y + t * H, x + t * H, &g, &d, H, I, gu, xq);
+    }
+    free(gu);
+    free(xq);
+    free(wgu);
+    free(sgu);
+    free(wd);
+    free(sd);
+    return status;
+}
+
+/* x (T,H), indices (T,k), weights (T,k), gate_up (E,2I,H) and down (E,H,I) in NVFP4 -> y (T,H): spec/experts.md
+ * eq. 2, each expert e an NVFP4 SwiGLU under its own scales. */
+int assay_routed_experts_nvfp4(const assay_routed_experts_args *args, const float *x, const int64_t *indices,
+                               const float *weights, const assay_nvfp4_weights *gate_up,
+                               const assay_nvfp4_weights *down, float *y) {
+    const int64_t H = args->hidden, I = args->intermediate, k = args->top_k, E = args->experts;
+    for (int64_t j = 0; j < args->tokens * k; j++)
+        if (indices[j] < 0 || indices[j] >= E) return fail("routed_experts_nvfp4: an index is outside [0, experts)");
+    float *gu = scratch(2 * I), *out = scratch(H), *xq = scratch(H > I ? H : I);
+    float *wgu = scratch(2 * I * H), *sgu = scratch(2 * I * ((H + 15) / 16));
+    float *wd = scratch(H * I), *sd = scratch(H * ((I + 15) / 16));
+    int status = gu && out && xq && wgu && sgu && wd && sd ? 0 : fail("routed_experts_nvfp4: out of memory");
+    for (int64_t t = 0; t < args->tokens && status == 0; t++)
+        for (int64_t i = 0; i < H; i++) y[t * H + i] = 0.0f;
+    for (int64_t e = 0; e < E && status == 0; e++) {            /* ascending expert id, eq. 2 */
+        linear_layer g = nvfp4_layer(gate_up, e, 2 * I, H, wgu, sgu), d = nvfp4_layer(down, e, H, I, wd, sd);
+        for (int64_t t = 0; t < args->tokens; t++)
+            for (int64_t j = 0; j < k; j++) {
+                if (indices[t * k + j] != e) continue;
+                swiglu_layers(out, x + t * H, &g, &d, H, I, gu, xq);
+                for (int64_t i = 0; i < H; i++) y[t * H + i] += weights[t * k + j] * out[i];
+            }
+    }
+    free(gu);
+    free(out);
+    free(xq);
+    free(wgu);
+    free(sgu);
+    free(wd);
+    free(sd);
+    return status;
+}

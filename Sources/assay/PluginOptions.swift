@@ -11,7 +11,7 @@ struct PluginOptions: ParsableArguments {
     @Flag(help: "Run a plugin's kernels in this process: faster, but a crashing kernel ends the run.")
     var inProcess = false
 
-    @Option(help: ArgumentHelp("f32 (default; FP8 linears through the f8e4m3 entry points), or bf16: the ops a plugin "
+    @Option(help: ArgumentHelp("f32 (default; FP8 and NVFP4 linears through the f8e4m3 and nvfp4 entry points), or bf16: the ops a plugin "
                                + "lists with ASSAY_DTYPE_BF16, judged by the bf16 limits (isolated only, against an "
                                + "hf-bf16 set)."))
     var pluginDtype: PluginRunDType?

@@ -14,10 +14,14 @@ import Validation
 
     /// Compiles C `source` (with assay_plugin.h and the example plugin's folder, whose files example_plugin.c
     /// #includes, on the include path) into a shared library; returns its path.
-    func library(_ name: String, source: String) throws -> String {
-        try FileManager.default.createDirectory(atPath: Self.directory, withIntermediateDirectories: true)
-        let (c, so) = ("\(Self.directory)/\(name).c", "\(Self.directory)/lib\(name).so")
+    /// Compiles `source` into lib`name`.so. `commonHeader` replaces the example plugin's common.h (written beside
+    /// the source, which the example includes before the files that include it again).
+    func library(_ name: String, source: String, commonHeader: String? = nil) throws -> String {
+        let directory = commonHeader == nil ? Self.directory : "\(Self.directory)/\(name)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let (c, so) = ("\(directory)/\(name).c", "\(Self.directory)/lib\(name).so")
         try source.write(toFile: c, atomically: true, encoding: .utf8)
+        try commonHeader?.write(toFile: "\(directory)/common.h", atomically: true, encoding: .utf8)
         let compile = Process()
         compile.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         compile.arguments = ["cc", "-shared", "-fPIC", "-O1", "-I", Self.repository.path + "/Sources/CAssayPlugin/include",
@@ -115,9 +119,9 @@ import Validation
         let bf16Only = try plugin("bf16only", ops: #"{"add", ASSAY_DTYPE_BF16}"#, body: "")
         let noBF16 = #expect(throws: PluginError.self) { try PluginBackend(path: bf16Only) }
         #expect(noBF16?.message == "lists op 'add' for bf16 but exports no assay_add_bf16")
-        let unknownBit = try plugin("bit8", ops: #"{"add", ASSAY_DTYPE_F32 | 8}"#, body: "")
+        let unknownBit = try plugin("bit16", ops: #"{"add", ASSAY_DTYPE_F32 | 16}"#, body: "")
         let bit = #expect(throws: PluginError.self) { try PluginBackend(path: unknownBit) }
-        #expect(bit?.message.hasPrefix("lists op 'add' with dtypes 9: bits 8 are no ASSAY_DTYPE_*") == true)
+        #expect(bit?.message.hasPrefix("lists op 'add' with dtypes 17: bits 16 are no ASSAY_DTYPE_*") == true)
         let noBits = try plugin("nobits", ops: #"{"add", 0}"#, body: "")
         let none = #expect(throws: PluginError.self) { try PluginBackend(path: noBits) }
         #expect(none?.message == "lists op 'add' with dtypes 0: no ASSAY_DTYPE_* bit")
@@ -323,7 +327,7 @@ import Validation
         let example = try library("example-fp8", source: try String(contentsOfFile: Self.repository.path
                                                                     + "/Examples/example-plugin/example_plugin.c", encoding: .utf8))
         let backend = try PluginBackend(path: example)
-        #expect(backend.dtypes[.swiglu] == [.f32, .bf16, .f8e4m3] && backend.dtypes[.router] == [.f32])
+        #expect(backend.dtypes[.swiglu] == [.f32, .bf16, .f8e4m3, .nvfp4] && backend.dtypes[.router] == [.f32])
         let data = try GoldenData.load(Self.repository.path + "/goldens/tiny-fp8-static")
         for mode in [DiffMode.isolated, .chained, .decode] {
             let result = try DiffEngine.run(backend, on: data, mode: mode, tolerances: try Tolerances(.f32))
@@ -342,6 +346,32 @@ import Validation
         let result = try DiffEngine.run(try PluginBackend(path: f32Only), on: data, mode: .isolated,
                                         tolerances: try Tolerances(.f32), filter: try Regex(#"shared_experts$"#))
         #expect(!result.verdicts.isEmpty && result.verdicts.allSatisfy { $0.status == .notCovered })
+    }
+
+    /// NVFP4: the example's nvfp4 entry points pass goldens/tiny-nvfp4 in every mode, every quantized op through them;
+    /// the same plugin with its activations left unquantized (the E2M1 rounding of eq. 13 skipped) fails.
+    @Test func theExamplePluginPassesTheNVFP4GoldensThroughItsNVFP4EntryPoints() throws {
+        let source = try String(contentsOfFile: Self.repository.path + "/Examples/example-plugin/example_plugin.c",
+                                encoding: .utf8)
+        let backend = try PluginBackend(path: try library("example-nvfp4", source: source))
+        #expect(backend.dtypes[.mlaAttention] == [.f32, .f8e4m3, .nvfp4] && backend.dtypes[.routedExperts]?.contains(.nvfp4) == true)
+        let data = try GoldenData.load(Self.repository.path + "/goldens/tiny-nvfp4")
+        for mode in [DiffMode.isolated, .chained, .decode] {
+            let result = try DiffEngine.run(backend, on: data, mode: mode, tolerances: try Tolerances(.f32))
+            #expect(result.failures.isEmpty && result.notCovered.isEmpty, "\(mode): \(result.failures.first?.note ?? "")")
+            let attention: SpecOp = mode == .decode ? .mlaDecode : .mlaAttention
+            for op in [attention, .routedExperts, .swiglu] {
+                #expect(result.verdicts.contains { result.ops[$0.tap] == op && $0.passed }, "\(mode) \(op)")
+            }
+        }
+        let rounding = "xq[j] = s == 0.0 ? 0.0f : (float)e2m1_round(fmin(fmax((double)x[j] * g / s, -6.0), 6.0));"
+        let common = try String(contentsOfFile: Self.repository.path + "/Examples/example-plugin/common.h", encoding: .utf8)
+        #expect(common.contains(rounding))
+        let unrounded = try library("example-nvfp4-unrounded", source: source, commonHeader: common.replacingOccurrences(
+            of: rounding, with: "xq[j] = s == 0.0 ? 0.0f : (float)fmin(fmax((double)x[j] * g / s, -6.0), 6.0);"))
+        let result = try DiffEngine.run(try PluginBackend(path: unrounded), on: data, mode: .isolated,
+                                        tolerances: try Tolerances(.f32))
+        #expect(result.failures.contains { result.ops[$0.tap] == .mlaAttention })
     }
 
     /// bf16: an hf-bf16 set made here; the example's bf16 entry points pass it isolated by the bf16 limits, and the

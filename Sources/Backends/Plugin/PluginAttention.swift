@@ -13,14 +13,12 @@ extension PluginBackend {
         let config = store.config.text
         let rows = inputs.batch * inputs.length
         let args = mlaArguments(config, batch: inputs.batch, length: inputs.length, capacity: 0)
-        let fp8 = try mlaIsFP8(store, prefix: prefix)
-        let weights = fp8 ? try mlaF8Weights(.mlaAttention, store, prefix: prefix)
-                          : try mlaWeights(.mlaAttention, store, prefix: prefix)
+        let (dtype, weights) = try mlaWeightsAsStored(.mlaAttention, store, prefix: prefix)
         let result = try call(.mlaAttention, [
             .args(PluginCall.bytes(of: args)), weights, .input(floats(x)),
             .input(.i64(inputs.positionIds.scalars.map(Int64.init))), .input(.i64(inputs.attentionMask.scalars.map(Int64.init))),
             .output(.f32, count: rows * config.hiddenSize), .output(.f32, count: rows * config.latentCacheWidth),
-        ], dtype: fp8 ? .f8e4m3 : .f32)
+        ], dtype: dtype)
         return (tensor(result.f32(0), [rows, config.hiddenSize]), tensor(result.f32(1), [rows, config.latentCacheWidth]))
     }
 
@@ -42,18 +40,28 @@ extension PluginBackend {
             }
         }
         let args = mlaArguments(config, batch: batch, length: 1, capacity: capacity)
-        let fp8 = try mlaIsFP8(store, prefix: prefix)
-        let weights = fp8 ? try mlaF8Weights(.mlaDecode, store, prefix: prefix)
-                          : try mlaWeights(.mlaDecode, store, prefix: prefix)
+        let (dtype, weights) = try mlaWeightsAsStored(.mlaDecode, store, prefix: prefix)
         let result = try call(.mlaDecode, [
             .args(PluginCall.bytes(of: args)), weights, .input(floats(x)),
             .input(.i64(positions.map(Int64.init))), .input(.i64(visible.map { $0 ? 1 : 0 })), .input(.f32(cache)),
             .input(.i64(cacheMask)), .input(.i64(caches.map { Int64($0.count) })),
             .output(.f32, count: batch * config.hiddenSize), .output(.f32, count: batch * width),
-        ], dtype: fp8 ? .f8e4m3 : .f32)
+        ], dtype: dtype)
         let latents = tensor(result.f32(1), [batch, width])
         for b in 0..<batch { caches[b].append(latents.scalars[(b * width)..<((b + 1) * width)], visible: visible[b]) }
         return (tensor(result.f32(0), [batch, config.hiddenSize]), latents)
+    }
+
+    /// The MLA layer at `prefix` as the store holds it, and the entry point's dtype: FP8 or NVFP4 when its kv_a is
+    /// (then every projection must be), else float.
+    func mlaWeightsAsStored(_ op: SpecOp, _ store: any WeightStore, prefix: String)
+        throws -> (PluginDType, PluginArgument)
+    {
+        switch try store.quantization(of: prefix + ".kv_a_proj_with_mqa.weight", row: nil) {
+        case .fp8: (.f8e4m3, try mlaF8Weights(op, store, prefix: prefix))
+        case .nvfp4: (.nvfp4, try mlaNVFP4Weights(op, store, prefix: prefix))
+        case nil: (.f32, try mlaWeights(op, store, prefix: prefix))
+        }
     }
 
     /// `assay_mla_args` of `config`.

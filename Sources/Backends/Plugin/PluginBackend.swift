@@ -62,9 +62,9 @@ public final class PluginBackend: Backend, @unchecked Sendable {
         throws(PluginError)
     {
         let path = Self.resolved(given)
-        guard dtype != .f8e4m3 else {
-            throw PluginError(path: path, message: "a plugin runs in f32 or bf16; its f8e4m3 entry points serve the "
-                              + "linears an f32 run finds in FP8")
+        guard dtype == .f32 || dtype == .bf16 else {
+            throw PluginError(path: path, message: "a plugin runs in f32 or bf16; its f8e4m3 and nvfp4 entry points "
+                              + "serve the linears an f32 run finds in FP8 or NVFP4")
         }
         guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
             let note = path == given ? "" : " \(path) (a path without a slash is taken in the current directory)"
@@ -116,7 +116,7 @@ public final class PluginBackend: Backend, @unchecked Sendable {
         name = "plugin:" + (info.name.map { String(cString: $0) } ?? FilePath.lastComponent(path))
         self.dtype = dtype
         dtypes = listed
-        operations = Set(listed.filter { dtype == .bf16 ? $0.value.contains(.bf16) : !$0.value.isDisjoint(with: [.f32, .f8e4m3]) }.keys)
+        operations = Set(listed.filter { dtype == .bf16 ? $0.value.contains(.bf16) : !$0.value.isDisjoint(with: [.f32, .f8e4m3, .nvfp4]) }.keys)
         worker = switch isolation {
         case .inProcess: nil
         case .worker(let timeout): PluginWorker(plugin: path, timeout: timeout)
@@ -168,7 +168,8 @@ public final class PluginBackend: Backend, @unchecked Sendable {
         let dtype = self.dtype == .bf16 ? .bf16 : dtype ?? .f32   // a bf16 run reaches bf16 entry points only
         guard let listed = dtypes[op] else { throw missing(op) }
         guard listed.contains(dtype), let symbol = op.entry.pluginEntryPoints[dtype] else {
-            let why = dtype == .f8e4m3 ? "its weights are FP8, and the plugin lists it without ASSAY_DTYPE_F8_E4M3"
+            let why = dtype == .f8e4m3 || dtype == .nvfp4
+                ? "its weights are \(dtype == .nvfp4 ? "NVFP4" : "FP8"), and the plugin lists it without \(dtype.bitName)"
                 : "the plugin lists it without \(dtype.bitName) (it lists \(listed.sorted().map(\.rawValue).joined(separator: ", ")))"
             throw BackendError(backend: name, op: op, why, unsupported: true)
         }

@@ -89,10 +89,6 @@ extension PluginBackend {
         return tensor(result.f32(0), [tokens, hidden])
     }
 
-    /// Whether the store holds the MLA layer at `prefix` in FP8 (then every projection must be).
-    func mlaIsFP8(_ store: any WeightStore, prefix: String) throws -> Bool {
-        try store.fp8Quantization(of: prefix + ".kv_a_proj_with_mqa.weight", row: nil) != nil
-    }
 
     /// `assay_mla_f8_weights` of the layer at `prefix`: the pointers in field order, then `assay_mla_f8_scales`.
     func mlaF8Weights(_ op: SpecOp, _ store: any WeightStore, prefix: String) throws -> PluginArgument {

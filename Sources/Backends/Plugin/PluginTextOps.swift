@@ -50,6 +50,9 @@ extension PluginBackend {
         if dtype == .f32, fused.fp8 != nil || mlp.down.fp8 != nil {
             return try swigluFP8(x, gateUp: fused, down: mlp.down)
         }
+        if dtype == .f32, fused.quantization?.nvfp4 != nil || mlp.down.quantization?.nvfp4 != nil {
+            return try swigluNVFP4(x, gateUp: fused, down: mlp.down)
+        }
         try requireFloat(.swiglu, fused, mlp.down)
         let (tokens, hidden, width) = (x.shape[0], x.shape[1], mlp.down.weight.shape[1])
         let args = assay_swiglu_args(tokens: Int64(tokens), hidden: Int64(hidden), intermediate: Int64(width))
@@ -97,8 +100,10 @@ extension PluginBackend {
     {
         let (tokens, hidden) = (x.shape[0], x.shape[1])
         let used = Array(Set(routing.indices.scalars)).sorted()
-        if let first = used.first, try store.fp8Quantization(of: prefix + ".gate_up_proj", row: first) != nil {
-            return try routedExpertsFP8(x, routing: routing, used: used, store: store, prefix: prefix)
+        switch try used.first.flatMap({ try store.quantization(of: prefix + ".gate_up_proj", row: $0) }) {
+        case .fp8: return try routedExpertsFP8(x, routing: routing, used: used, store: store, prefix: prefix)
+        case .nvfp4: return try routedExpertsNVFP4(x, routing: routing, used: used, store: store, prefix: prefix)
+        case nil: break
         }
         let slot = Dictionary(uniqueKeysWithValues: used.enumerated().map { ($1, $0) })
         var gateUp = [Float](), down = [Float]()

@@ -29,6 +29,7 @@ extern "C" {
 #define ASSAY_DTYPE_F32 (1u << 0)
 #define ASSAY_DTYPE_BF16 (1u << 1)
 #define ASSAY_DTYPE_F8_E4M3 (1u << 2)
+#define ASSAY_DTYPE_NVFP4 (1u << 3)
 
 typedef struct {
     const char *op;      /* a spec op name, as `assay coverage` prints it: "rms_norm", "add", "swiglu", … */
@@ -363,6 +364,79 @@ int assay_mla_decode_f8e4m3(const assay_mla_args *args, const assay_mla_f8_weigh
                             const int64_t *cache_mask /* [batch, cache_capacity] 0/1 */,
                             const int64_t *cached /* [batch] */,
                             float *y /* [batch, hidden] */, float *latents /* [batch, r_kv + d_r] */);
+
+/* ---- NVFP4 entry points (ASSAY_DTYPE_NVFP4), spec/quant.md §10–11 ---------------------------------------------
+ * The ops whose linears an NVFP4 checkpoint quantizes (the SwiGLU ops and MLA), every linear in NVFP4 W4A4, weights as an NVFP4 checkpoint stores them (spec/checkpoints.md
+ * §7): E2M1 codes two a byte (element 2k of a row in the low nibble; a nibble's bit 3 is the sign, bits 2–0 index
+ * {0, 0.5, 1, 1.5, 2, 3, 4, 6}), one E4M3FN block scale s_w per 16 inputs of a row (a row's last block is shorter
+ * when its width is not a multiple of 16), a float32 global weight scale g_w (a multiplier: W = e2m1 · s_w · g_w) and
+ * a float32 global activation scale g_x (a divisor). Each linear computes, per row x of its input:
+ *   s_x[b] = E(min(g_x · amax_b|x| / 6, 448)),  x_q = R(clamp(x · g_x / s_x[b], −6, 6))  (0 when s_x[b] = 0)  eq. 13
+ *   y[o]   = F(g_w / g_x) · Σ_b s_x[b] · s_w[o, b] · Σ_{i ∈ b} x_q · w_q                                   eq. 15
+ * E rounds to nearest E4M3, R to nearest E2M1, both ties to even; Assay's BLAS backend decides eq. 13 in float64 and
+ * sums eq. 15 in float32. These entry points are optional additions to version 2: a plugin that does not list
+ * ASSAY_DTYPE_NVFP4 leaves an NVFP4 set's quantized ops not covered. */
+typedef struct {
+    const uint8_t *codes;          /* [count, rows, cols / 2] packed E2M1 codes */
+    const uint8_t *block_scales;   /* [count, rows, ⌈cols / 16⌉] E4M3FN codes */
+    const float *weight_globals;   /* [count, 2]: g_w of rows [0, rows/2) and of rows [rows/2, rows) (a fused
+                                      gate|up's gate and up halves; the same value twice for any other weight) */
+    const float *input_globals;    /* [count]: g_x */
+} assay_nvfp4_weights;
+
+/* swiglu_nvfp4 — spec/experts.md eq. 1 with both products NVFP4: gate_up [2·intermediate, hidden] and down
+ * [hidden, intermediate], count 1 each. */
+int assay_swiglu_nvfp4(const assay_swiglu_args *args, const float *x /* [tokens, hidden] */,
+                       const assay_nvfp4_weights *gate_up, const assay_nvfp4_weights *down,
+                       float *y /* [tokens, hidden] */);
+
+/* routed_experts_nvfp4 — spec/experts.md eq. 2 with every expert's SwiGLU as swiglu_nvfp4: gate_up and down with
+ * count = experts. Experts, indices as in assay_routed_experts_f32 (only those used, ascending id, re-indexed). */
+int assay_routed_experts_nvfp4(const assay_routed_experts_args *args, const float *x /* [tokens, hidden] */,
+                               const int64_t *indices /* [tokens, top_k], each in [0, experts) */,
+                               const float *weights /* [tokens, top_k] */, const assay_nvfp4_weights *gate_up,
+                               const assay_nvfp4_weights *down, float *y /* [tokens, hidden] */);
+
+/* The global scales of one NVFP4 projection. */
+typedef struct {
+    float weight;                    /* g_w, a multiplier */
+    float input;                     /* g_x, a divisor */
+} assay_nvfp4_globals;
+
+/* The weights of one MLA layer with its five projections in NVFP4: each projection's packed E2M1 codes
+ * [out, in/2] and E4M3 block scale codes [out, ⌈in/16⌉] in place of its float weight (shapes as in
+ * assay_mla_weights), then the projections' global scales. Norms, biases and ω stay as in float. */
+typedef struct {
+    const uint8_t *q_a_codes, *q_a_block_scales;     /* NULL when q_lora_rank is 0 */
+    const float *q_a_bias;                           /* [q_lora_rank] or NULL */
+    const float *q_a_norm;                           /* [q_lora_rank] */
+    const uint8_t *q_b_codes, *q_b_block_scales;     /* q_proj's when q_lora_rank is 0 */
+    const uint8_t *kv_a_codes, *kv_a_block_scales;
+    const float *kv_a_bias;                          /* [r_kv + d_r] or NULL */
+    const float *kv_a_norm;                          /* [r_kv] */
+    const uint8_t *kv_b_codes, *kv_b_block_scales;
+    const uint8_t *o_codes, *o_block_scales;
+    const float *o_bias;                             /* [hidden] or NULL */
+    const double *inv_freq;                          /* [d_r / 2] */
+    assay_nvfp4_globals q_a, q_b, kv_a, kv_b, o;
+} assay_mla_nvfp4_weights;
+
+/* mla_attention_nvfp4 and mla_decode_nvfp4 — as the f32 entry points, each of the five projections an NVFP4 linear
+ * (eq. 13–15). The absorbed decode folds kv_b into the query, so it takes kv_b's input as kv_b would see it: every
+ * cached ĉ (and the new one) quantized per block and widened back, x_q · s_x / g_x, against kv_b's dequantized
+ * weight F(e2m1 · s_w · g_w) (spec/quant.md §11: equal to the expanded form); the cache keeps ĉ unquantized. */
+int assay_mla_attention_nvfp4(const assay_mla_args *args, const assay_mla_nvfp4_weights *weights,
+                              const float *x /* [batch·length, hidden], normed */,
+                              const int64_t *positions /* [batch·length] */,
+                              const int64_t *mask /* [batch·length] 0/1 */,
+                              float *y /* [batch·length, hidden] */, float *latents /* [batch·length, r_kv + d_r] */);
+int assay_mla_decode_nvfp4(const assay_mla_args *args, const assay_mla_nvfp4_weights *weights,
+                           const float *x /* [batch, hidden], normed */, const int64_t *positions /* [batch] */,
+                           const int64_t *mask /* [batch] 0/1 */,
+                           const float *cache /* [batch, cache_capacity, r_kv + d_r] */,
+                           const int64_t *cache_mask /* [batch, cache_capacity] 0/1 */,
+                           const int64_t *cached /* [batch] */,
+                           float *y /* [batch, hidden] */, float *latents /* [batch, r_kv + d_r] */);
 
 #ifdef __cplusplus
 }

@@ -41,22 +41,23 @@ public enum SpecOp: String, Sendable, CaseIterable, Comparable {
         case .mlaAttention:
             OpEntry("spec/attention.md", "eq. 1–8", "MLA prefill with YaRN RoPE and the query temperature",
                     taps: [.kvLatent, .selfAttention], plugin: "assay_mla_attention_f32",
-                    f8e4m3: "assay_mla_attention_f8e4m3")
+                    f8e4m3: "assay_mla_attention_f8e4m3", nvfp4: "assay_mla_attention_nvfp4")
         case .mlaDecode:
             OpEntry("spec/attention.md", "eq. 9–10", "MLA decode: one token per sequence, absorbed over the latent cache",
                     taps: [.kvLatent, .selfAttention], plugin: "assay_mla_decode_f32",
-                    f8e4m3: "assay_mla_decode_f8e4m3")
+                    f8e4m3: "assay_mla_decode_f8e4m3", nvfp4: "assay_mla_decode_nvfp4")
         case .router:
             OpEntry("spec/router.md", "eq. 1–7", "softmax router, group-limited top-k, ties to the lower id",
                     taps: [.routerLogits, .routerWeights, .routerIndices, .routerMargin],
                     plugin: "assay_router_f32")
         case .routedExperts:
             OpEntry("spec/experts.md", "eq. 2", "each chosen expert's SwiGLU, weighted and summed", taps: [.routedExperts],
-                    plugin: "assay_routed_experts_f32", f8e4m3: "assay_routed_experts_f8e4m3")
+                    plugin: "assay_routed_experts_f32", f8e4m3: "assay_routed_experts_f8e4m3",
+                    nvfp4: "assay_routed_experts_nvfp4")
         case .swiglu:
             OpEntry("spec/experts.md", "eq. 1", "one SwiGLU MLP: dense MLP, shared expert, vision feed-forward",
                     taps: [.denseMLP, .sharedExperts, .feedForward], plugin: "assay_swiglu_f32",
-                    bf16: "assay_swiglu_bf16", f8e4m3: "assay_swiglu_f8e4m3", since: 1)
+                    bf16: "assay_swiglu_bf16", f8e4m3: "assay_swiglu_f8e4m3", nvfp4: "assay_swiglu_nvfp4", since: 1)
         case .lmHead:
             OpEntry("spec/decoder.md", "eq. 5", "the output projection", taps: [.lmHead], plugin: "assay_lm_head_f32",
                     bf16: "assay_lm_head_bf16", since: 1)
@@ -91,31 +92,34 @@ public struct OpEntry: Sendable {
     /// The f32 entry point a plugin exports for the op (spec/plugin-abi.md).
     public var pluginEntryPoint: String { pluginEntryPoints[.f32]! }
     /// The entry point of each dtype the ABI defines for the op: f32 for every op; bf16 for the elementwise ops,
-    /// the SwiGLU and the heads; f8e4m3 for the ops whose linears the FP8 checkpoint quantizes (spec/quant.md §3).
+    /// the SwiGLU and the heads; f8e4m3 for the ops whose linears the FP8 checkpoint quantizes (spec/quant.md §3);
+    /// nvfp4 for the same ops (§10).
     public let pluginEntryPoints: [PluginDType: String]
-    /// The plugin ABI version that introduced the f32 entry point (the bf16 and f8e4m3 ones are version 2's).
+    /// The plugin ABI version that introduced the f32 entry point (the bf16, f8e4m3 and nvfp4 ones are version 2's).
     public let pluginABIVersion: UInt32
 
     init(_ page: String, _ equations: String, _ summary: String, taps: [TapKind], plugin: String,
-         bf16: String? = nil, f8e4m3: String? = nil, since: UInt32 = 2) {
+         bf16: String? = nil, f8e4m3: String? = nil, nvfp4: String? = nil, since: UInt32 = 2) {
         (self.page, self.equations, self.summary, self.taps) = (page, equations, summary, taps)
         var points: [PluginDType: String] = [.f32: plugin]
         points[.bf16] = bf16
         points[.f8e4m3] = f8e4m3
+        points[.nvfp4] = nvfp4
         (pluginEntryPoints, pluginABIVersion) = (points, since)
     }
 }
 
 /// The element types of the plugin ABI's entry points, as the bits of `assay_op_info.dtypes` (assay_plugin.h).
 public enum PluginDType: String, Sendable, CaseIterable, Comparable {
-    case f32, bf16, f8e4m3
+    case f32, bf16, f8e4m3, nvfp4
 
-    /// ASSAY_DTYPE_F32, ASSAY_DTYPE_BF16, ASSAY_DTYPE_F8_E4M3.
+    /// ASSAY_DTYPE_F32, ASSAY_DTYPE_BF16, ASSAY_DTYPE_F8_E4M3, ASSAY_DTYPE_NVFP4.
     public var bit: UInt32 {
         switch self {
         case .f32: 1 << 0
         case .bf16: 1 << 1
         case .f8e4m3: 1 << 2
+        case .nvfp4: 1 << 3
         }
     }
 
@@ -125,6 +129,7 @@ public enum PluginDType: String, Sendable, CaseIterable, Comparable {
         case .f32: "ASSAY_DTYPE_F32"
         case .bf16: "ASSAY_DTYPE_BF16"
         case .f8e4m3: "ASSAY_DTYPE_F8_E4M3"
+        case .nvfp4: "ASSAY_DTYPE_NVFP4"
         }
     }
 
