@@ -1,6 +1,7 @@
 // The panel GEMM (Sources/CPanelGEMM) against float64 products and against cblas_sgemm, on shapes that take every
 // edge: a row block or a column panel cut short, one row, one input, one output, k past one chunk (256) with one
-// row block (k taken whole) and with several; and its AVX2 and AVX-512 tiles against each other, bit for bit.
+// row block (k taken whole) and with several; its AVX2 and AVX-512 tiles against each other, and its bf16 panels
+// against its float32 ones, bit for bit.
 
 import CPanelGEMM
 import Testing
@@ -10,6 +11,11 @@ import Testing
     /// A deterministic matrix with entries in [-1, 1).
     func matrix(_ rows: Int, _ cols: Int, seed: Int) -> Matrix {
         Matrix(rows: rows, cols: cols, values: (0..<(rows * cols)).map { Float(($0 * 7919 + seed * 104_729) % 2001 - 1000) / 1000 })
+    }
+
+    /// `m` with every entry cut to a bfloat16 value (the upper half of its bits).
+    func bf16Values(_ m: Matrix) -> Matrix {
+        Matrix(rows: m.rows, cols: m.cols, values: m.values.map { Float(bitPattern: $0.bitPattern & 0xFFFF_0000) })
     }
 
     @Test func runsOnThisMachine() {
@@ -51,10 +57,32 @@ import Testing
             print("PanelGEMMTests: no AVX-512F on this CPU; only the AVX2 tiles ran")
             return
         }
-        let a = matrix(shape.m, shape.k, seed: 3), w = LinearWeight(matrix(shape.n, shape.k, seed: 4))
-        let avx2 = Kernels.linear(a, w, isa: ASSAY_ISA_AVX2), avx512 = Kernels.linear(a, w, isa: ASSAY_ISA_AVX512)
-        let differing = zip(avx2.values, avx512.values).filter { $0.bitPattern != $1.bitPattern }.count
-        #expect(differing == 0, "\(differing) of \(avx2.values.count) outputs differ for \(shape)")
+        let a = matrix(shape.m, shape.k, seed: 3)
+        for w in [LinearWeight(matrix(shape.n, shape.k, seed: 4)), LinearWeight(bf16Values(matrix(shape.n, shape.k, seed: 4)))] {
+            let avx2 = Kernels.linear(a, w, isa: ASSAY_ISA_AVX2), avx512 = Kernels.linear(a, w, isa: ASSAY_ISA_AVX512)
+            let differing = zip(avx2.values, avx512.values).filter { $0.bitPattern != $1.bitPattern }.count
+            #expect(differing == 0, "\(differing) of \(avx2.values.count) outputs differ for \(shape)")
+        }
+    }
+
+    /// Weights that are all bfloat16 values are packed as bf16 and widened in registers: the products, and so the
+    /// bits, are the float32 panels'. A weight with one value that is not bf16 keeps float32 panels.
+    @Test(arguments: shapes)
+    func bf16PanelsGiveTheSameBitsAsFloat32Panels(shape: (m: Int, n: Int, k: Int)) throws {
+        let a = matrix(shape.m, shape.k, seed: 5), w = bf16Values(matrix(shape.n, shape.k, seed: 6))
+        let (halves, floats) = (LinearWeight(w), LinearWeight(w, bf16: false))
+        guard case .packed(.bf16, _, _) = halves, case .packed(.f32, _, _) = floats else {
+            Issue.record("bf16-valued weights were not packed as bf16 (or float32 on request)")
+            return
+        }
+        let (x, y) = (Kernels.linear(a, halves), Kernels.linear(a, floats))
+        #expect(zip(x.values, y.values).allSatisfy { $0.bitPattern == $1.bitPattern }, "\(shape)")
+        var mixed = w
+        mixed.values[mixed.values.count - 1] = 0x1p-20 + 1                    // 1 + 2⁻²⁰: not a bfloat16 value
+        guard case .packed(.f32, _, _) = LinearWeight(mixed) else {
+            Issue.record("a weight that is not all bf16 values was packed as bf16")
+            return
+        }
     }
 
     @Test func blocksAreEvenAndFitTheTile() {

@@ -16,8 +16,15 @@ import Tensor
 enum LinearWeight {
     /// Row-major, for cblas_sgemm.
     case dense(Matrix)
-    /// Panels `[ceil(out/32)][in][32]` for the panel GEMM.
-    case packed(panels: [Float], outputs: Int, inputs: Int)
+    /// Panels `[ceil(out/32)][in][32]` for the panel GEMM: float32 values, or the bfloat16 bits of weights that are
+    /// all bfloat16 values (half the bytes, the same products).
+    case packed(panels: Panels, outputs: Int, inputs: Int)
+
+    /// Panel storage.
+    enum Panels {
+        case f32([Float])
+        case bf16([UInt16])
+    }
 
     /// The panel kernel's best instruction set on this CPU (`ASSAY_ISA_NONE`: none, sgemm instead).
     static let isa = assay_panel_gemm_isa()
@@ -25,17 +32,27 @@ enum LinearWeight {
     /// The panel kernel runs on this CPU (AVX2 and FMA, or AVX-512F).
     static var panelsAvailable: Bool { isa != ASSAY_ISA_NONE }
 
-    /// `w` packed when the panel kernel runs here, as it is otherwise.
-    init(_ w: Matrix) {
+    /// `w` packed when the panel kernel runs here (in bf16 when every weight is a bf16 value and `bf16` allows it),
+    /// as it is otherwise.
+    init(_ w: Matrix, bf16: Bool = true) {
         guard Self.panelsAvailable else { self = .dense(w); return }
-        let count = (w.rows + Int(ASSAY_PANEL_COLUMNS) - 1) / Int(ASSAY_PANEL_COLUMNS)
-        var panels = [Float](repeating: 0, count: count * w.cols * Int(ASSAY_PANEL_COLUMNS))
+        let count = (w.rows + Int(ASSAY_PANEL_COLUMNS) - 1) / Int(ASSAY_PANEL_COLUMNS) * w.cols * Int(ASSAY_PANEL_COLUMNS)
+        if bf16 {
+            var halves = [UInt16](repeating: 0, count: count)
+            let status = w.values.withUnsafeBufferPointer { source in
+                halves.withUnsafeMutableBufferPointer {
+                    assay_pack_bf16(source.baseAddress!, Int64(w.rows), Int64(w.cols), $0.baseAddress!)
+                }
+            }
+            if status == 0 { self = .packed(panels: .bf16(halves), outputs: w.rows, inputs: w.cols); return }
+        }
+        var panels = [Float](repeating: 0, count: count)
         w.values.withUnsafeBufferPointer { source in
             panels.withUnsafeMutableBufferPointer {
                 assay_pack(source.baseAddress!, Int64(w.rows), Int64(w.cols), Int64(ASSAY_PANEL_COLUMNS), $0.baseAddress!)
             }
         }
-        self = .packed(panels: panels, outputs: w.rows, inputs: w.cols)
+        self = .packed(panels: .f32(panels), outputs: w.rows, inputs: w.cols)
     }
 
     /// `W`'s shape [out, in].
@@ -64,7 +81,7 @@ extension Kernels {
     }
 
     /// The panel GEMM, its panels split across `ComputeThreads` (counted in `GEMMMeter`).
-    private static func panelProduct(_ a: Matrix, panels: [Float], outputs: Int, isa: assay_isa) -> Matrix {
+    private static func panelProduct(_ a: Matrix, panels: LinearWeight.Panels, outputs: Int, isa: assay_isa) -> Matrix {
         var c = Matrix(rows: a.rows, cols: outputs)
         guard a.rows > 0, outputs > 0, a.cols > 0 else { return c }
         let start = monotonicSeconds()
@@ -78,19 +95,23 @@ extension Kernels {
             }
         }
         let chunks = min(panelCount, ComputeThreads.count)
-        blocks.withUnsafeBufferPointer { b in
-            panels.withUnsafeBufferPointer { w in
+        func run(_ w: UnsafeRawPointer, _ storage: assay_storage) {
+            blocks.withUnsafeBufferPointer { b in
                 c.values.withUnsafeMutableBufferPointer { y in
                     // Chunks write disjoint column ranges of y.
-                    nonisolated(unsafe) let (bp, wp, yp) = (b.baseAddress!, w.baseAddress!, y.baseAddress!)
+                    nonisolated(unsafe) let (bp, wp, yp) = (b.baseAddress!, w, y.baseAddress!)
                     DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
                         let first = chunk * panelCount / chunks, end = (chunk + 1) * panelCount / chunks
                         let status = assay_panel_gemm(isa, Int64(a.rows), Int64(outputs), Int64(a.cols), bp, Int64(group),
-                                                      wp, Int64(first), Int64(end), yp)
+                                                      wp, storage, Int64(first), Int64(end), yp)
                         precondition(status == 0, "panel GEMM: this CPU does not run the \(isa) kernel")
                     }
                 }
             }
+        }
+        switch panels {
+        case .f32(let values): values.withUnsafeBytes { run($0.baseAddress!, ASSAY_STORAGE_F32) }
+        case .bf16(let halves): halves.withUnsafeBytes { run($0.baseAddress!, ASSAY_STORAGE_BF16) }
         }
         return c
     }

@@ -3,7 +3,9 @@
  * once into panels of 32 output columns. Written for the shapes sgemm serves poorly: the few rows per expert of a
  * MoE layer (16 at 512 tokens) and the one row per sequence of a decode step. Float32 products, float32 sums in
  * k order per output, fused (one FMA per term) — so every instruction set below gives the same bits
- * (spec/experts.md, "Precision" of the BLAS backend in spec/conformance.md §5).
+ * (spec/experts.md, "Precision" of the BLAS backend in spec/conformance.md §5). Panels hold float32 values, or, when
+ * every weight is a bfloat16 value (synthetic and BF16 checkpoints' weights, FP8 and NVFP4 codes), their bfloat16
+ * bits: half the bytes streamed and held, widened in registers to the same float32 values, so the same bits again.
  */
 #ifndef ASSAY_PANEL_GEMM_H
 #define ASSAY_PANEL_GEMM_H
@@ -24,6 +26,12 @@ typedef enum {
     ASSAY_ISA_AVX512 = 2, /* tiles of up to 12 rows × 32 columns (two zmm per row) */
 } assay_isa;
 
+/* How panels store weights. */
+typedef enum {
+    ASSAY_STORAGE_F32 = 0,   /* float32 values */
+    ASSAY_STORAGE_BF16 = 1,  /* bfloat16 bits, each weight a bfloat16 value */
+} assay_storage;
+
 /* The best kernel this CPU runs (AVX-512F; else AVX2 with FMA; else none). */
 assay_isa assay_panel_gemm_isa(void);
 
@@ -38,11 +46,16 @@ int64_t assay_block_rows(assay_isa isa, int64_t m);
  * zero past `rows`. Weights are packed with group 32 (panels), activations with assay_block_rows (blocks). */
 void assay_pack(const float *matrix, int64_t rows, int64_t k, int64_t group, float *packed);
 
+/* assay_pack with group 32 into bfloat16 bits: the upper halves of the float32 values. Returns 0, or -1 when a value
+ * is not a bfloat16 value (its lower half is not zero), leaving `packed` partly written: pack float32 panels then. */
+int assay_pack_bf16(const float *matrix, int64_t rows, int64_t k, uint16_t *packed);
+
 /* y[:, 32·first ..< min(32·end, n)] += x · Wᵀ over those columns, for y [m, n] row-major, from x packed in blocks of
- * `group` rows and W's panels first ..< end. y starts at zero for a plain product; each output's terms are added in
- * k order. Returns 0, or -1 (writing nothing) when this CPU lacks `isa` or `group` exceeds its tile. */
+ * `group` rows and W's panels first ..< end (`storage`: float32 or bf16 panels). y starts at zero for a plain product;
+ * each output's terms are added in k order. Returns 0, or -1 (writing nothing) when this CPU lacks `isa` or `group`
+ * exceeds its tile. */
 int assay_panel_gemm(assay_isa isa, int64_t m, int64_t n, int64_t k, const float *blocks, int64_t group,
-                     const float *panels, int64_t first, int64_t end, float *y);
+                     const void *panels, assay_storage storage, int64_t first, int64_t end, float *y);
 
 #ifdef __cplusplus
 }
