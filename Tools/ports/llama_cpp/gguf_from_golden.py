@@ -54,6 +54,7 @@ FP8_PROFILES = ("fp8-static", "fp8-static-vllm", "hf-fp8-static")
 FP8_LEAVES = ("q_a_proj.weight", "q_b_proj.weight", "q_proj.weight", "kv_a_proj_with_mqa.weight", "kv_b_proj.weight",
               "o_proj.weight", "gate_proj.weight", "up_proj.weight", "down_proj.weight", "experts.gate_up_proj",
               "experts.down_proj")  # spec/quant.md §6: the text decoder's attention and MLP projections
+MLP_TWINS = ((".gate_proj.", ".up_proj."), (".up_proj.", ".gate_proj."))
 
 
 def e4m3(v: np.ndarray) -> np.ndarray:
@@ -71,10 +72,9 @@ def fp8_dequantized(stored: dict) -> dict:
             continue
         if name.endswith((".experts.gate_up_proj", ".experts.down_proj")):
             group = np.abs(w.astype(np.float64)).reshape(w.shape[0], -1).max(axis=1)[:, None, None]  # per expert
-        else:
-            partner = name.replace(".up_proj.", ".gate_proj.") if ".up_proj." in name else \
-                name.replace(".gate_proj.", ".up_proj.")  # gate and up share one scale
-            group = max(np.abs(w).max(), np.abs(stored.get(partner, w)).max())
+        else:  # per tensor, but an MLP's gate_proj and up_proj share one scale
+            twin = next((name.replace(a, b) for a, b in MLP_TWINS if a in name), name)
+            group = max(np.abs(w).max(), np.abs(stored[twin]).max())
         scale = np.where(group > 0, np.float32(group) / np.float32(448), 1.0).astype(np.float64)
         out[name] = (e4m3(w.astype(np.float64) / scale) * scale).astype(np.float32)
     return out
@@ -136,7 +136,8 @@ def tensors(set_dir: Path, c: dict):
     """(GGUF name, float32 array in the checkpoint's row-major shape) for every text tensor."""
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.MISTRAL4, c["num_hidden_layers"])
     heads, nope, dv = c["num_attention_heads"], c["qk_nope_head_dim"], c["v_head_dim"]
-    stored = {name: f32(dtype, shape, raw, name) for name, dtype, shape, raw in read_st(set_dir / "model.safetensors")[0]
+    checkpoint, _ = read_st(set_dir / "model.safetensors")
+    stored = {name: f32(dtype, shape, raw, name) for name, dtype, shape, raw in checkpoint
               if name == "lm_head.weight" or name.startswith("model.language_model.")}  # no vision tower, projector
     if json.loads((set_dir / "manifest.json").read_text())["profile"] in FP8_PROFILES:
         stored = fp8_dequantized(stored)
@@ -173,8 +174,11 @@ def main() -> int:
         w.write_kv_data_to_file()
         w.write_tensors_to_file()
         w.close()
-    except (Refused, OSError, KeyError) as error:
+    except (Refused, OSError) as error:
         print(f"gguf_from_golden.py: {error}", file=sys.stderr)
+        return 1
+    except KeyError as error:
+        print(f"gguf_from_golden.py: {args.set}: config.json or manifest.json has no field {error}", file=sys.stderr)
         return 1
     return 0
 

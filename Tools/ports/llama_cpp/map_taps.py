@@ -62,7 +62,8 @@ def inputs(set_dir: Path, entry: dict) -> dict:
         if name not in found:
             raise Refused(f"{entry['inputs']['file']}: no I64 tensor {name}")
     if "pixel_values" in {name for name, *_ in stored}:
-        raise Refused(f"{entry['inputs']['file']}: case {entry['name']} has images; llama.cpp's text graph cannot run it")
+        raise Refused(f"{entry['inputs']['file']}: case {entry['name']} has images, which llama.cpp's text graph "
+                      "cannot take")
     return found
 
 
