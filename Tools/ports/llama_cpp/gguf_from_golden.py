@@ -33,8 +33,10 @@ from pathlib import Path
 import numpy as np
 import gguf
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "hostile"))
 from kit import read_st  # noqa: E402
+from make_checkpoint import e4m3_codes, e4m3_values  # noqa: E402  E(·): nearest even, saturating at ±448
 
 
 class Refused(Exception):
@@ -57,13 +59,6 @@ FP8_LEAVES = ("q_a_proj.weight", "q_b_proj.weight", "q_proj.weight", "kv_a_proj_
 MLP_TWINS = ((".gate_proj.", ".up_proj."), (".up_proj.", ".gate_proj."))
 
 
-def e4m3(v: np.ndarray) -> np.ndarray:
-    """E(v): round to nearest even into E4M3FN (3 mantissa bits, subnormal step 2^-9), saturating at ±448."""
-    a = np.abs(v)
-    step = np.exp2(np.floor(np.log2(np.maximum(a, 2.0 ** -6))) - 3)
-    return np.sign(v) * np.minimum(np.rint(a / step) * step, 448.0)
-
-
 def fp8_dequantized(stored: dict) -> dict:
     """Each quantized weight as E(W / s_w) · s_w with s_w = F(amax / 448) over its scale group (eq. 9)."""
     out = dict(stored)
@@ -76,7 +71,7 @@ def fp8_dequantized(stored: dict) -> dict:
             twin = next((name.replace(a, b) for a, b in MLP_TWINS if a in name), name)
             group = max(np.abs(w).max(), np.abs(stored[twin]).max())
         scale = np.where(group > 0, np.float32(group) / np.float32(448), 1.0).astype(np.float64)
-        out[name] = (e4m3(w.astype(np.float64) / scale) * scale).astype(np.float32)
+        out[name] = (e4m3_values(e4m3_codes(w.astype(np.float64) / scale)) * scale).astype(np.float32)
     return out
 
 
