@@ -91,6 +91,10 @@ bool read_tokens(const char * path, int & batch, int & seq, std::vector<Token> &
             if (mask == 1) real.push_back({r, c, (llama_token) id, (llama_pos) pos});
         }
     }
+    if (real.empty()) {
+        std::fprintf(stderr, "llama_taps: %s: no token has mask 1\n", path);
+        return false;
+    }
     return true;
 }
 
