@@ -1,6 +1,6 @@
 /* panel_gemm.c — see include/panel_gemm.h.
  *
- * Loop order: k in chunks of KC; within a chunk, each panel (whose KC·32 floats stay in L1) meets every block of rows
+ * Loop order: k in chunks of KC; within a chunk, each panel (whose KC·32 weights stay in L1) meets every block of rows
  * (whose chunks, m·KC floats, stay in L2), so each weight is read from memory once per call. A product of one block
  * (a decode step, an expert with few tokens) takes k whole: its weights are used once, so chunks would buy nothing.
  * A tile loads its outputs from y, adds its chunk's terms one FMA at a time in k order, and stores them back: the
@@ -11,8 +11,8 @@
 
 #include <immintrin.h>
 #include <string.h>
+#include <unistd.h>
 
-#define KC 256 /* k per chunk: a panel's chunk (32 KiB) fits L1 */
 
 /* One tile: y[rows, width] (row stride n) += a[kc][group] (its first `rows` columns) · w[kc][32 (a panel's row)],
  * over the panel's 32 columns (AVX-512) or 16 of them (AVX2). `w` holds float32 values, or bfloat16 bits (uint16_t)
@@ -129,6 +129,16 @@ static const tile_function tiles256[2][7] = {
     {0, tile256_bf16_1, tile256_bf16_2, tile256_bf16_3, tile256_bf16_4, tile256_bf16_5, tile256_bf16_6}};
 #endif
 
+int64_t assay_panel_chunk(assay_storage storage) {
+    static int64_t l1 = 0;
+    if (l1 == 0) {
+        const long reported = sysconf(_SC_LEVEL1_DCACHE_SIZE);
+        l1 = reported >= 16 * 1024 && reported <= 1024 * 1024 ? reported : 32 * 1024;
+    }
+    const int64_t chunk = l1 / (ASSAY_PANEL_COLUMNS * (storage == ASSAY_STORAGE_BF16 ? 2 : 4)) / 16 * 16;
+    return chunk < 64 ? 64 : chunk > 4096 ? 4096 : chunk;
+}
+
 int assay_panel_gemm_supports(assay_isa isa) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
@@ -191,7 +201,7 @@ int assay_panel_gemm(assay_isa isa, int64_t m, int64_t n, int64_t k, const float
     const int bf16 = storage == ASSAY_STORAGE_BF16;
     const int64_t bytes = bf16 ? 2 : 4;
     if (group < 1 || group > tile_rows(isa)) return -1;
-    const int64_t chunk = m <= group ? k : KC;   /* one block reuses no weights: stream each panel whole */
+    const int64_t chunk = m <= group ? k : assay_panel_chunk(storage);   /* one block reuses no weights: whole */
     for (int64_t k0 = 0; k0 < k; k0 += chunk) {
         const int64_t kc = min64(chunk, k - k0);
         for (int64_t p = first; p < end; p++) {

@@ -70,6 +70,7 @@ struct BenchCommand: ParsableCommand {
         let peak = OpenBLAS.sgemmGFLOPs()
         let anchors = MachineAnchors(threads: threads)
         let trace = ShapeTrace(config)
+        let weightBytes = BLASBackend.streamedBytesPerWeight          // the bound's bytes: bf16 panels, or float32
         var seconds = [(key: String, value: Double)]()
         var gemmRates = [(key: String, value: Double)](), work = [String: (flops: Double, bytes: Double)]()
         for n in tokens {
@@ -82,7 +83,7 @@ struct BenchCommand: ParsableCommand {
             if gemm.seconds > 0 { gemmRates.append(("prefill_\(n)", gemm.flops / gemm.seconds / 1e9)) }
             let multiplyAdds = trace.weightMultiplyAdds(layer: layer, span: TokenSpan(tokens: n))
             work["prefill_\(n)"] = (2 * Double(multiplyAdds), trace.weightBytes(layer: layer, span: TokenSpan(tokens: n),
-                                                                                 bytesPerWeight: 4))
+                                                                                 bytesPerWeight: weightBytes))
         }
         if context > 0 {
             let inputs = try ForwardInputs(inputIds: Tensor(shape: [1, 1], repeating: 0),
@@ -96,7 +97,8 @@ struct BenchCommand: ParsableCommand {
             // the query, never run over the cached rows as the expanded prefill runs it.
             let span = TokenSpan(start: context, tokens: 1)
             work["decode"] = (2 * Double(trace.weightMultiplyAdds(layer: layer, span: span, algorithm: .absorbed)),
-                              trace.weightBytes(layer: layer, span: span, bytesPerWeight: 4, algorithm: .absorbed))
+                              trace.weightBytes(layer: layer, span: span, bytesPerWeight: weightBytes,
+                                                algorithm: .absorbed))
         }
         report(seconds: seconds, gemmRates: gemmRates, peak: peak, anchors: anchors,
                work: work, layer: layer, threads: threads)

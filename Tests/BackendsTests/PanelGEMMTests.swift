@@ -85,6 +85,12 @@ import Testing
         }
     }
 
+    /// A chunk of a panel fills L1 (the machine's own size): bf16 chunks are twice as long as float32 ones.
+    @Test func chunksFillTheL1DataCache() {
+        let (f32, bf16) = (assay_panel_chunk(ASSAY_STORAGE_F32), assay_panel_chunk(ASSAY_STORAGE_BF16))
+        #expect(f32 % 16 == 0 && (64...4096).contains(f32) && (bf16 == 2 * f32 || bf16 == 4096))
+    }
+
     @Test func blocksAreEvenAndFitTheTile() {
         #expect(assay_block_rows(ASSAY_ISA_AVX512, 16) == 8)
         #expect(assay_block_rows(ASSAY_ISA_AVX512, 12) == 12)

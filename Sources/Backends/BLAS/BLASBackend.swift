@@ -26,6 +26,10 @@ public struct BLASBackend: Backend {
         return try cache.value(key) { try convert() } as? T ?? convert()
     }
 
+    /// Bytes a weight linear streams per weight of a synthetic or BF16 model: 2 where the panel kernel runs (every
+    /// weight is a bf16 value, so its panels are bf16), 4 where sgemm multiplies float32 weights.
+    public static var streamedBytesPerWeight: Int { LinearWeight.panelsAvailable ? 2 : 4 }
+
     public var name: String { "blas" }
     public var precision: CandidatePrecision { .f32 }
     public var operations: Set<SpecOp> { Set(SpecOp.allCases) }

@@ -32,6 +32,11 @@ typedef enum {
     ASSAY_STORAGE_BF16 = 1,  /* bfloat16 bits, each weight a bfloat16 value */
 } assay_storage;
 
+/* k per chunk when several row blocks share a panel: as many k as fill this CPU's L1 data cache with one panel's
+ * chunk (sysconf's L1d size, 32 KiB when it reports none; 256 for float32 panels on 32 KiB, 512 for bf16), a multiple
+ * of 16 in 64 … 4096. Chunking never changes a result: each output stays one FMA chain in k order. */
+int64_t assay_panel_chunk(assay_storage storage);
+
 /* The best kernel this CPU runs (AVX-512F; else AVX2 with FMA; else none). */
 assay_isa assay_panel_gemm_isa(void);
 
