@@ -37,21 +37,37 @@ public struct GoldenData: Sendable {
         self.store = profile.weights(store)
     }
 
-    /// Verifies the set in `directory` and reads it: its shipped checkpoint, or the synthetic weights of its
-    /// preset and seed when it ships none.
-    public static func load(_ directory: String) throws(GoldenError) -> GoldenData {
-        try load(GoldenVerifier.checked(directory), from: directory)
+    /// Verifies the set in `directory` and reads it with its weights: those it ships, the checkpoint it was made
+    /// from (`checkpoint`, checked against the sha256s the set records), or its config's synthetic weights.
+    public static func load(_ directory: String, checkpoint: String? = nil) throws(GoldenError) -> GoldenData {
+        try load(GoldenVerifier.checked(directory), from: directory, checkpoint: checkpoint)
     }
 
     /// The set `set`, verified already, read from `directory`.
-    static func load(_ set: VerifiedSet, from directory: String) throws(GoldenError) -> GoldenData {
+    static func load(_ set: VerifiedSet, from directory: String, checkpoint: String? = nil) throws(GoldenError)
+        -> GoldenData
+    {
+        let fields = set.fields
+        if checkpoint != nil, fields.checkpoint == nil {
+            throw GoldenError(file: "manifest.json", "the set was made from \(fields.sourceSummary), not a checkpoint: "
+                              + "it takes no --checkpoint")
+        }
         let store: any WeightStore
-        if set.fields.weights != nil {
+        if let (record, shipped) = fields.checkpoint {
+            guard let weights = checkpoint ?? (shipped ? directory : nil) else {
+                throw GoldenError(file: "manifest.json", "the set ships no weights: give --checkpoint DIR, the "
+                                  + "\(record.layout.rawValue) checkpoint it was made from (its sha256s are recorded)")
+            }
+            if checkpoint != nil { try record.check(weights) }
+            do { store = try CheckpointWeightStore(config: set.config, directory: weights, profile: fields.profile) } catch {
+                throw GoldenError(file: error.source, tensor: error.tensor, error.message)
+            }
+        } else if fields.weights != nil {
             do { store = try CheckpointWeightStore(config: set.config, directory: directory) } catch {
                 throw GoldenError(file: error.source, tensor: error.tensor, error.message)
             }
         } else {
-            store = SyntheticWeightStore(config: set.config, seed: set.fields.seed)
+            store = SyntheticWeightStore(config: set.config, seed: fields.seed)
         }
         let (config, profile) = (set.config, set.fields.profile)
         let cases = set.cases.map { $0.data(config) }
