@@ -19,7 +19,10 @@ struct GoldenCommand: ParsableCommand {
             BF16, so the set is also a checkpoint; a checkpoint: its own files) unless --no-weights; a set without \
             a checkpoint's weights is diffed with `assay diff --checkpoint DIR`, which checks the sha256s. The same \
             options write byte-identical files; DIR must not exist (written to a temp sibling and renamed; SIGINT, \
-            SIGTERM or SIGHUP removes the temp sibling before the process ends). Progress goes to standard error.
+            SIGTERM or SIGHUP removes the temp sibling before the process ends). --layers A-B makes a layer-range set: \
+            each text case stores a hidden state (standard normals of its own Philox stream) that layer A takes, \
+            and the taps of layers A…B; verify, diff and conform read it like any set. Progress goes to standard \
+            error.
             """)
 
     @OptionGroup var source: ModelSourceOptions
@@ -49,6 +52,10 @@ struct GoldenCommand: ParsableCommand {
     @Option(help: "Threads to compute with (default: all cores); the output does not depend on it.")
     var threads: Int?
 
+    @Option(help: ArgumentHelp("Only these decoder layers (N or A-B), each text case run from a hidden state of its own "
+                               + "that the set stores (spec/goldens.md §3.2); no images case."))
+    var layers: LayerRange?
+
     @Flag(help: "Ship no weights, even for a small model (a checkpoint is then recorded by its sha256s only).")
     var noWeights = false
 
@@ -73,6 +80,7 @@ struct GoldenCommand: ParsableCommand {
         options.images = images
         options.dtype = dtype.dtype
         options.shipsSmallWeights = !noWeights
+        options.layers = layers?.layers
         try GoldenSet.write(options, to: out, progress: progress.reporter("golden \(source.name)"))
         print("wrote \(out)")
     }

@@ -54,7 +54,8 @@ public enum DiffEngine {
         var timings = [SpecOp: OpTiming]()
         var candidates = [String: TapTable]()
         let trace = ShapeTrace(data.config)
-        progress?.plan(cases: data.cases.count, steps: data.config.text.numHiddenLayers)
+        let layers = data.layers ?? 0...(data.config.text.numHiddenLayers - 1)
+        progress?.plan(cases: data.cases.count, steps: layers.count, first: layers.lowerBound)
         defer { progress?.finish() }
         for (index, golden) in data.cases.enumerated() {
             progress?.begin(case: golden.name, index: index)
@@ -91,7 +92,12 @@ public enum DiffEngine {
         let run = GraphRun(backend: backend, store: data.store, inputs: golden.inputs, recorder: recorder,
                            golden: mode == .chained ? nil : feed, strict: false, profile: data.profile, wanted: wanted)
         run.stepwise = mode == .decode
-        try run.model(images: golden.images)
+        if let layers = data.layers, let hidden = golden.hidden {   // a layer-range set: from the case's hidden state
+            var h = Flow(.real(hidden))
+            for layer in layers { h = try run.decoderLayer(layer, h) }
+        } else {
+            try run.model(images: golden.images)
+        }
         return run
     }
 

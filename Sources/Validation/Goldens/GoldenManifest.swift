@@ -80,13 +80,20 @@ struct GoldenManifest {
 
     var json: JSONValue {
         let configJSON = (try? JSONValue.parse(source.configBytes)) ?? .null
-        return .object([
+        var members: [(key: String, value: JSONValue)] = [
             ("format", .string(GoldenSet.format)),
             ("format_version", .int(GoldenSet.formatVersion)),
-        ] + sourceMembers + [
+        ]
+        members += sourceMembers
+        members += [
             ("seed", .number(String(options.seed))),
             ("profile", .string(options.profile.rawValue)),
             ("tap_dtype", .string(options.dtype.rawValue)),
+        ]
+        if let layers = options.layers {
+            members.append(("layers", .object([("first", .int(layers.lowerBound)), ("last", .int(layers.upperBound))])))
+        }
+        members += [
             ("config", configJSON),
             ("weights", weights.isEmpty ? .null : .object([("config", .string(weights[0])),
                                                           ("safetensors", .string(weights[1]))])),
@@ -96,6 +103,7 @@ struct GoldenManifest {
                          ("inputs", .object([("file", .string(entry.inputFile)), ("tensors", .array(entry.inputs))])),
                          ("taps", .object([("file", .string(entry.tapFile)), ("tensors", .array(entry.taps))]))])
             })),
-        ])
+        ]
+        return .object(members)
     }
 }

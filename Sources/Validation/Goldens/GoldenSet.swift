@@ -24,6 +24,8 @@ public struct GoldenOptions: Sendable {
     public var images = 2
     /// Stored dtype of the real-valued taps: F32 or F64.
     public var dtype: DType = .f32
+    /// Only these decoder layers, from a hidden state each case carries (spec/goldens.md §3.2); nil: the model.
+    public var layers: ClosedRange<Int>?
     /// Ship the weights when the model has at most `GoldenSet.weightsLimit` parameters; false: never (the set
     /// then records a checkpoint's sha256s only).
     public var shipsSmallWeights = true
@@ -45,11 +47,17 @@ public enum GoldenSet {
     public static func write(_ options: GoldenOptions, to path: String, progress: RunProgress? = nil) throws {
         let source = try OpenedSource(options.source, seed: options.seed, profile: options.profile)
         let config = source.config
+        if let layers = options.layers, layers.upperBound >= config.text.numHiddenLayers {
+            throw InputError(field: "layers", "\(layers.lowerBound)-\(layers.upperBound): the model has layers "
+                             + "0-\(config.text.numHiddenLayers - 1)")
+        }
         let cases = try GoldenCase.defaults(config, seed: options.seed, tokens: options.tokens, batch: options.batch,
-                                            positions: options.positions, images: options.images)
+                                            positions: options.positions, images: options.images,
+                                            layers: options.layers != nil)
         let model = MultimodalModel(store: source.store, profile: options.profile)
         let small = TensorInventory(config).entries.reduce(0) { $0 + $1.elementCount } <= weightsLimit
-        progress?.plan(cases: cases.count, steps: config.text.numHiddenLayers)
+        let layers = options.layers ?? 0...(config.text.numHiddenLayers - 1)
+        progress?.plan(cases: cases.count, steps: layers.count, first: layers.lowerBound)
         try AtomicDirectory.create(path) { directory in
             var manifest = GoldenManifest(options: options, source: source)
             if small && options.shipsSmallWeights { try shipWeights(source, options: options, into: directory, &manifest) }
@@ -57,7 +65,11 @@ public enum GoldenSet {
                 progress?.begin(case: golden.name, index: index)
                 let recorder = TapRecorder()
                 recorder.onRecord = progress?.heard
-                try model.forward(golden.inputs, images: golden.images, taps: recorder)
+                if let hidden = golden.hidden {
+                    try model.text.forward(layers: layers, hidden: hidden, inputs: golden.inputs, taps: recorder)
+                } else {
+                    try model.forward(golden.inputs, images: golden.images, taps: recorder)
+                }
                 let inputs = try inputTensors(golden)
                 let taps = try recorder.taps.map { tap throws(SafeTensorsError) in
                     switch tap.value {
@@ -103,13 +115,17 @@ public enum GoldenSet {
     }
 
     /// A case's inputs as stored: I64 ids, positions and mask; F32 pixel values (they are float32 values
-    /// already) and I64 image sizes.
+    /// already) and I64 image sizes; a layer-range case's F32 hidden state `[B, S, H]` (float32 values too).
     static func inputTensors(_ golden: GoldenCase) throws(SafeTensorsError) -> [StoredTensor] {
         var tensors = [
             try StoredTensor(name: "input_ids", encoding: golden.inputs.inputIds, as: .i64),
             try StoredTensor(name: "position_ids", encoding: golden.inputs.positionIds, as: .i64),
             try StoredTensor(name: "attention_mask", encoding: golden.inputs.attentionMask, as: .i64),
         ]
+        if let hidden = golden.hidden {
+            let shape = golden.inputs.inputIds.shape + [hidden.shape[1]]
+            tensors.append(try StoredTensor(name: "hidden_states", encoding: hidden.reshaped(shape), as: .f32))
+        }
         if let images = golden.images {
             tensors.append(try StoredTensor(name: "pixel_values", encoding: images.pixelValues, as: .f32))
             let sizes = images.imageSizes.flatMap { [$0.height, $0.width] }

@@ -61,7 +61,7 @@ public enum GoldenVerifier {
             let inputs = try TapTable(try checkTensors(directory, entry.inputs, profile: nil))
             let taps = try TapTable(try checkTensors(directory, entry.taps, profile: fields.profile))
             tensors += entry.inputs.tensors.count + entry.taps.tensors.count
-            let stored = try StoredCase(entry: entry, golden: taps, inputs: inputs, config: config)
+            let stored = try StoredCase(entry: entry, golden: taps, inputs: inputs, config: config, layers: fields.layers)
             try checkTapEntries(entry.taps, of: stored, tapDType: fields.tapDType)
             cases.append(stored)
         }

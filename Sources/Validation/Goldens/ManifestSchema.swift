@@ -43,6 +43,8 @@ struct ManifestFields {
     let profile: PrecisionProfile
     /// F32 or F64: the dtype of every real-valued tap.
     let tapDType: DType
+    /// A layer-range set's decoder layers (spec/goldens.md §3.2); nil: the whole model.
+    let layers: ClosedRange<Int>?
     /// The shipped checkpoint: its config.json and safetensors file names.
     let weights: (config: String, safetensors: String)?
     /// File name → sha256, in manifest order.
@@ -54,7 +56,7 @@ struct ManifestFields {
 
     /// Reads `manifest`; the first field of the wrong type or range, missing or unknown, is the error.
     init(_ manifest: JSONValue) throws(GoldenError) {
-        let members = try Self.object(manifest, "the manifest", keys: Self.topLevel, optional: ["source"])
+        let members = try Self.object(manifest, "the manifest", keys: Self.topLevel, optional: ["source", "layers"])
         guard members["format"]?.stringValue == GoldenSet.format else {
             throw Self.error("'format' is not \"\(GoldenSet.format)\": not an Assay golden set")
         }
@@ -98,6 +100,7 @@ struct ManifestFields {
             throw Self.error("'tap_dtype' \(Self.quoted(dtypeName)) is not F32 or F64")
         }
         (self.seed, self.profile, self.tapDType) = (seed, profile, tapDType)
+        if let range = members["layers"] { layers = try Self.layers(range, of: config) } else { layers = nil }
         if members["weights"] == .null {
             weights = nil
         } else if checkpoint != nil || configFormat == .mistral {
@@ -166,6 +169,19 @@ struct ManifestFields {
         guard let (record, shipped) = checkpoint else { return "config (\(configFormat.fileName))" }
         return "checkpoint (\(record.layout.rawValue) layout, \(record.files.count) files, "
             + (shipped ? "shipped" : "recorded by sha256") + ")"
+    }
+
+    /// `layers`: `{"first": A, "last": B}`, 0 ≤ A ≤ B < the config's decoder layers.
+    private static func layers(_ value: JSONValue, of config: ModelConfig) throws(GoldenError) -> ClosedRange<Int> {
+        let count = config.text.numHiddenLayers
+        let members = try object(value, "'layers'", keys: ["first", "last"], optional: [])
+        guard let first = members["first"]!.intValue, let last = members["last"]!.intValue, 0 <= first, first <= last,
+              last < count
+        else {
+            throw error("'layers' {\"first\": \(shown(members["first"]!)), \"last\": \(shown(members["last"]!))} is not a "
+                        + "range of the model's decoder layers: integers with 0 ≤ first ≤ last ≤ \(count - 1)")
+        }
+        return first...last
     }
 
     /// `source` (spec/goldens.md §3): `{"kind": "config", "config_format"}` or `{"kind": "checkpoint",
