@@ -77,7 +77,7 @@ struct CheckpointRecord {
     }
 
     private static func sha256(of name: String, in directory: String) throws(GoldenError) -> String {
-        do { return SHA256.hex(try FilePath.readRegularFile(FilePath.join(directory, name))) } catch {
+        do { return try FilePath.sha256(FilePath.join(directory, name)) } catch {
             throw GoldenError(file: name, error.isMissing
                               ? "missing from \(FilePath.lastComponent(directory)) (the set records its sha256)"
                               : error.description)
