@@ -58,6 +58,7 @@ public enum GoldenSet {
         let small = TensorInventory(config).entries.reduce(0) { $0 + $1.elementCount } <= weightsLimit
         let layers = options.layers ?? 0...(config.text.numHiddenLayers - 1)
         progress?.plan(cases: cases.count, steps: layers.count, first: layers.lowerBound)
+        defer { progress?.finish() }
         try AtomicDirectory.create(path) { directory in
             var manifest = GoldenManifest(options: options, source: source)
             if small && options.shipsSmallWeights { try shipWeights(source, options: options, into: directory, &manifest) }
@@ -84,7 +85,6 @@ public enum GoldenSet {
                 manifest.cases.append(.init(golden: golden, inputFile: inputFile, inputs: inputs, tapFile: tapFile,
                                             taps: taps, recorder: recorder))
             }
-            progress?.finish()
             for file in manifest.files {
                 let bytes: [UInt8]
                 do { bytes = try FilePath.readRegularFile(FilePath.join(directory, file)) } catch {

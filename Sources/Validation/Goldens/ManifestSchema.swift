@@ -184,7 +184,7 @@ struct ManifestFields {
         return first...last
     }
 
-    /// `source` (spec/goldens.md §3): `{"kind": "config", "config_format"}` or `{"kind": "checkpoint",
+    /// `source` (spec/goldens.md §3.1): `{"kind": "config", "config_format"}` or `{"kind": "checkpoint",
     /// "config_format", "layout", "shipped", "files"}`, the files plain names with sha256s, the config's among them.
     private static func source(_ value: JSONValue) throws(GoldenError) -> (ConfigFormat, (CheckpointRecord, Bool)?) {
         guard value.objectValue != nil else { throw error("'source' must be an object, found \(value.kindName)") }
