@@ -10,7 +10,8 @@ struct GoldenCommand: ParsableCommand {
         commandName: "golden",
         abstract: "Write a golden set from a preset, a config or a checkpoint: inputs, every tap, manifest.json with sha256s.",
         discussion: """
-            Cases (spec/goldens.md §2): start (positions 0…), long (262,144…) and far (1,000,000…), each BATCH \
+            Cases (spec/goldens.md §2): start (positions 0…), step (across the query temperature's first step), \
+            long (262,144…) and far (1,000,000…), each BATCH \
             sequences of TOKENS text ids with row 1 left-padded by 2; --positions START replaces them by one case. \
             A model with a vision tower adds an images case (--images, default 2). The model: --preset, --config \
             FILE (any valid config.json or params.json, synthetic weights from --seed) or --checkpoint DIR (either \
@@ -40,7 +41,7 @@ struct GoldenCommand: ParsableCommand {
     @Option(help: "Sequences per text case.")
     var batch = 2
 
-    @Option(help: "One text case starting at this position instead of the default three.")
+    @Option(help: "One text case starting at this position instead of the default four.")
     var positions: Int?
 
     @Option(help: "Images in the images case (0: no images case).")

@@ -13,7 +13,7 @@ struct ModelSourceOptions: ParsableArguments {
                                + "dimensions (spec/config.md)."))
     var configFile: String?
 
-    @Option(help: "The seed of the synthetic weights (spec/rng.md).")
+    @Option(help: "The seed of the synthetic weights (spec/rng.md); `golden` draws its inputs from it too.")
     var seed: UInt64 = 0
 
     @Option(help: """
