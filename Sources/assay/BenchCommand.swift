@@ -49,6 +49,8 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    @OptionGroup var progress: ProgressOptions
+
     func validate() throws {
         _ = try Preset.named(preset)
         guard tokens.allSatisfy({ $0 > 0 }), !tokens.isEmpty else { throw ValidationError("--tokens must be at least 1") }
@@ -73,11 +75,16 @@ struct BenchCommand: ParsableCommand {
         let weightBytes = BLASBackend.streamedBytesPerWeight          // the bound's bytes: bf16 panels, or float32
         var seconds = [(key: String, value: Double)]()
         var gemmRates = [(key: String, value: Double)](), work = [String: (flops: Double, bytes: Double)]()
-        for n in tokens {
+        let reporter = progress.reporter("bench \(backend)")   // a warm-up and the timed runs per figure
+        reporter.plan(cases: tokens.count + (context > 0 ? 1 : 0), steps: repeats + 1, noun: "run")
+        defer { reporter.finish() }
+        for (index, n) in tokens.enumerated() {
+            reporter.begin(case: "prefill \(n)", index: index)
             let inputs = try ForwardInputs(inputIds: Tensor(shape: [1, n], repeating: 0), config: text)
             let hidden = Self.hidden(rows: n, width: text.hiddenSize)
-            let time = try median { try DiffEngine.decoderLayer(chosen, index: layer, hidden: hidden, inputs: inputs,
-                                                                store: store) }
+            let time = try median(reporter) {
+                try DiffEngine.decoderLayer(chosen, index: layer, hidden: hidden, inputs: inputs, store: store)
+            }
             seconds.append(("prefill_\(n)", time))
             let gemm = GEMMMeter.take()
             if gemm.seconds > 0 { gemmRates.append(("prefill_\(n)", gemm.flops / gemm.seconds / 1e9)) }
@@ -89,7 +96,8 @@ struct BenchCommand: ParsableCommand {
             let inputs = try ForwardInputs(inputIds: Tensor(shape: [1, 1], repeating: 0),
                                            positionIds: Tensor(shape: [1, 1], scalars: [context]), config: text)
             let caches = [Self.cache(rows: context, config: text)]
-            let time = try median { try DiffEngine.decoderLayer(chosen, index: layer, hidden: Self.hidden(rows: 1, width: text.hiddenSize),
+            reporter.begin(case: "decode", index: tokens.count)
+            let time = try median(reporter) { try DiffEngine.decoderLayer(chosen, index: layer, hidden: Self.hidden(rows: 1, width: text.hiddenSize),
                                                                 inputs: inputs, store: store, caches: caches) }
             seconds.append(("decode", time))
             _ = GEMMMeter.take()
@@ -104,15 +112,18 @@ struct BenchCommand: ParsableCommand {
                work: work, layer: layer, threads: threads)
     }
 
-    /// The median seconds of `repeats` runs of `body`, after one warm-up run (the GEMM meter counts the timed runs).
-    private func median(_ body: () throws -> Tensor<Double>) throws -> Double {
+    /// The median seconds of `repeats` runs of `body`, after one warm-up run (the GEMM meter counts the timed runs);
+    /// `progress` hears each run end.
+    private func median(_ progress: RunProgress, _ body: () throws -> Tensor<Double>) throws -> Double {
         _ = try body()
+        progress.done(step: 0)
         _ = GEMMMeter.take()
         var samples = [Double]()
-        for _ in 0..<repeats {
+        for run in 1...repeats {
             let start = monotonicSeconds()
             _ = try body()
             samples.append(monotonicSeconds() - start)
+            progress.done(step: run)
         }
         return samples.sorted()[samples.count / 2]
     }

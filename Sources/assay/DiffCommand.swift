@@ -25,6 +25,10 @@ struct DiffCommand: ParsableCommand {
     @Option(help: "The golden set directory.")
     var goldens: String
 
+    @Option(help: ArgumentHelp("The checkpoint a set made by `golden --checkpoint` was made from, when the set ships "
+                               + "no weights; its files are checked against the sha256s the set records."))
+    var checkpoint: String?
+
     @Option(help: "isolated, chained or decode.")
     var mode: DiffMode = .isolated
 
@@ -48,6 +52,8 @@ struct DiffCommand: ParsableCommand {
     @Flag(help: "Print each op's µs per call, GFLOP/s and GB/s before the verdicts (also in --report).")
     var timings = false
 
+    @OptionGroup var progress: ProgressOptions
+
     @Flag(help: ArgumentHelp("At each case's first failing tap, name the catalogued porting mistake that reproduces "
                              + "the backend (spec/conformance.md §8)."))
     var diagnose = false
@@ -66,7 +72,7 @@ struct DiffCommand: ParsableCommand {
     }
 
     func run() throws {
-        let data = try GoldenData.load(goldens)
+        let data = try GoldenData.load(goldens, checkpoint: checkpoint)
         // The weights and their FP8 scales come from the set, so a profile may change roundings, not quantization.
         if let profile, !profile.quantizesLike(data.profile) {
             throw ValidationError("--profile \(profile.rawValue) quantizes differently from the set's profile "
@@ -77,7 +83,8 @@ struct DiffCommand: ParsableCommand {
                                               pluginDType: plugins.dtype)
         let chosen: any Backend = conv == .fft ? FFTConvolutionBackend(own) : own
         let tolerances = try Tolerances(chosen.precision, backend: chosen.name)
-        let result = try DiffEngine.run(chosen, on: data, mode: mode, tolerances: tolerances, filter: taps?.regex)
+        let result = try DiffEngine.run(chosen, on: data, mode: mode, tolerances: tolerances, filter: taps?.regex,
+                                        progress: progress.reporter("diff \(chosen.name) \(mode.rawValue)"))
         if result.verdicts.isEmpty { throw ValidationError("--taps '\(taps?.text ?? "")' matches no tap of \(goldens)") }
         if let report {
             let text = report.hasSuffix(".html") ? result.html

@@ -74,6 +74,8 @@ struct ForwardCommand: ParsableCommand {
                                + "captured from; its position_ids and attention_mask (image_sizes) when --input lacks them."))
     var replayInputs: String?
 
+    @OptionGroup var progress: ProgressOptions
+
     func validate() throws {
         guard (input == nil) != (prompt == nil) else { throw ValidationError("give exactly one of --input, --prompt") }
         guard layers == nil || visionLayers == nil else { throw ValidationError("give --layers or --vision-layers, not both") }
@@ -89,8 +91,13 @@ struct ForwardCommand: ParsableCommand {
     func run() throws {
         let filter = taps?.regex
         let store = try source.store(profile: profile)
+        let reporter = progress.reporter("forward \(source.name)"), text = layers?.layers
+        reporter.plan(cases: 1, steps: text?.count ?? store.config.text.numHiddenLayers, first: text?.lowerBound ?? 0)
+        reporter.begin(case: "", index: 0)
+        defer { reporter.finish() }
         if let range = layers ?? visionLayers, let input {
             let recorder = TapRecorder(filter: filter)
+            recorder.onRecord = reporter.heard
             let context = try LayerReplay(store: store, profile: profile, algorithm: attention, hiddenName: hidden)
                 .run(range, vision: visionLayers != nil, input: input, replayInputs: replayInputs, taps: recorder)
             return try write(recorder, context: context)
@@ -98,6 +105,7 @@ struct ForwardCommand: ParsableCommand {
         let (inputs, images) = try input.map { path in try ForwardInputs.read(path: path, config: store.config) }
             ?? promptInputs(config: store.config)
         let recorder = TapRecorder(filter: filter)
+        recorder.onRecord = reporter.heard
         do {
             try MultimodalModel(store: store, profile: profile, algorithm: attention)
                 .forward(inputs, images: images, taps: recorder)

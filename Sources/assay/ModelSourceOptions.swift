@@ -1,14 +1,19 @@
-// Where a command's weights come from: a preset's synthetic weights (seed) or a Hugging Face checkpoint.
+// Where a command's weights come from: a preset's or a config file's synthetic weights (seed), or a checkpoint.
 
 import ArgumentParser
 import MistralSmall4
 import Tensor
+import Validation
 
 struct ModelSourceOptions: ParsableArguments {
     @Option(help: "A preset with synthetic weights: \(ParamsCommand.presetNames).")
     var preset: String?
 
-    @Option(help: "The seed of the synthetic weights (spec/rng.md).")
+    @Option(name: .customLong("config"), help: ArgumentHelp("A config file with synthetic weights: a config.json or params.json of any valid "
+                               + "dimensions (spec/config.md)."))
+    var configFile: String?
+
+    @Option(help: "The seed of the synthetic weights (spec/rng.md); `golden` draws its inputs from it too.")
     var seed: UInt64 = 0
 
     @Option(help: """
@@ -20,25 +25,31 @@ struct ModelSourceOptions: ParsableArguments {
     var checkpoint: String?
 
     func validate() throws {
-        guard (preset == nil) != (checkpoint == nil) else {
-            throw ValidationError("give exactly one of --preset, --checkpoint")
-        }
+        guard [preset, configFile, checkpoint].compactMap({ $0 }).count == 1 else { throw Self.oneSource }
         if let preset { _ = try Preset.named(preset) }
     }
 
-    /// The config the options name: the preset's, or the checkpoint's config.json (or params.json).
+    private static let oneSource = ValidationError("give exactly one of --preset, --config, --checkpoint")
+
+    /// The options as a golden set's source.
+    var goldenSource: GoldenSource {
+        get throws {
+            if let checkpoint { return .checkpoint(directory: checkpoint) }
+            if let configFile { return .config(path: configFile) }
+            return .preset(try Preset.named(preset ?? ""))
+        }
+    }
+
+    /// The source in a few words, for progress lines: the preset's name, or the file or directory's last component.
+    var name: String { preset ?? FilePath.lastComponent(checkpoint ?? configFile ?? "") }
+
+    /// The config the options name: the preset's, the config file's, or the checkpoint's config.json (or params.json).
     func config() throws -> ModelConfig {
         if let directory = checkpoint {
-            // ModelConfig.load also takes a config file; --checkpoint is the checkpoint's directory.
-            guard FilePath.isDirectory(directory) else {
-                throw SafeTensorsError(file: directory, FilePath.exists(directory)
-                                       ? "not a directory (--checkpoint takes the checkpoint's directory)" : "does not exist")
-            }
-            return try ModelConfig.load(path: directory)
+            return try ModelConfig.load(directory, directory: true, option: GoldenSource.checkpointOption)
         }
-        guard let name = preset, let preset = Preset(rawValue: name) else {
-            throw ValidationError("give exactly one of --preset, --checkpoint")
-        }
+        if let file = configFile { return try ModelConfig.load(file, directory: false, option: GoldenSource.configOption) }
+        guard let name = preset, let preset = Preset(rawValue: name) else { throw Self.oneSource }
         return try preset.load()
     }
 
@@ -47,9 +58,7 @@ struct ModelSourceOptions: ParsableArguments {
     func store(profile: PrecisionProfile = .exact) throws -> any WeightStore {
         let config = try config()
         if let directory = checkpoint {
-            let (convention, expertScale) = profile.fp8Scheme ?? (.huggingFace, .perExpert)
-            return try CheckpointWeightStore(config: config, directory: directory, convention: convention,
-                                             expertActivationScale: expertScale)
+            return try CheckpointWeightStore(config: config, directory: directory, profile: profile)
         }
         return SyntheticWeightStore(config: config, seed: seed)
     }

@@ -1,5 +1,6 @@
 // SHA-256 against FIPS 180-4's examples and hashlib (digests printed by Python's hashlib.sha256).
 
+import Foundation
 import Testing
 import Tensor
 
@@ -18,5 +19,19 @@ import Tensor
     @Test func multiBlockMessage() {
         let message = (0..<5).flatMap { _ in (0..<256).map(UInt8.init) }
         #expect(SHA256.hex(message) == "d414b085826eb06778483ba35564dc849e643359f69ed9747878ba6e54985bed")
+    }
+
+    /// Pieces of any size give the digest of the whole; a file is hashed in 1 MiB reads (1 MiB + 77 bytes here,
+    /// digest from hashlib).
+    @Test func streamAndFile() throws {
+        let message = (0..<(1 << 20 + 77)).map { UInt8($0 % 251) }
+        let expected = "d465cc37a2b7b1dad366d994d009cdea91d84319ff534c2760eebd49cc663faf"
+        var stream = SHA256.Stream()
+        for piece in [0..<1, 1..<64, 64..<1000, 1000..<message.count] { stream.update(message[piece]) }
+        #expect(SHA256.hex(digest: stream.finish()) == expected)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("assay-sha-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data(message).write(to: URL(fileURLWithPath: path))
+        #expect(try FilePath.sha256(path) == expected)
     }
 }

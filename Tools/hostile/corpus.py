@@ -7,7 +7,7 @@ import math
 import os
 import struct
 
-from kit import edit_text, forge_set, pack_f32, read_st, replace_tensor, write_st
+from kit import edit_text, forge_set, pack_f32, read_st, replace_tensor, sha, write_st
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = os.path.join(REPO, "goldens", "tiny")
@@ -164,6 +164,82 @@ manifest_case("shape-huge", "Error: manifest.json: tensor 'input_ids': shape [99
               "be an integer ≥ 0", text=(r'"shape": \[\s*2,', '"shape": [99999999999999999999,'))
 manifest_case("shape-string", "Error: manifest.json: tensor 'input_ids': shape must be an array of extents",
               edit=lambda m: m["cases"][0]["inputs"]["tensors"][0].update(shape="2x8"))
+# ---- a set's source (issue 25): a config or a checkpoint instead of a preset --------------------------------------
+def from_checkpoint(m, **changes):
+    """goldens/tiny restated as made from its own shipped checkpoint (a true statement), then `changes` to `source`."""
+    m.update(preset=None, weights=None, source=dict(kind="checkpoint", config_format="hugging-face",
+                                                     layout="hugging-face", shipped=True,
+                                                     files={n: m["files"][n] for n in ("config.json", "model.safetensors")}))
+    m["source"].update(changes)
+    m["source"] = {k: v for k, v in m["source"].items() if v is not None}
+
+
+def from_config(m, **changes):
+    """goldens/tiny restated as made from its config file (`source` kind config), then `changes` to `source`."""
+    m.update(preset=None, source=dict(kind="config", config_format="hugging-face", **changes))
+
+
+# The restatement is true, so verify accepts it and diff runs the shipped checkpoint.
+case("source-checkpoint-restated", exit_code=0, stdout_has="OK — checkpoint (hugging-face layout, 2 files, shipped)")(
+    lambda d: forge_set(TINY, os.path.join(d, "set"), manifest=from_checkpoint) or set_command("verify"))
+manifest_case("source-with-preset", PREFIX + "'source' belongs to sets made from a config or a checkpoint ('preset' is "
+              "null there)", edit=lambda m: m.update(source=dict(kind="config", config_format="hugging-face")))
+manifest_case("source-missing", PREFIX + "'preset' is null and there is no 'source': say what the set was made from",
+              edit=lambda m: m.update(preset=None))
+manifest_case("source-number", PREFIX + "'source' must be an object, found a number",
+              edit=lambda m: m.update(preset=None, source=5))
+manifest_case("source-kind-unknown", PREFIX + "'source.kind' must be \"config\" or \"checkpoint\", found 'magic'",
+              edit=lambda m: from_checkpoint(m, kind="magic"))
+manifest_case("source-unknown-field", PREFIX + "'source' has an unknown field 'trust_me' (spec/goldens.md §3)",
+              edit=lambda m: from_config(m, trust_me=True))
+manifest_case("source-config-format-unknown", PREFIX + "'source.config_format' 'yaml' is not hugging-face or mistral",
+              edit=lambda m: from_checkpoint(m, config_format="yaml"))
+manifest_case("source-layout-missing", PREFIX + "'source' has no field 'layout'", edit=lambda m: from_checkpoint(m, layout=None))
+manifest_case("source-layout-unknown", PREFIX + "'source.layout' 'gguf' is not hugging-face or mistral",
+              edit=lambda m: from_checkpoint(m, layout="gguf"))
+manifest_case("source-shipped-string", PREFIX + "'source.shipped' must be true or false, found 'yes'",
+              edit=lambda m: from_checkpoint(m, shipped="yes"))
+manifest_case("source-files-empty", PREFIX + "'source.files' must be a non-empty object of file name → sha256, found an "
+              "object", edit=lambda m: from_checkpoint(m, files={}))
+manifest_case("source-file-outside", PREFIX + "'source.files': '../config.json' is not a plain file name in the set (no "
+              "directory, no '..')", edit=lambda m: from_checkpoint(m, files={"../config.json": "0" * 64}))
+manifest_case("source-file-sha256", PREFIX + "'source.files.config.json': 'XYZ' is not a sha256 (64 lowercase hex digits)",
+              edit=lambda m: from_checkpoint(m, files={"config.json": "XYZ"}))
+manifest_case("source-files-without-config", PREFIX + "'source.files' lacks params.json, the checkpoint's config "
+              "(config_format mistral)", edit=lambda m: from_checkpoint(m, config_format="mistral"))
+manifest_case("source-checkpoint-with-weights", PREFIX + "'weights' must be null in a set made from a checkpoint (its own "
+              "files ship, named in 'source.files')",
+              edit=lambda m: (from_checkpoint(m), m.update(weights=dict(config="config.json", safetensors="model.safetensors"))))
+manifest_case("source-shipped-sha256-differs", PREFIX + "'files.config.json' differs from 'source.files.config.json': a "
+              "shipped checkpoint file is the one the source records",
+              edit=lambda m: from_checkpoint(m, files={"config.json": "0" * 64, "model.safetensors": m["files"]["model.safetensors"]}))
+manifest_case("source-unshipped-file-listed", PREFIX + "'files' lists 'config.json', which no case and no weights use",
+              edit=lambda m: from_checkpoint(m, shipped=False))
+manifest_case("source-config-invalid", PREFIX + "'config' is not a valid config.json: text_config.num_experts_per_tok (9) "
+              "must not exceed text_config.n_routed_experts (8)",
+              edit=lambda m: (from_config(m), m["config"]["text_config"].update(num_experts_per_tok=9)))
+
+
+@case("source-shipped-config-another", message="Error: config.json: differs from the manifest's 'config': the shipped "
+      "weights are another model's")
+def _(d):
+    """The shipped config.json describes another model than the manifest's config (checksums rewritten)."""
+    def edit(m):
+        path = os.path.join(d, "set", "config.json")
+        text = open(path).read()
+        open(path, "w").write(text.replace('"rms_norm_eps": 0.001', '"rms_norm_eps": 0.002'))
+        from_config(m)
+        m["files"]["config.json"] = sha(open(path, "rb").read())
+    forge_set(TINY, os.path.join(d, "set"), manifest=edit)
+    return set_command("verify")
+
+
+@case("diff-checkpoint-for-a-preset-set", message="Error: manifest.json: the set was made from preset tiny, not a "
+      "checkpoint: it takes no --checkpoint")
+def _(d):
+    return ["diff", "--backend", "reference", "--goldens", TINY, "--checkpoint", TINY]
+
+
 tap_case("name-with-newline", "Error: manifest.json: tensor 'fake\\n136 taps compared, 0 failed': not a tap of this "
          "model (spec/taps.md)", lambda ts: replace_tensor(ts, LM_HEAD, rename="fake\n136 taps compared, 0 failed"),
          command="conform")
@@ -252,6 +328,20 @@ inputs_case("input-i32-in-set", "Error: start.inputs.safetensors: tensor 'input_
 inputs_case("input-extra-tensor", "Error: start.inputs.safetensors: tensor 'token_type_ids': not an input of a case "
             "(input_ids, position_ids, attention_mask, pixel_values, image_sizes)",
             lambda ts: ts + [("token_type_ids", "I64", [2, 8], bytes(128))])
+
+inputs_case("input-hidden-states-in-a-whole-model-set", "Error: start.inputs.safetensors: tensor 'hidden_states': not an "
+            "input of a case (input_ids, position_ids, attention_mask, pixel_values, image_sizes)",
+            lambda ts: ts + [("hidden_states", "F32", [2, 8, 64], bytes(4096))])
+
+# ---- a layer-range set's `layers` (issue 25, spec/goldens.md §3.2) -------------------------------------------------
+manifest_case("layers-past-the-model", PREFIX + "'layers' {\"first\": 1, \"last\": 5} is not a range of the model's "
+              "decoder layers: integers with 0 ≤ first ≤ last ≤ 2", edit=lambda m: m.update(layers=dict(first=1, last=5)))
+manifest_case("layers-reversed", PREFIX + "'layers' {\"first\": 2, \"last\": 1} is not a range of the model's decoder "
+              "layers: integers with 0 ≤ first ≤ last ≤ 2", edit=lambda m: m.update(layers=dict(first=2, last=1)))
+manifest_case("layers-unknown-field", PREFIX + "'layers' has an unknown field 'step' (spec/goldens.md §3)",
+              edit=lambda m: m.update(layers=dict(first=0, last=1, step=1)))
+manifest_case("layers-on-a-whole-model-set", "Error: start.inputs.safetensors: tensor 'hidden_states': missing: a "
+              "layer-range set's case starts from it", edit=lambda m: m.update(layers=dict(first=0, last=2)))
 
 
 # ---- a port's dumps against goldens/tiny ---------------------------------------------------------------------------

@@ -99,8 +99,15 @@ def replace_tensor(tensors, name, *, rename=None, dtype=None, shape=None, raw=No
     return out
 
 
+# Commands that report progress on standard error (a line per layer into a pipe): run with --quiet, so standard
+# error holds only what the corpus judges.
+PROGRESS_COMMANDS = {"golden", "forward", "diff", "bench"}
+
+
 def run(assay, args, cwd, timeout=120):
     """(exit code or -signal, stdout, stderr, timed out)."""
+    if args and args[0] in PROGRESS_COMMANDS:
+        args = args[:1] + ["--quiet"] + args[1:]
     try:
         done = subprocess.run([assay] + args, cwd=cwd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired as expired:

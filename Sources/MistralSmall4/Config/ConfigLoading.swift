@@ -29,6 +29,17 @@ extension ModelConfig {
         return try decode(bytes, fileName: name)
     }
 
+    /// The config of a source named on a command line: the checkpoint directory `path` (`directory`; its
+    /// config.json, else params.json) or the config file `path`. A path of the other kind, or none, is the error,
+    /// naming the path and what `option` takes.
+    public static func load(_ path: String, directory: Bool, option: String) throws(ConfigError) -> ModelConfig {
+        guard directory ? FilePath.isDirectory(path) : FilePath.isRegularFile(path) else {
+            let kind = directory ? "a directory" : "a regular file"
+            throw ConfigError(file: path, message: FilePath.exists(path) ? "not \(kind) (\(option))" : "does not exist")
+        }
+        return try load(path: path)
+    }
+
     /// Decodes and validates config text. `fileName` starts every error message and picks the format when it ends
     /// in `config.json` or `params.json`.
     public static func decode(_ bytes: some Collection<UInt8>, fileName: String) throws(ConfigError) -> ModelConfig {

@@ -97,7 +97,7 @@ public enum TapKind: String, Sendable, CaseIterable {
     public var toleranceClass: ToleranceClass { row.toleranceClass }
 
     /// Whether decoder layer `layer` of `text` records this kind (MoE taps in MoE layers, the dense MLP elsewhere).
-    func occurs(inLayer layer: Int, _ text: TextConfig) -> Bool {
+    public func occurs(inLayer layer: Int, _ text: TextConfig) -> Bool {
         switch self {
         case .routerLogits, .routerWeights, .routerIndices, .routerMargin, .routedExperts, .sharedExperts, .moe:
             text.isMoELayer(layer)

@@ -23,6 +23,8 @@ public final class TapRecorder: @unchecked Sendable {
     /// Recorded taps, in production order.
     public private(set) var recorded: [(tap: Tap, value: TapValue)] = []
     private let accepts: (String) -> Bool
+    /// Hears every tap the run produces, kept or not, in production order (a progress report).
+    public var onRecord: ((Tap) -> Void)?
 
     /// Records every tap whose name `filter` matches anywhere (all taps when nil).
     public init(filter: Regex<AnyRegexOutput>? = nil) {
@@ -38,6 +40,7 @@ public final class TapRecorder: @unchecked Sendable {
     public var taps: [(name: String, value: TapValue)] { recorded.map { ($0.tap.name, $0.value) } }
 
     public func record(_ tap: Tap, _ value: @autoclosure () -> TapValue) {
+        onRecord?(tap)
         if accepts(tap.name) { recorded.append((tap, value())) }
     }
 

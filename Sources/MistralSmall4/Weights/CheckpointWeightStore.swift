@@ -96,6 +96,13 @@ public final class CheckpointWeightStore: WeightStore {
         self.sources = sources
     }
 
+    /// Opens `directory` with the FP8 activation convention and expert scale of `profile` (transformers' when the
+    /// profile does not quantize): how a run in `profile` multiplies an FP8 checkpoint's linears (spec/quant.md §6).
+    public convenience init(config: ModelConfig, directory: String, profile: PrecisionProfile) throws(WeightError) {
+        let (convention, expertScale) = profile.fp8Scheme ?? (.huggingFace, .perExpert)
+        try self.init(config: config, directory: directory, convention: convention, expertActivationScale: expertScale)
+    }
+
     /// Whether any weight is stored in FP8 or NVFP4 (then the checkpoint's own scales are run, spec/quant.md §6).
     public var holdsQuantized: Bool { sources.values.contains { $0.holdsQuantized } }
 

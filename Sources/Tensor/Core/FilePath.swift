@@ -74,16 +74,29 @@ public enum FilePath {
     /// The whole regular file at `path` (see `openRegularFile`). For small files (configs, manifests, images);
     /// tensors are mmapped.
     public static func readRegularFile(_ path: String) throws(FileError) -> [UInt8] {
+        var bytes: [UInt8] = []
+        try readChunks(path) { bytes += $0 }
+        return bytes
+    }
+
+    /// The sha256 of the regular file at `path` as 64 hex digits, read 1 MiB at a time (a checkpoint's shards).
+    public static func sha256(_ path: String) throws(FileError) -> String {
+        var stream = SHA256.Stream()
+        try readChunks(path) { stream.update($0) }
+        return SHA256.hex(digest: stream.finish())
+    }
+
+    /// The regular file at `path` (see `openRegularFile`) handed to `body` in order, a chunk at a time.
+    private static func readChunks(_ path: String, _ body: (ArraySlice<UInt8>) -> Void) throws(FileError) {
         let descriptor = try openRegularFile(path)
         defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR { continue }
             guard count >= 0 else { throw FileError.system("cannot read") }
-            if count == 0 { return bytes }
-            bytes += chunk[..<count]
+            if count == 0 { return }
+            body(chunk[..<count])
         }
     }
 

@@ -1,5 +1,6 @@
 // SHA-256 (FIPS 180-4), for the checksums of golden sets: the same bytes give the same hex digest as Python's
-// hashlib.sha256(...).hexdigest(). Plain Swift, no dependency; speed is secondary (goldens are small).
+// hashlib.sha256(...).hexdigest(). Plain Swift, no dependency; speed is secondary (goldens are small; a checkpoint's
+// shards are hashed as a stream, FilePath.sha256).
 
 /// The SHA-256 digest of a byte sequence.
 public enum SHA256 {
@@ -17,36 +18,68 @@ public enum SHA256 {
 
     /// The 32-byte digest of `bytes`.
     public static func digest(_ bytes: some Collection<UInt8>) -> [UInt8] {
-        var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
-        var message = Array(bytes)
-        let bitLength = UInt64(message.count) * 8
-        message.append(0x80)
-        while message.count % 64 != 56 { message.append(0) }
-        for shift in stride(from: 56, through: 0, by: -8) { message.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
-        var w = [UInt32](repeating: 0, count: 64)
-        for block in stride(from: 0, to: message.count, by: 64) {
+        var stream = Stream()
+        stream.update(bytes)
+        return stream.finish()
+    }
+
+    /// SHA-256 over bytes that arrive in pieces, so a checkpoint shard read a chunk at a time never sits in memory
+    /// whole: `update` with each piece in order, then `finish`.
+    public struct Stream {
+        private var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+                                   0x5be0cd19]
+        /// Bytes not yet compressed: fewer than 64 between calls.
+        private var pending: [UInt8] = []
+        private var length: UInt64 = 0
+        private var w = [UInt32](repeating: 0, count: 64)
+
+        public init() {}
+
+        public mutating func update(_ bytes: some Collection<UInt8>) {
+            length += UInt64(bytes.count)
+            pending += bytes
+            let whole = pending.count / 64 * 64
+            for block in stride(from: 0, to: whole, by: 64) { compress(at: block) }
+            pending.removeFirst(whole)
+        }
+
+        /// The digest of everything given to `update`: the message padded with 0x80, zeros and its bit length.
+        public mutating func finish() -> [UInt8] {
+            let bitLength = length * 8
+            pending.append(0x80)
+            while pending.count % 64 != 56 { pending.append(0) }
+            for shift in stride(from: 56, through: 0, by: -8) { pending.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
+            for block in stride(from: 0, to: pending.count, by: 64) { compress(at: block) }
+            pending = []
+            return h.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> UInt32(24 - 8 * $0)) } }
+        }
+
+        /// One 64-byte block of `pending`, from `block`, into the state.
+        private mutating func compress(at block: Int) {
             for t in 0..<16 {
-                w[t] = (0..<4).reduce(0) { $0 << 8 | UInt32(message[block + 4 * t + $1]) }
+                w[t] = (0..<4).reduce(0) { $0 << 8 | UInt32(pending[block + 4 * t + $1]) }
             }
             for t in 16..<64 {
-                let s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3)
-                let s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10)
+                let s0 = SHA256.rotr(w[t - 15], 7) ^ SHA256.rotr(w[t - 15], 18) ^ (w[t - 15] >> 3)
+                let s1 = SHA256.rotr(w[t - 2], 17) ^ SHA256.rotr(w[t - 2], 19) ^ (w[t - 2] >> 10)
                 w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
             }
             var (a, b, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
             for t in 0..<64 {
-                let t1 = hh &+ (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) &+ ((e & f) ^ (~e & g)) &+ k[t] &+ w[t]
-                let t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) &+ ((a & b) ^ (a & c) ^ (b & c))
+                let t1 = hh &+ (SHA256.rotr(e, 6) ^ SHA256.rotr(e, 11) ^ SHA256.rotr(e, 25)) &+ ((e & f) ^ (~e & g)) &+ SHA256.k[t] &+ w[t]
+                let t2 = (SHA256.rotr(a, 2) ^ SHA256.rotr(a, 13) ^ SHA256.rotr(a, 22)) &+ ((a & b) ^ (a & c) ^ (b & c))
                 (hh, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
             }
             for (i, v) in [a, b, c, d, e, f, g, hh].enumerated() { h[i] = h[i] &+ v }
         }
-        return h.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> UInt32(24 - 8 * $0)) } }
     }
 
     /// The digest as 64 lowercase hex digits.
-    public static func hex(_ bytes: some Collection<UInt8>) -> String {
-        digest(bytes).map { byte in
+    public static func hex(_ bytes: some Collection<UInt8>) -> String { hex(digest: digest(bytes)) }
+
+    /// A digest as lowercase hex digits.
+    public static func hex(digest: [UInt8]) -> String {
+        digest.map { byte in
             let digits = Array("0123456789abcdef")
             return String([digits[Int(byte >> 4)], digits[Int(byte & 15)]])
         }.joined()

@@ -133,18 +133,22 @@ struct StoredCase {
     /// The case's inputs, checked against the config.
     let forward: ForwardInputs
     let images: VisionInputs?
+    /// A layer-range set's case: the hidden state `[B·S, H]` its first layer takes.
+    let hidden: Tensor<Double>?
     /// Per token row (batch-major): true where attention_mask is 1.
     let valid: [Bool]
 
     /// The case `entry` of a set's manifest, its `golden` taps and `inputs` read from its files, a set of
-    /// `config`'s model. Each tap must be one of the model's (spec/taps.md), and its tolerance class the tap
-    /// table's: the spec decides a tap's limits, never a file.
-    init(entry: ManifestFields.CaseEntry, golden: TapTable, inputs: TapTable, config: ModelConfig) throws(GoldenError) {
+    /// `config`'s model (of its decoder layers `layers` alone, spec/goldens.md §3.2). Each tap must be one of the
+    /// model's (spec/taps.md), and its tolerance class the tap table's: the spec decides a tap's limits, never a file.
+    init(entry: ManifestFields.CaseEntry, golden: TapTable, inputs: TapTable, config: ModelConfig,
+         layers: ClosedRange<Int>? = nil) throws(GoldenError) {
         name = entry.name
         tapFile = entry.taps.file
         (self.golden, self.inputs) = (golden, inputs)
-        try Self.checkInputs(entry.inputs)
+        try Self.checkInputs(entry.inputs, layers: layers != nil)
         (forward, images) = try Self.read(inputs, config)
+        hidden = layers == nil ? nil : try Self.hiddenState(inputs, forward, config.text)
         valid = forward.attentionMask.scalars.map { $0 == 1 }
         let model = ModelPaths.taps(config)
         var taps = [Tap]()
@@ -160,16 +164,24 @@ struct StoredCase {
             taps.append(tap)
         }
         self.taps = taps
-        try checkShapes(config)
+        try checkShapes(config, layers: layers)
     }
 
     /// Every tap the case's inputs make is in the set, with the shape the model gives it on those inputs; so every
     /// later comparison indexes what it expects (a router tap of the wrong width, a zero-sized or 0-d tap, a tap
     /// the case cannot have are errors naming it).
-    private func checkShapes(_ config: ModelConfig) throws(GoldenError) {
-        let expected: [String: [Int]]
+    private func checkShapes(_ config: ModelConfig, layers: ClosedRange<Int>?) throws(GoldenError) {
+        var expected: [String: [Int]]
         do { expected = try ModelPaths.tapShapes(config, inputs: forward, images: images) } catch {
             throw GoldenError(file: inputs.source, "the case's inputs do not run through the model: \(error)")
+        }
+        if let layers {   // a layer-range set: the taps of those decoder layers, no other
+            let paths = ModelPaths(config)
+            let kept = Set(layers.flatMap { layer in
+                TapKind.allCases.filter { $0.row.scope == .textLayer && $0.occurs(inLayer: layer, config.text) }
+                    .map { paths.tap($0, layer: layer).name }
+            })
+            expected = expected.filter { kept.contains($0.key) }
         }
         for tap in taps {
             guard let shape = expected[tap.name] else {
@@ -203,14 +215,15 @@ struct StoredCase {
     }
 
     /// The inputs a golden set stores (spec/goldens.md §3): ids, positions and mask I64; pixel values F32 and image
-    /// sizes I64, both or neither; nothing else.
-    static func checkInputs(_ listed: ManifestFields.FileEntry) throws(GoldenError) {
-        let dtypes: [String: DType] = ["input_ids": .i64, "position_ids": .i64, "attention_mask": .i64,
+    /// sizes I64, both or neither; a layer-range set's F32 hidden_states, in its cases alone; nothing else.
+    static func checkInputs(_ listed: ManifestFields.FileEntry, layers: Bool) throws(GoldenError) {
+        var dtypes: [String: DType] = ["input_ids": .i64, "position_ids": .i64, "attention_mask": .i64,
                                        "pixel_values": .f32, "image_sizes": .i64]
+        if layers { dtypes["hidden_states"] = .f32 }
+        let known = "input_ids, position_ids, attention_mask, " + (layers ? "hidden_states" : "pixel_values, image_sizes")
         for entry in listed.tensors {
-            guard let wanted = dtypes[entry.name] else {
-                throw GoldenError(file: listed.file, tensor: entry.name, "not an input of a case (input_ids, "
-                                  + "position_ids, attention_mask, pixel_values, image_sizes)")
+            guard let wanted = dtypes[entry.name], !(layers && ["pixel_values", "image_sizes"].contains(entry.name)) else {
+                throw GoldenError(file: listed.file, tensor: entry.name, "not an input of a case (\(known))")
             }
             guard entry.dtype == wanted else {
                 throw GoldenError(file: listed.file, tensor: entry.name, "dtype \(entry.dtype.rawValue); a golden set "
@@ -218,9 +231,34 @@ struct StoredCase {
             }
         }
         let names = Set(listed.tensors.map(\.name))
+        if layers, !names.contains("hidden_states") {
+            throw GoldenError(file: listed.file, tensor: "hidden_states", "missing: a layer-range set's case starts from it")
+        }
         if names.contains("pixel_values") != names.contains("image_sizes") {
             throw GoldenError(file: listed.file, tensor: names.contains("pixel_values") ? "image_sizes" : "pixel_values",
                               "missing: pixel_values and image_sizes come together")
+        }
+    }
+
+    /// A layer-range case's hidden_states `[B, S, H]` (B, S of its ids), as `[B·S, H]`.
+    static func hiddenState(_ inputs: TapTable, _ forward: ForwardInputs, _ config: TextConfig) throws(GoldenError)
+        -> Tensor<Double>
+    {
+        let shape = [forward.batch, forward.length, config.hiddenSize]
+        do {
+            let hidden = try inputs.real("hidden_states")
+            guard hidden.shape == shape else {
+                throw GoldenError(file: inputs.source, tensor: "hidden_states", "shape \(Shape.describe(hidden.shape)); "
+                                  + "the case's ids and the config make it \(Shape.describe(shape))")
+            }
+            if let bad = hidden.scalars.firstIndex(where: { !$0.isFinite }) {
+                throw GoldenError(file: inputs.source, tensor: "hidden_states", "element \(bad) is \(hidden.scalars[bad])")
+            }
+            return hidden.reshaped([shape[0] * shape[1], shape[2]])
+        } catch let error as GoldenError {
+            throw error
+        } catch {
+            throw GoldenError(file: inputs.source, tensor: "hidden_states", "\(error)")
         }
     }
 

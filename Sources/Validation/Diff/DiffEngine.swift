@@ -38,10 +38,11 @@ public struct DiffResult: Sendable {
 
 public enum DiffEngine {
     /// Runs `backend` over every case of `data` in `mode` and compares the taps whose names `filter` matches (all
-    /// when nil) and, with `kinds`, only taps of those kinds. Throws for what prevents a comparison (a backend error
-    /// other than a missing op, a bad shape).
+    /// when nil) and, with `kinds`, only taps of those kinds; `progress` hears each case and layer. Throws for what
+    /// prevents a comparison (a backend error other than a missing op, a bad shape).
     public static func run(_ backend: any Backend, on data: GoldenData, mode: DiffMode, tolerances: Tolerances,
-                           filter: Regex<AnyRegexOutput>? = nil, kinds: Set<TapKind>? = nil) throws -> DiffResult {
+                           filter: Regex<AnyRegexOutput>? = nil, kinds: Set<TapKind>? = nil,
+                           progress: RunProgress? = nil) throws -> DiffResult {
         let model = kinds == nil ? [:] : ModelPaths.taps(data.config)   // tap kinds by name, for `kinds` alone
         let wanted = { (name: String) -> Bool in
             let matches = filter.map { name.contains($0) } ?? true
@@ -53,8 +54,13 @@ public enum DiffEngine {
         var timings = [SpecOp: OpTiming]()
         var candidates = [String: TapTable]()
         let trace = ShapeTrace(data.config)
-        for golden in data.cases {
+        let layers = data.layers ?? 0...(data.config.text.numHiddenLayers - 1)
+        progress?.plan(cases: data.cases.count, steps: layers.count, first: layers.lowerBound)
+        defer { progress?.finish() }
+        for (index, golden) in data.cases.enumerated() {
+            progress?.begin(case: golden.name, index: index)
             let recorder = TapRecorder()
+            recorder.onRecord = progress?.heard
             let run = try Self.graphRun(backend, data: data, case: golden, mode: mode, recorder: recorder, wanted: wanted)
             ops.merge(run.ops) { a, _ in a }
             OpTiming.add(run, trace: trace, images: golden.images, to: &timings)
@@ -86,7 +92,12 @@ public enum DiffEngine {
         let run = GraphRun(backend: backend, store: data.store, inputs: golden.inputs, recorder: recorder,
                            golden: mode == .chained ? nil : feed, strict: false, profile: data.profile, wanted: wanted)
         run.stepwise = mode == .decode
-        try run.model(images: golden.images)
+        if let layers = data.layers, let hidden = golden.hidden {   // a layer-range set: from the case's hidden state
+            var h = Flow(.real(hidden))
+            for layer in layers { h = try run.decoderLayer(layer, h) }
+        } else {
+            try run.model(images: golden.images)
+        }
         return run
     }
 

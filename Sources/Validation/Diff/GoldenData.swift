@@ -9,12 +9,15 @@ public struct GoldenCaseData: Sendable {
     public let name: String
     public let inputs: ForwardInputs
     public let images: VisionInputs?
+    /// A layer-range set's case: the hidden state `[B·S, H]` its first layer takes.
+    public let hidden: Tensor<Double>?
     public let taps: [Tap]
     public let golden: TapTable
 
-    public init(name: String, inputs: ForwardInputs, images: VisionInputs?, taps: [Tap],
+    public init(name: String, inputs: ForwardInputs, images: VisionInputs?, hidden: Tensor<Double>? = nil, taps: [Tap],
                 golden: TapTable) {
-        (self.name, self.inputs, self.images, self.taps, self.golden) = (name, inputs, images, taps, golden)
+        (self.name, self.inputs, self.images, self.hidden, self.taps, self.golden) = (name, inputs, images, hidden, taps,
+                                                                                      golden)
     }
 
     /// Per token row (batch-major): true where the attention mask is 1.
@@ -28,34 +31,52 @@ public struct GoldenData: Sendable {
     /// The weights the goldens were made with (as the profile holds them).
     public let store: any WeightStore
     public let cases: [GoldenCaseData]
+    /// A layer-range set's decoder layers (spec/goldens.md §3.2); nil: the whole model.
+    public let layers: ClosedRange<Int>?
     /// Where it came from, for the report (a directory, or `selftest`).
     public let origin: String
 
     public init(config: ModelConfig, profile: PrecisionProfile, store: any WeightStore, cases: [GoldenCaseData],
-                origin: String) {
-        (self.config, self.profile, self.cases, self.origin) = (config, profile, cases, origin)
+                layers: ClosedRange<Int>? = nil, origin: String) {
+        (self.config, self.profile, self.cases, self.layers, self.origin) = (config, profile, cases, layers, origin)
         self.store = profile.weights(store)
     }
 
-    /// Verifies the set in `directory` and reads it: its shipped checkpoint, or the synthetic weights of its
-    /// preset and seed when it ships none.
-    public static func load(_ directory: String) throws(GoldenError) -> GoldenData {
-        try load(GoldenVerifier.checked(directory), from: directory)
+    /// Verifies the set in `directory` and reads it with its weights: those it ships, the checkpoint it was made
+    /// from (`checkpoint`, checked against the sha256s the set records), or its config's synthetic weights.
+    public static func load(_ directory: String, checkpoint: String? = nil) throws(GoldenError) -> GoldenData {
+        try load(GoldenVerifier.checked(directory), from: directory, checkpoint: checkpoint)
     }
 
     /// The set `set`, verified already, read from `directory`.
-    static func load(_ set: VerifiedSet, from directory: String) throws(GoldenError) -> GoldenData {
+    static func load(_ set: VerifiedSet, from directory: String, checkpoint: String? = nil) throws(GoldenError)
+        -> GoldenData
+    {
+        let fields = set.fields
+        if checkpoint != nil, fields.checkpoint == nil {
+            throw GoldenError(file: "manifest.json", "the set was made from \(fields.sourceSummary), not a checkpoint: "
+                              + "it takes no --checkpoint")
+        }
         let store: any WeightStore
-        if set.fields.weights != nil {
+        if let (record, shipped) = fields.checkpoint {
+            guard let weights = checkpoint ?? (shipped ? directory : nil) else {
+                throw GoldenError(file: "manifest.json", "the set ships no weights: give --checkpoint DIR, the "
+                                  + "\(record.layout.rawValue) checkpoint it was made from (its sha256s are recorded)")
+            }
+            if checkpoint != nil { try record.check(weights) }
+            do { store = try CheckpointWeightStore(config: set.config, directory: weights, profile: fields.profile) } catch {
+                throw GoldenError(file: error.source, tensor: error.tensor, error.message)
+            }
+        } else if fields.weights != nil {
             do { store = try CheckpointWeightStore(config: set.config, directory: directory) } catch {
                 throw GoldenError(file: error.source, tensor: error.tensor, error.message)
             }
         } else {
-            store = SyntheticWeightStore(config: set.config, seed: set.fields.seed)
+            store = SyntheticWeightStore(config: set.config, seed: fields.seed)
         }
         let (config, profile) = (set.config, set.fields.profile)
         let cases = set.cases.map { $0.data(config) }
-        return GoldenData(config: config, profile: profile, store: store, cases: cases,
+        return GoldenData(config: config, profile: profile, store: store, cases: cases, layers: fields.layers,
                           origin: FilePath.lastComponent(directory))
     }
 }
@@ -63,6 +84,6 @@ public struct GoldenData: Sendable {
 extension StoredCase {
     /// The case as a diff runs it.
     func data(_ config: ModelConfig) -> GoldenCaseData {
-        GoldenCaseData(name: name, inputs: forward, images: images, taps: taps, golden: golden)
+        GoldenCaseData(name: name, inputs: forward, images: images, hidden: hidden, taps: taps, golden: golden)
     }
 }

@@ -11,6 +11,8 @@ public struct GoldenCase: Sendable {
     public let summary: String
     public let inputs: ForwardInputs
     public let images: VisionInputs?
+    /// A layer-range set's case: the hidden state `[B·S, H]` its first layer takes (the ids are then inert).
+    public var hidden: Tensor<Double>? = nil
 
     /// The first position of the long-context cases: past 2^18, where YaRN's interpolated frequencies and
     /// τ(p) > 1 both act; and near the end of the 1,048,576 positions.
@@ -27,17 +29,19 @@ public struct GoldenCase: Sendable {
     /// The default cases: `start` (positions 0…), `step` (across τ's first step, stepStart…), `long` (262,144…),
     /// `far` (1,000,000…), each `batch` rows of `tokens` text ids, row 1 left-padded by 2 tokens; with `images` > 0
     /// and a vision tower, an `images` case (one sequence, positions 0…). `positions` replaces the four text cases
-    /// by one starting there.
+    /// by one starting there. With `layers` (a layer-range set, spec/goldens.md §3.2) each text case also gets a
+    /// hidden state for its first layer, and there is no images case.
     public static func defaults(_ config: ModelConfig, seed: UInt64, tokens: Int, batch: Int, positions: Int?,
-                                images: Int) throws -> [GoldenCase] {
+                                images: Int, layers: Bool = false) throws -> [GoldenCase] {
         let starts = positions.map { [("positions", $0)] }
             ?? [("start", 0), ("step", stepStart(config.text, tokens: tokens)), ("long", longStart), ("far", farStart)]
         var cases = try starts.map { name, start in
             GoldenCase(name: name, summary: "\(batch) × \(tokens) text tokens at positions \(start)…",
                        inputs: try text(config.text, seed: seed, case: name, tokens: tokens, batch: batch, start: start),
-                       images: nil)
+                       images: nil,
+                       hidden: layers ? hiddenState(config.text, seed: seed, case: name, rows: batch * tokens) : nil)
         }
-        if images > 0, let multimodal = config.multimodal {
+        if images > 0, !layers, let multimodal = config.multimodal {
             cases.append(try imageCase(config, multimodal, seed: seed, tokens: tokens, count: images))
         }
         return cases
@@ -55,6 +59,13 @@ public struct GoldenCase: Sendable {
         return try ForwardInputs(inputIds: Tensor(shape: [batch, tokens], scalars: ids),
                                  positionIds: Tensor(shape: [batch, tokens], scalars: positions),
                                  attentionMask: Tensor(shape: [batch, tokens], scalars: mask), config: config)
+    }
+
+    /// `rows` hidden states `[rows, H]`: the standard normals of the Philox stream `golden.<case>.hidden_states`,
+    /// rounded to float32 (the stored dtype, so the stored input is what the reference ran on).
+    static func hiddenState(_ config: TextConfig, seed: UInt64, case name: String, rows: Int) -> Tensor<Double> {
+        let values = TensorStream(seed: seed, name: "golden.\(name).hidden_states").normals(0..<(rows * config.hiddenSize))
+        return Tensor(shape: [rows, config.hiddenSize], scalars: values.map { Double(Float($0)) })
     }
 
     /// `count` ids uniform in 14 ..< vocab from the Philox stream `stream` (one 32-bit word per id).

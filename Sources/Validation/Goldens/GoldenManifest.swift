@@ -4,19 +4,21 @@
 import MistralSmall4
 import Tensor
 
-/// The manifest being written: options, config, files with their checksums, and every case's tensors.
+/// The manifest being written: options, source and config, files with their checksums, and every case's tensors.
 struct GoldenManifest {
     let options: GoldenOptions
-    let config: ModelConfig
-    /// The checkpoint files of the weights, when the set ships them.
+    let source: OpenedSource
+    /// The synthetic checkpoint's files (config.json, model.safetensors), when the set ships them.
     var weights: [String] = []
+    /// Whether the source checkpoint's own files are in the set.
+    var shipsCheckpoint = false
     var cases: [CaseEntry] = []
     /// sha256 of every file, by name.
     var checksums: [String: String] = [:]
 
-    init(options: GoldenOptions, config: ModelConfig) {
+    init(options: GoldenOptions, source: OpenedSource) {
         self.options = options
-        self.config = config
+        self.source = source
     }
 
     /// One case: its inputs and taps files and what is in them.
@@ -51,7 +53,10 @@ struct GoldenManifest {
     }
 
     /// Every file of the set but the manifest, in write order.
-    var files: [String] { weights + cases.flatMap { [$0.inputFile, $0.tapFile] } }
+    var files: [String] {
+        weights + (shipsCheckpoint ? source.checkpoint?.files.map(\.name) ?? [] : [])
+            + cases.flatMap { [$0.inputFile, $0.tapFile] }
+    }
 
     /// name, dtype, shape, sha256 of the tensor's bytes, then `extra`.
     static func describe(_ tensor: StoredTensor, extra: [(key: String, value: JSONValue)]) -> JSONValue {
@@ -60,15 +65,35 @@ struct GoldenManifest {
                 + extra)
     }
 
+    /// `preset` names a preset; otherwise it is null and `source` follows: the config's format and, for a
+    /// checkpoint, its layout, whether its files ship, and each file's sha256.
+    var sourceMembers: [(key: String, value: JSONValue)] {
+        if case .preset(let preset) = options.source { return [("preset", .string(preset.rawValue))] }
+        var members: [(key: String, value: JSONValue)] = [("config_format", .string(source.format.rawValue))]
+        if let checkpoint = source.checkpoint {
+            members += [("layout", .string(checkpoint.layout.rawValue)), ("shipped", .bool(shipsCheckpoint)),
+                        ("files", .object(checkpoint.files.map { ($0.name, .string($0.sha256)) }))]
+        }
+        return [("preset", .null), ("source", .object([("kind", .string(source.checkpoint == nil ? "config" : "checkpoint"))]
+                                                      + members))]
+    }
+
     var json: JSONValue {
-        let configJSON = (try? JSONValue.parse(options.preset.bytes)) ?? .null
-        return .object([
+        let configJSON = (try? JSONValue.parse(source.configBytes)) ?? .null
+        var members: [(key: String, value: JSONValue)] = [
             ("format", .string(GoldenSet.format)),
             ("format_version", .int(GoldenSet.formatVersion)),
-            ("preset", .string(options.preset.rawValue)),
+        ]
+        members += sourceMembers
+        members += [
             ("seed", .number(String(options.seed))),
             ("profile", .string(options.profile.rawValue)),
             ("tap_dtype", .string(options.dtype.rawValue)),
+        ]
+        if let layers = options.layers {
+            members.append(("layers", .object([("first", .int(layers.lowerBound)), ("last", .int(layers.upperBound))])))
+        }
+        members += [
             ("config", configJSON),
             ("weights", weights.isEmpty ? .null : .object([("config", .string(weights[0])),
                                                           ("safetensors", .string(weights[1]))])),
@@ -78,6 +103,7 @@ struct GoldenManifest {
                          ("inputs", .object([("file", .string(entry.inputFile)), ("tensors", .array(entry.inputs))])),
                          ("taps", .object([("file", .string(entry.tapFile)), ("tensors", .array(entry.taps))]))])
             })),
-        ])
+        ]
+        return .object(members)
     }
 }

@@ -24,7 +24,8 @@ public struct GoldenError: Error, CustomStringConvertible, Equatable, Sendable {
 
 /// What a verified set holds.
 public struct GoldenSummary: Sendable, Equatable {
-    public let preset: Preset
+    /// What the set was made from: `preset tiny`, `config (config.json)`, `checkpoint (… layout, N files, …)`.
+    public let source: String
     public let cases: [String]
     public let tensors: Int
     public let files: Int
@@ -54,14 +55,13 @@ public enum GoldenVerifier {
         let manifest = try readManifest(directory)
         let fields = try ManifestFields(manifest)
         try checkFileList(fields)
-        let config: ModelConfig
-        do { config = try fields.preset.load() } catch { throw GoldenError(file: "manifest.json", error.description) }
+        let config = fields.config
         var tensors = 0, cases = [StoredCase]()
         for entry in fields.cases {
             let inputs = try TapTable(try checkTensors(directory, entry.inputs, profile: nil))
             let taps = try TapTable(try checkTensors(directory, entry.taps, profile: fields.profile))
             tensors += entry.inputs.tensors.count + entry.taps.tensors.count
-            let stored = try StoredCase(entry: entry, golden: taps, inputs: inputs, config: config)
+            let stored = try StoredCase(entry: entry, golden: taps, inputs: inputs, config: config, layers: fields.layers)
             try checkTapEntries(entry.taps, of: stored, tapDType: fields.tapDType)
             cases.append(stored)
         }
@@ -74,7 +74,8 @@ public enum GoldenVerifier {
                 throw GoldenError(file: file, "sha256 \(SHA256.hex(bytes)) differs from the manifest's \(checksum)")
             }
         }
-        let summary = GoldenSummary(preset: fields.preset, cases: fields.cases.map(\.name), tensors: tensors,
+        try checkShippedConfig(directory, fields, manifest: manifest)
+        let summary = GoldenSummary(source: fields.sourceSummary, cases: fields.cases.map(\.name), tensors: tensors,
                                     files: fields.files.count, manifest: manifest)
         return VerifiedSet(summary: summary, fields: fields, config: config, cases: cases)
     }
@@ -95,6 +96,21 @@ public enum GoldenVerifier {
         }
         if let unused = listed.first(where: { !used.contains($0) }) {
             throw GoldenError(file: "manifest.json", "'files' lists '\(unused)', which no case and no weights use")
+        }
+    }
+
+    /// A shipped config file (the weights' config.json, a shipped checkpoint's config) holds the manifest's
+    /// `config`: the weights a diff loads belong to the model the set describes.
+    private static func checkShippedConfig(_ directory: String, _ fields: ManifestFields, manifest: JSONValue)
+        throws(GoldenError)
+    {
+        guard let file = fields.shippedConfigFile else { return }
+        let shipped: JSONValue
+        do { shipped = try JSONValue.parse(try FilePath.readRegularFile(FilePath.join(directory, file))) } catch {
+            throw GoldenError(file: file, "\(error)")
+        }
+        guard shipped == manifest["config"] else {
+            throw GoldenError(file: file, "differs from the manifest's 'config': the shipped weights are another model's")
         }
     }
 

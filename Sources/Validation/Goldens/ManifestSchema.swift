@@ -32,11 +32,19 @@ struct ManifestFields {
         let taps: FileEntry
     }
 
-    let preset: Preset
+    /// The preset the set was made from; nil for a config or a checkpoint (`source`).
+    let preset: Preset?
+    /// The config, re-derived: the preset's, or the manifest's `config` decoded in `configFormat`.
+    let config: ModelConfig
+    let configFormat: ConfigFormat
+    /// A checkpoint source: its record, and whether its files ship in the set.
+    let checkpoint: (record: CheckpointRecord, shipped: Bool)?
     let seed: UInt64
     let profile: PrecisionProfile
     /// F32 or F64: the dtype of every real-valued tap.
     let tapDType: DType
+    /// A layer-range set's decoder layers (spec/goldens.md §3.2); nil: the whole model.
+    let layers: ClosedRange<Int>?
     /// The shipped checkpoint: its config.json and safetensors file names.
     let weights: (config: String, safetensors: String)?
     /// File name → sha256, in manifest order.
@@ -48,7 +56,7 @@ struct ManifestFields {
 
     /// Reads `manifest`; the first field of the wrong type or range, missing or unknown, is the error.
     init(_ manifest: JSONValue) throws(GoldenError) {
-        let members = try Self.object(manifest, "the manifest", keys: Self.topLevel, optional: [])
+        let members = try Self.object(manifest, "the manifest", keys: Self.topLevel, optional: ["source", "layers"])
         guard members["format"]?.stringValue == GoldenSet.format else {
             throw Self.error("'format' is not \"\(GoldenSet.format)\": not an Assay golden set")
         }
@@ -56,14 +64,27 @@ struct ManifestFields {
             throw Self.error("format_version \(Self.shown(members["format_version"]!)); this assay reads version "
                              + "\(GoldenSet.formatVersion)")
         }
-        let presetName = try Self.string(members["preset"]!, "preset")
-        guard let preset = Preset(rawValue: presetName) else {
-            throw Self.error("'preset' \(Self.quoted(presetName)) is not one of this assay's presets: "
-                             + Preset.allCases.map(\.rawValue).joined(separator: ", "))
-        }
-        guard let config = try? JSONValue.parse(preset.bytes), members["config"] == config else {
-            throw Self.error("'config' differs from this assay's preset \(presetName): the set was made from another "
-                             + "config; regenerate it")
+        if members["preset"] == .null {
+            guard let source = members["source"] else {
+                throw Self.error("'preset' is null and there is no 'source': say what the set was made from")
+            }
+            (configFormat, checkpoint) = try Self.source(source)
+            (preset, config) = (nil, try configFormat.decode(members["config"]!))
+        } else {
+            let presetName = try Self.string(members["preset"]!, "preset")
+            guard let preset = Preset(rawValue: presetName) else {
+                throw Self.error("'preset' \(Self.quoted(presetName)) is not one of this assay's presets: "
+                                 + Preset.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            guard let config = try? JSONValue.parse(preset.bytes), members["config"] == config else {
+                throw Self.error("'config' differs from this assay's preset \(presetName): the set was made from another "
+                                 + "config; regenerate it")
+            }
+            guard members["source"] == nil else {
+                throw Self.error("'source' belongs to sets made from a config or a checkpoint ('preset' is null there)")
+            }
+            do { self.config = try preset.load() } catch { throw Self.error(error.description) }
+            (self.preset, configFormat, checkpoint) = (preset, .huggingFace, nil)
         }
         guard case .number(let seedText) = members["seed"]!, let seed = UInt64(seedText) else {
             throw Self.error("'seed' must be an integer in 0…\(UInt64.max), written in digits; found "
@@ -78,9 +99,14 @@ struct ManifestFields {
         guard let tapDType = DType(rawValue: dtypeName), [.f32, .f64].contains(tapDType) else {
             throw Self.error("'tap_dtype' \(Self.quoted(dtypeName)) is not F32 or F64")
         }
-        (self.preset, self.seed, self.profile, self.tapDType) = (preset, seed, profile, tapDType)
+        (self.seed, self.profile, self.tapDType) = (seed, profile, tapDType)
+        if let range = members["layers"] { layers = try Self.layers(range, of: config) } else { layers = nil }
         if members["weights"] == .null {
             weights = nil
+        } else if checkpoint != nil || configFormat == .mistral {
+            throw Self.error("'weights' must be null in a set made from " + (checkpoint != nil
+                ? "a checkpoint (its own files ship, named in 'source.files')"
+                : "a params.json (synthetic weights ship as a Hugging Face checkpoint, which needs a config.json)"))
         } else {
             let shipped = try Self.object(members["weights"]!, "'weights' (null or an object)", keys: ["config", "safetensors"],
                                           optional: [])
@@ -97,6 +123,14 @@ struct ManifestFields {
         files = try listed.map { (member) throws(GoldenError) in
             (try Self.fileName(.string(member.key), "files"), try Self.sha256(member.value, "files.\(member.key)"))
         }
+        if let (record, shipped) = checkpoint, shipped {
+            for (name, recorded) in record.files {
+                if let listed = files.first(where: { $0.name == name }), listed.sha256 != recorded {
+                    throw Self.error("'files.\(name)' differs from 'source.files.\(name)': a shipped checkpoint file is "
+                                     + "the one the source records")
+                }
+            }
+        }
         guard let cases = members["cases"]!.arrayValue, !cases.isEmpty else {
             throw Self.error("'cases' must be a non-empty array")
         }
@@ -111,9 +145,80 @@ struct ManifestFields {
         self.cases = read
     }
 
-    /// Every file the manifest names in weights and cases, in order.
+    /// Every file the manifest names in weights, a shipped checkpoint and cases, in order.
     var referencedFiles: [String] {
-        (weights.map { [$0.config, $0.safetensors] } ?? []) + cases.flatMap { [$0.inputs.file, $0.taps.file] }
+        (weights.map { [$0.config, $0.safetensors] } ?? []) + shippedCheckpointFiles
+            + cases.flatMap { [$0.inputs.file, $0.taps.file] }
+    }
+
+    /// The source checkpoint's files when the set ships them.
+    var shippedCheckpointFiles: [String] {
+        guard let (record, shipped) = checkpoint, shipped else { return [] }
+        return record.files.map(\.name)
+    }
+
+    /// The shipped file that holds the config (config.json, or a shipped checkpoint's params.json); nil when
+    /// nothing ships.
+    var shippedConfigFile: String? {
+        weights?.config ?? (shippedCheckpointFiles.isEmpty ? nil : configFormat.fileName)
+    }
+
+    /// What the set was made from, in a few words: `preset tiny`, `checkpoint (mistral layout, 2 files, shipped)`.
+    var sourceSummary: String {
+        if let preset { return "preset \(preset.rawValue)" }
+        guard let (record, shipped) = checkpoint else { return "config (\(configFormat.fileName))" }
+        return "checkpoint (\(record.layout.rawValue) layout, \(record.files.count) files, "
+            + (shipped ? "shipped" : "recorded by sha256") + ")"
+    }
+
+    /// `layers`: `{"first": A, "last": B}`, 0 ≤ A ≤ B < the config's decoder layers.
+    private static func layers(_ value: JSONValue, of config: ModelConfig) throws(GoldenError) -> ClosedRange<Int> {
+        let count = config.text.numHiddenLayers
+        let members = try object(value, "'layers'", keys: ["first", "last"], optional: [])
+        guard let first = members["first"]!.intValue, let last = members["last"]!.intValue, 0 <= first, first <= last,
+              last < count
+        else {
+            throw error("'layers' {\"first\": \(shown(members["first"]!)), \"last\": \(shown(members["last"]!))} is not a "
+                        + "range of the model's decoder layers: integers with 0 ≤ first ≤ last ≤ \(count - 1)")
+        }
+        return first...last
+    }
+
+    /// `source` (spec/goldens.md §3.1): `{"kind": "config", "config_format"}` or `{"kind": "checkpoint",
+    /// "config_format", "layout", "shipped", "files"}`, the files plain names with sha256s, the config's among them.
+    private static func source(_ value: JSONValue) throws(GoldenError) -> (ConfigFormat, (CheckpointRecord, Bool)?) {
+        guard value.objectValue != nil else { throw error("'source' must be an object, found \(value.kindName)") }
+        let kind = value["kind"]
+        let fields: [String]
+        switch kind?.stringValue {
+        case "config": fields = ["kind", "config_format"]
+        case "checkpoint": fields = ["kind", "config_format", "layout", "shipped", "files"]
+        default: throw error("'source.kind' must be \"config\" or \"checkpoint\", found \(kind.map(shown) ?? "nothing")")
+        }
+        let members = try object(value, "'source'", keys: fields, optional: [])
+        let formatName = try string(members["config_format"]!, "source.config_format")
+        guard let format = ConfigFormat(rawValue: formatName) else {
+            throw error("'source.config_format' \(quoted(formatName)) is not hugging-face or mistral")
+        }
+        guard kind == .string("checkpoint") else { return (format, nil) }
+        let layoutName = try string(members["layout"]!, "source.layout")
+        guard let layout = CheckpointLayout(rawValue: layoutName) else {
+            throw error("'source.layout' \(quoted(layoutName)) is not hugging-face or mistral")
+        }
+        guard case .bool(let shipped) = members["shipped"]! else {
+            throw error("'source.shipped' must be true or false, found \(shown(members["shipped"]!))")
+        }
+        guard let listed = members["files"]!.objectValue, !listed.isEmpty else {
+            throw error("'source.files' must be a non-empty object of file name → sha256, found "
+                        + members["files"]!.kindName)
+        }
+        let files = try listed.map { (member) throws(GoldenError) in
+            (name: try fileName(.string(member.key), "source.files"), sha256: try sha256(member.value, "source.files.\(member.key)"))
+        }
+        guard files.contains(where: { $0.name == format.fileName }) else {
+            throw error("'source.files' lacks \(format.fileName), the checkpoint's config (config_format \(formatName))")
+        }
+        return (format, (CheckpointRecord(layout: layout, files: files), shipped))
     }
 
     private static func caseEntry(_ entry: JSONValue, index: Int) throws(GoldenError) -> CaseEntry {
