@@ -8,7 +8,8 @@
 //   s_a           F((8 + (h mod 8)) / 448), h = FNV-1a 64 (spec/rng.md eq. 4) of the key below: a clipping bound of
 //                 8 to 15 for unit-scale activations, different per module and per expert
 //                 key  `<module>.activation_scale` (up_proj uses its gate_proj's: one input, one scale),
-//                      `<experts>.gate_up_proj.activation_scale.<e>` / `.down_proj.activation_scale.<e>`
+//                      `<experts>.gate_up_proj.activation_scale.<e>` / `.down_proj.activation_scale.<e>`, e the
+//                      expert whose weights expert e's are (its own, or its source: spec/rng.md §4.3)
 //                 per-layer expert scales (vLLM) are the maximum over the layer's experts (eq. 8)
 
 import Tensor
@@ -85,7 +86,10 @@ public struct FP8DerivedWeightStore: WeightStore {
             let module = Self.scaleGroup(name).dropLast(".weight".count)
             return derived(module + ".activation_scale")
         }
-        let experts = (0..<config.text.nRoutedExperts).map { derived("\(name).activation_scale.\($0)") }
+        // an expert drawn as a copy of another (spec/rng.md §4.3) is calibrated as that one: its twin in every way
+        let experts = (0..<config.text.nRoutedExperts).map {
+            derived("\(name).activation_scale.\(config.text.syntheticSource(ofExpert: $0))")
+        }
         return expertActivationScale.scale(of: expert, among: experts)                                      // (8)
     }
 }

@@ -37,6 +37,9 @@ public struct GoldenData: Sendable {
         self.store = profile.weights(store)
     }
 
+    /// The router of the set's config and profile, selecting from given logits (which choices a tie leaves free).
+    var router: Router { Router(selecting: config.text, profile: profile) }
+
     /// Verifies the set in `directory` and reads it: its shipped checkpoint, or the synthetic weights of its
     /// preset and seed when it ships none.
     public static func load(_ directory: String) throws(GoldenError) -> GoldenData {
