@@ -101,9 +101,9 @@ def routing_verdict(name: str, a, b, golden: dict, rows, margin_limit: float, te
         x, y = set(a[row].tolist()), set(b[row].tolist())
         if (rows is not None and not rows[row]) or x == y:
             continue
-        if margins[row] == 0 and len(x) == k:
+        if margins[row] == 0 and len(x) == len(y) == k:
             above, tied = tie_choices(logits[row].astype(np.float64).tolist(), text, profile)
-            if above <= x <= above | tied:
+            if above <= x <= above | tied and above <= y <= above | tied:   # the golden's own choice is one too
                 ties.append(row)
                 continue
         elif 0 < margins[row] < margin_limit and len(x) == k and len(x & y) == k - 1:

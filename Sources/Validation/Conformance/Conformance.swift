@@ -410,9 +410,10 @@ struct CaseComparison {
 
     /// Expert sets per token row (spec/conformance.md §2, spec/router.md "Ties"). A changed set passes where the
     /// golden `#margin` of the row is 0 (an exact tie at the k-th place) when it is k distinct experts, holds every
-    /// expert above the tie and takes the rest from the tied ones (`Router.choices` on the golden logits), reported
-    /// as a tie choice; and where the margin is below the precision's router margin (a near-tie) when it swaps one
-    /// expert, reported as a swap. Anything else fails: another group at a group tie, k + 1 experts kept, duplicates.
+    /// expert above the tie and takes the rest from the tied ones (`Router.choices` on the golden logits; the golden
+    /// row must be such a choice too), reported as a tie choice; and where the margin is below the precision's router
+    /// margin (a near-tie) when it swaps one expert, reported as a swap. Anything else fails: another group at a
+    /// group tie, k + 1 experts kept, duplicates.
     private func routerVerdict(_ typed: Tap, shape: [Int]) throws(GoldenError) -> TapVerdict {
         let (tap, marginTap) = (typed.name, typed.sibling(.routerMargin).name)
         let (a, b, margins) = (try candidate.integers(tap), try golden.integers(tap), try golden.real(marginTap))
@@ -425,9 +426,10 @@ struct CaseComparison {
             let x = Set(a.scalars[(row * k)..<((row + 1) * k)]), y = Set(b.scalars[(row * k)..<((row + 1) * k)])
             guard x != y else { continue }
             let margin = margins.scalars[row]
-            if margin == 0, x.count == k, let logits {
+            if margin == 0, x.count == k, y.count == k, let logits {
                 let (above, tied) = router.choices(Array(logits.scalars[(row * experts)..<((row + 1) * experts)]))
-                if above.isSubset(of: x), x.isSubset(of: above.union(tied)) { ties += 1; continue }
+                let valid = { (s: Set<Int>) in above.isSubset(of: s) && s.isSubset(of: above.union(tied)) }
+                if valid(x), valid(y) { ties += 1; continue }   // the golden's own choice must be one too
             } else if margin > 0, margin < tolerances.routerMargin, x.count == k, x.intersection(y).count == k - 1 {
                 swaps.append("row \(row) (margin \(scientific(margin)))")
                 continue
