@@ -3,9 +3,10 @@
 
 Same protocol (spec/conformance.md), same limits (spec/tolerances.json), same rules: padding rows left out of
 text taps; NMSE <= the class limit of the candidate's precision and no NaN (nor an Inf the golden lacks); routing
-weights compared in expert-id order; expert sets compared as sets, a changed set accepted only where the golden
-#margin is below the precision's router margin (a margin of 0 is an exact tie the spec breaks: no swap); #margin
-not compared; a NaN or Inf fails even in a padding row; a missing, extra or misshapen tap is an error (exit 1),
+weights compared in expert-id order; expert sets compared as sets, a changed set accepted where the golden #margin
+is 0 and it is k distinct experts holding those above the tie and the rest from the tied ones (an exact tie:
+spec/router.md "Ties", from the golden logits), or where the margin is below the precision's router margin and one
+expert is swapped (a near-tie); another group at a group tie fails; #margin not compared; a NaN or Inf fails even in a padding row; a missing, extra or misshapen tap is an error (exit 1),
 never a PASS. A tap's class comes from its name (Tools/tap_classes.py, spec/goldens.md §4): a manifest that gives
 another class is refused, as `assay verify` refuses it.
 
@@ -18,6 +19,8 @@ passes, 1 otherwise. The manifest's sha256s are not checked here; `assay verify`
 
 import argparse
 import json
+import math
+import struct
 import sys
 from pathlib import Path
 
@@ -58,7 +61,60 @@ def by_expert(weights: np.ndarray, indices: np.ndarray) -> np.ndarray:
     return np.take_along_axis(weights, np.argsort(indices, axis=-1, kind="stable"), axis=-1)
 
 
-def compare_case(goldens: Path, case: dict, candidate_path: Path, nmse_limits: dict, margin_limit: float) -> list:
+def bf16(x: float) -> float:
+    """x (a float32 value) rounded to bfloat16, nearest even."""
+    bits = struct.unpack("<I", struct.pack("<f", x))[0]
+    bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+    return struct.unpack("<f", struct.pack("<I", bits))[0]
+
+
+def f32(x: float) -> float:
+    return struct.unpack("<f", struct.pack("<f", x))[0]
+
+
+def tie_choices(logits: list, text: dict, profile: str) -> tuple[set, set]:
+    """spec/router.md eq. 2–5 on one token's logits: the experts a valid choice must hold (π̂ above the k-th
+    largest) and those it may fill the rest from (π̂ equal to the k-th largest, in a kept group); the hf-* profiles
+    round as transformers in bf16 does (spec/router.md, Precision)."""
+    rounded = profile.startswith("hf-")
+    top = max(logits)
+    exponentials = [f32(math.exp(z - top)) if rounded else math.exp(z - top) for z in logits]
+    total = sum(exponentials)
+    probabilities = [bf16(f32(e / f32(total))) if rounded else e / total for e in exponentials]
+    groups, k = text.get("n_group", 1), text["num_experts_per_tok"]
+    size = len(logits) // groups
+    scores = [sum(sorted(probabilities[g * size:(g + 1) * size], reverse=True)[:2]) for g in range(groups)]
+    scores = [bf16(s) if rounded else s for s in scores]
+    kept = sorted(range(groups), key=lambda g: (-scores[g], g))[: text.get("topk_group", 1)]
+    candidates = [p if e // size in kept else 0.0 for e, p in enumerate(probabilities)]
+    kth = sorted(candidates, reverse=True)[k - 1]
+    above = {e for e, p in enumerate(candidates) if p > kth}
+    return above, {e for e, p in enumerate(candidates) if p == kth and e // size in kept}
+
+
+def routing_verdict(name: str, a, b, golden: dict, rows, margin_limit: float, text: dict, profile: str) -> tuple:
+    """The rows routed elsewhere and the accepted tie choices and near-tie swaps of one #indices tap."""
+    margins, logits = golden[name[: -len("#indices")] + "#margin"], golden[name[: -len("#indices")] + "#logits"]
+    bad, ties, swaps = [], [], []
+    k = b.shape[1]
+    for row in range(b.shape[0]):
+        x, y = set(a[row].tolist()), set(b[row].tolist())
+        if (rows is not None and not rows[row]) or x == y:
+            continue
+        if margins[row] == 0 and len(x) == len(y) == k:
+            above, tied = tie_choices(logits[row].astype(np.float64).tolist(), text, profile)
+            if above <= x <= above | tied and above <= y <= above | tied:   # the golden's own choice is one too
+                ties.append(row)
+                continue
+        elif 0 < margins[row] < margin_limit and len(x) == k and len(x & y) == k - 1:
+            swaps.append(row)
+            continue
+        bad.append(row)
+    return bad, ties, swaps
+
+
+def compare_case(goldens: Path, case: dict, candidate_path: Path, nmse_limits: dict, margin_limit: float,
+                 manifest: dict) -> list:
     if not candidate_path.is_file():
         raise Refused(f"{candidate_path.name}: missing (case '{case['name']}')")
     golden = load_file(str(goldens / case["taps"]["file"]))
@@ -85,15 +141,11 @@ def compare_case(goldens: Path, case: dict, candidate_path: Path, nmse_limits: d
         if kind == "router_indices":
             if not np.issubdtype(a.dtype, np.integer):
                 raise Refused(f"{candidate_path.name}: tensor '{name}': router indices must be integers, not {a.dtype}")
-            margins = golden[name[: -len("#indices")] + "#margin"]
-            bad, swaps = [], []
-            for row in range(b.shape[0]):
-                if rows is not None and not rows[row]:
-                    continue
-                if set(a[row].tolist()) != set(b[row].tolist()):
-                    (swaps if 0 < margins[row] < margin_limit else bad).append(row)
+            bad, ties, swaps = routing_verdict(name, a, b, golden, rows, margin_limit,
+                                               manifest["config"]["text_config"], manifest["profile"])
             note = (f"{len(bad)} token(s) routed elsewhere; first row {bad[0]}" if bad
-                    else f"{len(swaps)} near-tie swap(s) accepted" if swaps else "")
+                    else "; ".join(([f"{len(ties)} exact-tie choice(s) accepted"] if ties else [])
+                                   + ([f"{len(swaps)} near-tie swap(s) accepted"] if swaps else [])))
             verdicts.append((case["name"], name, list(b.shape), "sets", None, not bad, note))
             continue
         if not np.issubdtype(a.dtype, np.floating):
@@ -147,7 +199,7 @@ def main() -> int:
         verdicts = []
         for case in cases:
             path = args.candidate if args.candidate.is_file() else args.candidate / case["taps"]["file"]
-            verdicts += compare_case(args.goldens, case, path, nmse_limits, margin_limit)
+            verdicts += compare_case(args.goldens, case, path, nmse_limits, margin_limit, manifest)
     except Refused as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1

@@ -17,7 +17,8 @@ The scales follow the synthetic NVFP4 rule of spec/quant.md §11, implemented he
 (NVFP4DerivedWeightStore): g_w = P(amax / (6 * 448)) per scale group (a tensor; gate_proj and up_proj of an MLP
 together; one expert's gate and up together, and its down), P the power of two at or above (math.frexp);
 s_w = E4M3(amax_b / (6 * g_w)) by enumerating E4M3's codes; codes E2M1(clamp(W / (s_w * g_w), -6, 6)) by vLLM's
-threshold table; g_x = 1 / P(clip / (6 * 448)), clip = 8 + FNV-1a 64(key) mod 8 with spec/quant.md eq. (10)'s keys.
+threshold table; g_x = 1 / P(clip / (6 * 448)), clip = 8 + FNV-1a 64(key) mod 8 with spec/quant.md eq. (10)'s keys
+(an expert's key names the expert it is a synthetic copy of, spec/rng.md §4.3).
 So `assay forward` on either output gives the same taps as the `nvfp4` profile on the source, byte for byte
 (NVFP4CheckpointTests), which checks the rule from two implementations.
 
@@ -35,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 from make_checkpoint import E4M3, as_float, e4m3_codes, is_quantized, read_safetensors, scalar, write, write_json
-from rng_reference import fnv1a64
+from rng_reference import expert_source, fnv1a64
 
 E2M1 = np.array([0, .5, 1, 1.5, 2, 3, 4, 6])
 STORAGES = {
@@ -91,8 +92,8 @@ def module_tensors(storage, module, w, g_w, g_x):
             f"{module}.{names['input_global']}": scalar(stored_x, names["shape"])}
 
 
-def quantized_modules(tensors, prefix):
-    """(module, weight [out, in], g_w, g_x) of every NVFP4 module, in source order."""
+def quantized_modules(tensors, prefix, text):
+    """(module, weight [out, in], g_w, g_x) of every NVFP4 module, in source order (`text`: the text config)."""
     weights = {name: as_float(*stored).astype(np.float64) for name, stored in tensors.items()}
     modules = []
     for name, w in weights.items():
@@ -102,7 +103,8 @@ def quantized_modules(tensors, prefix):
             experts, part = name.rsplit(".", 1)
             for e in range(w.shape[0]):
                 g_w = power_of_two_at_or_above(float(np.abs(w[e]).max()) / (6 * 448))
-                g_x = input_global(f"{name}.activation_scale.{e}")
+                source = expert_source(e, text["n_routed_experts"], text.get("n_group", 1))
+                g_x = input_global(f"{name}.activation_scale.{source}")
                 halves = [("gate_proj", w[e][:w.shape[1] // 2]), ("up_proj", w[e][w.shape[1] // 2:])] \
                     if part == "gate_up_proj" else [("down_proj", w[e])]
                 modules += [(f"{experts}.{e}.{p}", half, g_w, g_x) for p, half in halves]
@@ -121,7 +123,7 @@ def make(source, out):
         config = json.load(f)
     tensors = read_safetensors(os.path.join(source, "model.safetensors"))
     prefix = "model.language_model" if "text_config" in config else "model"
-    modules = quantized_modules(tensors, prefix)
+    modules = quantized_modules(tensors, prefix, config.get("text_config", config))
     for storage, names in STORAGES.items():
         stored = {name: t for name, t in tensors.items() if not is_quantized(name, prefix)}
         for module, w, g_w, g_x in modules:

@@ -8,6 +8,9 @@ It needs nothing beyond the standard library, so any port can import it to regen
 
     from rng_reference import weights
     w = weights(seed=0, name="model.language_model.norm.weight", start=0, count=64, std=0.1, mean=1.0)
+
+The synthetic model draws a few experts as copies of others (spec/rng.md §4.3): the rows of expert e of
+`mlp.gate.weight`, `mlp.experts.gate_up_proj` and `mlp.experts.down_proj` are those of `expert_source(e, ...)`.
 """
 import json
 import math
@@ -86,6 +89,17 @@ def weights(seed, name, start, count, std, mean=0.0):
     return [bf16_round(mean + std * z) for z in normals(seed, name, start, count)]
 
 
+def expert_source(expert, experts, groups):
+    """spec/rng.md §4.3: the expert whose parameters the synthetic model draws for `expert` (E experts in
+    `groups` equal groups of m): m - 1 copies m - 2; with groups >= 2 and m >= 4, m and m + 1 copy 0 and 1."""
+    size = experts // max(groups, 1)
+    if size >= 2 and expert == size - 1:
+        return size - 2
+    if groups >= 2 and size >= 4 and expert in (size, size + 1):
+        return expert - size
+    return expert
+
+
 def f64_hex(v):
     return "0x%016x" % struct.unpack("<Q", struct.pack("<d", v))[0]
 
@@ -116,6 +130,8 @@ def main():
                         "output": ["0x%08x" % v for v in philox4x32_10(c, k)]} for c, k in kat],
         "fnv1a64": {t: "0x%016x" % fnv1a64(t) for t in ["", "a", "foobar"]},
         "cases": cases,
+        "expert_sources": [{"experts": e, "n_group": g, "sources": [expert_source(x, e, g) for x in range(e)]}
+                           for e, g in [(8, 2), (16, 1), (8, 1), (12, 3)]],
     }
     out = os.path.join(os.path.dirname(__file__), "..", "Tests", "TensorTests", "Fixtures", "rng_reference.json")
     with open(out, "w") as f:

@@ -20,7 +20,7 @@ import Validation
         let result = try DiffEngine.run(BLASBackend(), on: data, mode: mode, tolerances: try Tolerances(.f32))
         #expect(result.notCovered.isEmpty)
         #expect(result.failures.isEmpty, "first failure: \(result.failures.first?.tap ?? "")")
-        // measured worst NMSE 1.2e-13 isolated, 3.5e-12 chained on tiny-vision (tiny-fp8-static: 8.2e-14, 3.4e-13,
+        // measured worst NMSE 1.6e-13 isolated, 4.7e-12 chained on tiny-vision (tiny-fp8-static: 8.2e-14, 3.4e-13,
         // no E4M3 code flipped): far inside 5e-4, so a kernel bug that the f32 limit would still pass is caught here
         let worst = result.verdicts.compactMap { $0.comparison?.nmse }.max() ?? 0
         #expect(worst < (mode == .isolated ? 1e-11 : 1e-10))

@@ -59,6 +59,26 @@ import Tensor
         #expect(routing.logits.scalars == [0.5, -1, 2, 0, 0, 0, 0, 0.25])
     }
 
+    /// At a tie at the k-th place any of the tied experts may fill it; the experts above it may not change.
+    @Test func choicesAtAnExpertTieHoldTheExpertsAboveAndFreeTheTied() {
+        let router = router(groups: 2, topkGroup: 1, k: 2)
+        let logits: [Double] = [2, 0, 1, 1, 0, 0, 0, 0]
+        #expect(router.select(Tensor(shape: [1, 8], scalars: logits)).indices.scalars == [0, 2])
+        let (above, tied) = router.choices(logits)
+        #expect(above == [0] && tied == [2, 3])
+        #expect(router.choices([2, 0, 1, 0.5, 0, 0, 0, 0]) == (above: [0], tied: [2]), "no tie: only the k-th itself")
+    }
+
+    /// Equal group scores keep the lower group (eq. 4): the other group's experts are no valid choice, even when
+    /// their probabilities equal the chosen ones.
+    @Test func aGroupTieKeepsTheLowerGroup() {
+        let router = router(groups: 2, topkGroup: 1, k: 2)
+        let logits: [Double] = [1, 1, 0, 0, 1, 1, 0, 0]
+        #expect(router.select(Tensor(shape: [1, 8], scalars: logits)).indices.scalars == [0, 1])
+        let (above, tied) = router.choices(logits)
+        #expect(above.isEmpty && tied == [0, 1])
+    }
+
     private func softmax(_ z: [Double]) -> [Double] {
         let top = z.max()!
         let e = z.map { exp($0 - top) }

@@ -71,7 +71,8 @@ import Tensor
         for i in latent.scalars.indices where i % width >= rank { latent.scalars[i] = -latent.scalars[i] }
         candidate[tap] = .real(latent)
         let verdicts = try CaseComparison(name: golden.name, taps: golden.taps, golden: golden.golden,
-                                          candidate: candidate, valid: golden.valid, tolerances: limits).verdicts()
+                                          candidate: candidate, valid: golden.valid, tolerances: limits,
+                                          router: data.router).verdicts()
         let diagnoses = try Diagnose.run(data, candidates: [golden.name: candidate], verdicts: verdicts, mode: .isolated,
                                          tolerances: limits)
         let diagnosis = try #require(diagnoses.first)

@@ -6,7 +6,9 @@
 //   amax          the largest |W| over the group (of one expert's rows for stacked experts)
 //   clip(key)     8 + (h mod 8), h = FNV-1a 64 of key (spec/rng.md eq. 4): 8 to 15 for unit-scale activations,
 //                 different per module and per expert; key `<module>.activation_scale` (up_proj uses its gate_proj's),
-//                 `<experts>.gate_up_proj.activation_scale.<e>` / `<experts>.down_proj.activation_scale.<e>`
+//                 `<experts>.gate_up_proj.activation_scale.<e>` / `<experts>.down_proj.activation_scale.<e>`, e the
+//                 expert whose weights expert e's are (its own, or the one the synthetic model copies: spec/rng.md
+//                 §4.3; twins in every way, so a tie between them changes nothing)
 
 import Tensor
 
@@ -37,10 +39,11 @@ enum DerivedScaleGroups {
         return amax
     }
 
-    /// The key of the calibration bound of weight `name` (of expert `expert` for stacked experts).
-    static func activationKey(_ name: String, expert: Int?) -> String {
+    /// The key of the calibration bound of weight `name` (of expert `expert` for stacked experts, keyed by its
+    /// synthetic source).
+    static func activationKey(_ name: String, expert: Int?, config: TextConfig) -> String {
         guard let expert else { return group(name).dropLast(".weight".count) + ".activation_scale" }
-        return "\(name).activation_scale.\(expert)"
+        return "\(name).activation_scale.\(config.syntheticSource(ofExpert: expert))"
     }
 
     /// clip(key) = 8 + (FNV-1a 64(key) mod 8).

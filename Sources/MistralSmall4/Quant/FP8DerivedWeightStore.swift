@@ -5,8 +5,9 @@
 //   s_w           F(amax / 448) per scale group (`DerivedScaleGroups`: per tensor, per expert for stacked experts,
 //                 gate_proj and up_proj of an MLP together, since they are fused under one scale, eq. 7)
 //   w             E(W / s_w) · s_w, eq. (1) and (6): the dequantized values the layers multiply
-//   s_a           F(clip / 448), clip of `DerivedScaleGroups` (8 to 15, per module and per expert); per-layer
-//                 expert scales (vLLM) are the maximum over the layer's experts (eq. 8)
+//   s_a           F(clip / 448), clip of `DerivedScaleGroups` (8 to 15, per module and per expert; an expert drawn as a
+//                 copy of another, spec/rng.md §4.3, calibrated as that one); per-layer expert scales (vLLM) are the
+//                 maximum over the layer's experts (eq. 8)
 
 import Tensor
 
@@ -61,7 +62,8 @@ public struct FP8DerivedWeightStore: WeightStore {
     /// s_a of `name` (of expert `expert` for stacked experts), by the rule at the top of this file.
     func activationScale(_ name: String, expert: Int?) -> Double {
         func derived(_ expert: Int?) -> Double {
-            Double(Float(DerivedScaleGroups.clip(DerivedScaleGroups.activationKey(name, expert: expert))) / 448)
+            Double(Float(DerivedScaleGroups.clip(DerivedScaleGroups.activationKey(name, expert: expert,
+                                                                                  config: config.text))) / 448)
         }
         guard let expert else { return derived(nil) }
         let experts = (0..<config.text.nRoutedExperts).map(derived)

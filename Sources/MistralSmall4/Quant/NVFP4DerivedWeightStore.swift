@@ -58,7 +58,7 @@ public struct NVFP4DerivedWeightStore: WeightStore {
         let scales = (0..<outputs).flatMap { o in
             Self.blockScales(weight.scalars[(o * inputs)..<((o + 1) * inputs)], global: global)
         }
-        let clip = DerivedScaleGroups.clip(DerivedScaleGroups.activationKey(name, expert: row))
+        let clip = DerivedScaleGroups.clip(DerivedScaleGroups.activationKey(name, expert: row, config: config.text))
         return .nvfp4(try NVFP4Quantization(blockScales: Tensor(shape: [outputs, NVFP4Weight.blocks(inputs)],
                                                                 scalars: scales),
                                             weightGlobals: [global],

@@ -8,7 +8,8 @@
 //   w_e = π_e / (Σ_{e∈S} π_e + 1e-20)  if norm_topk_prob, else π_e;  then w_e ← w_e · routed_scaling (6)
 //   margin = π̂_(k) − π̂_(k+1)             the k-th minus the (k+1)-th largest π̂                    (7)
 // The margin says how close a token is to a different expert set: a backend whose error exceeds it may swap
-// an expert legitimately, and the diff accepts that swap only there.
+// an expert legitimately, and the diff accepts that swap only there. A margin of 0 is an exact tie: any k of the
+// tied experts is a valid choice (`choices`); a tie between group scores is not free (lower group index).
 
 #if canImport(Glibc)
 import Glibc
@@ -46,6 +47,11 @@ public struct Router: Sendable {
         self.profile = profile
     }
 
+    /// A router that selects from given logits (`select`, `choices`) and holds no weight.
+    public init(selecting config: TextConfig, profile: PrecisionProfile) {
+        self.init(weight: Tensor(shape: [0, config.hiddenSize], scalars: []), config: config, profile: profile)
+    }
+
     /// `x [T, H] -> Routing`.
     public func callAsFunction(_ x: Tensor<Double>) -> Routing {
         select(profile.roundedAsActivations(linear(x, weight)))                                           // (1)
@@ -72,6 +78,22 @@ public struct Router: Sendable {
         return Routing(
             logits: logits, weights: Tensor(shape: [tokens, k], scalars: weights),
             indices: Tensor(shape: [tokens, k], scalars: indices), margin: Tensor(shape: [tokens], scalars: margins))
+    }
+
+    /// Eq. (2) for one token's logits `[E]`, in the profile's precision.
+    public func probabilities(_ logits: [Double]) -> [Double] { profile.softmax(logits) }
+
+    /// The valid choices of eq. (5) for one token's logits `[E]` (spec/router.md, "Ties"): every valid choice holds
+    /// the experts `above` (π̂ larger than the k-th largest π̂) and fills its other places with distinct experts of
+    /// `tied` (π̂ equal to the k-th largest, in a kept group). Without a tie at the k-th place, `tied` is only the
+    /// k-th expert itself, and the one valid choice is the reference's.
+    public func choices(_ logits: [Double]) -> (above: Set<Int>, tied: Set<Int>) {
+        let probabilities = profile.softmax(logits)
+        let candidates = groupLimited(probabilities)                      // π̂: π in kept groups, 0 in the others
+        let kth = candidates[ranked(candidates)[config.numExpertsPerTok - 1]]
+        let above = Set(candidates.indices.filter { candidates[$0] > kth })
+        let kept = { (e: Int) in candidates[e] == probabilities[e] }
+        return (above, Set(candidates.indices.filter { candidates[$0] == kth && kept($0) }))
     }
 
     /// Eq. (3)–(4): the probabilities with every expert outside the best `topk_group` groups set to 0.

@@ -1,6 +1,7 @@
 // The synthetic Mistral Small 4: every parameter drawn from its own Philox stream (spec/rng.md eq. 8) with a
 // mean and standard deviation chosen per kind of tensor (spec/rng.md §4.1), so activations keep unit scale
 // through any number of layers and any port can regenerate any tensor, or any slice of one, from its name.
+// A few experts are drawn as copies of others (spec/rng.md §4.3), so the router meets exact ties by construction.
 
 import Tensor
 
@@ -23,6 +24,23 @@ extension TensorEntry {
     }
 }
 
+extension TextConfig {
+    /// The expert whose parameters the synthetic model draws for `expert` (spec/rng.md §4.3): with groups of
+    /// m = E / n_group experts, expert m − 1 copies m − 2 (two experts of group 0 tie exactly), and when n_group ≥ 2
+    /// and m ≥ 4, experts m and m + 1 copy 0 and 1 (groups 0 and 1 tie whenever those pairs lead both). Every
+    /// other expert is its own. A source is never itself a copy.
+    ///
+    /// ```
+    /// tiny (E 8, n_group 2):  3 ← 2,  4 ← 0,  5 ← 1        full (E 128, n_group 1):  127 ← 126
+    /// ```
+    public func syntheticSource(ofExpert expert: Int) -> Int {
+        let size = nRoutedExperts / max(nGroup, 1)
+        if size >= 2, expert == size - 1 { return size - 2 }
+        if nGroup >= 2, size >= 4, expert == size || expert == size + 1 { return expert - size }
+        return expert
+    }
+}
+
 /// The weights of `config` drawn from `seed`: nothing is held, every request generates its rows.
 public struct SyntheticWeightStore: WeightStore {
     public let config: ModelConfig
@@ -42,6 +60,20 @@ public struct SyntheticWeightStore: WeightStore {
         let entry = try entry(name)
         let outer = entry.shape.first ?? 1
         precondition(rows.lowerBound >= 0 && rows.upperBound <= outer, "rows \(rows) of \(name) \(entry.shape)")
+        if [.router, .routedExperts].contains(entry.component),
+           rows.contains(where: { config.text.syntheticSource(ofExpert: $0) != $0 }) {   // rows are experts: copies drawn
+            var scalars = [Double]()
+            for expert in rows {
+                let source = config.text.syntheticSource(ofExpert: expert)
+                scalars += try drawn(name, entry, source..<(source + 1)).scalars
+            }
+            return Tensor(shape: [rows.count] + entry.shape.dropFirst(), scalars: scalars)
+        }
+        return try drawn(name, entry, rows)
+    }
+
+    /// Rows `rows` of `entry` as eq. (8) draws them, elements numbered by their place in the whole tensor.
+    private func drawn(_ name: String, _ entry: TensorEntry, _ rows: Range<Int>) throws(WeightError) -> Tensor<Double> {
         let inner = entry.shape.dropFirst().reduce(1, *)
         let (mean, std) = entry.syntheticDistribution
         let elements = (rows.lowerBound * inner)..<(rows.upperBound * inner)

@@ -2,7 +2,7 @@
 //
 // Goals, in order: never a PASS for a tap that was not compared (a missing, extra or misshapen tap is an error
 // naming it); a NaN never passes; router index sets compared as sets, a changed set accepted only where the
-// golden margin says the choice was a near-tie; then the numbers a kernel author needs to find the bug.
+// golden margin says the choice was free (an exact tie) or a near-tie; then the numbers a kernel author needs.
 
 #if canImport(Glibc)
 import Glibc
@@ -76,6 +76,7 @@ public enum Conformance {
             let table = try TapTable(file: path)
             verdicts += try CaseComparison(name: stored.name, taps: stored.taps, golden: stored.golden, candidate: table,
                                            valid: stored.valid, tolerances: tolerances,
+                                           router: Router(selecting: set.config.text, profile: set.fields.profile),
                                            goldenInF64: set.fields.tapDType == .f64).verdicts()
             if keeping { tables[stored.name] = table }
         }
@@ -295,6 +296,8 @@ struct CaseComparison {
     /// Per token row (batch-major) of the text taps: true where attention_mask is 1.
     let valid: [Bool]
     let tolerances: Tolerances
+    /// The set's router (config and profile): which expert choices an exact tie leaves free.
+    let router: Router
     /// Taps the candidate could not produce, with why (a backend's missing op).
     let uncovered: [String: String]
     /// Taps whose op failed (a kernel's error, crash or timeout), with the message: each fails.
@@ -304,10 +307,10 @@ struct CaseComparison {
 
     /// Checks that the candidate has exactly the golden taps (or says why one is absent).
     init(name: String, taps: [Tap], golden: TapTable, candidate: TapTable,
-         valid: [Bool], tolerances: Tolerances, uncovered: [String: String] = [:], failed: [String: String] = [:],
-         goldenInF64: Bool = false) throws(GoldenError)
+         valid: [Bool], tolerances: Tolerances, router: Router, uncovered: [String: String] = [:],
+         failed: [String: String] = [:], goldenInF64: Bool = false) throws(GoldenError)
     {
-        (self.name, self.taps, self.golden, self.candidate) = (name, taps, golden, candidate)
+        (self.name, self.taps, self.golden, self.candidate, self.router) = (name, taps, golden, candidate, router)
         (self.valid, self.tolerances, self.uncovered, self.failed) = (valid, tolerances, uncovered, failed)
         self.goldenInF64 = goldenInF64
         let expected = Set(taps.map(\.name))
@@ -443,23 +446,38 @@ struct CaseComparison {
         return z.map { $0 - top - total }
     }
 
-    /// Expert sets per token row; a changed set passes only where the golden `#margin` of that row is below the
-    /// precision's router margin (a near-tie), and is reported as an accepted swap. A margin of exactly 0 is a
-    /// tie the spec breaks (to the lower id), so a changed set there fails.
+    /// Expert sets per token row (spec/conformance.md §2, spec/router.md "Ties"). A changed set passes where the
+    /// golden `#margin` of the row is 0 (an exact tie at the k-th place) when it is k distinct experts, holds every
+    /// expert above the tie and takes the rest from the tied ones (`Router.choices` on the golden logits; the golden
+    /// row must be such a choice too), reported as a tie choice; and where the margin is below the precision's router
+    /// margin (a near-tie) when it swaps one expert, reported as a swap. Anything else fails: another group at a
+    /// group tie, k + 1 experts kept, duplicates.
     private func routerVerdict(_ typed: Tap, shape: [Int]) throws(GoldenError) -> TapVerdict {
         let (tap, marginTap) = (typed.name, typed.sibling(.routerMargin).name)
         let (a, b, margins) = (try candidate.integers(tap), try golden.integers(tap), try golden.real(marginTap))
         let (rows, k) = (shape[0], shape.count > 1 ? shape[1] : 1)
-        var (swaps, failures) = ([String](), [String]())
+        // [rows, E]; a diagnosis window may leave the logits out, and then no tie choice is accepted
+        let logits: Tensor<Double>? = if case .real(let z)? = golden[typed.sibling(.routerLogits).name] { z } else { nil }
+        let experts = router.config.nRoutedExperts
+        var (swaps, ties, failures) = ([String](), 0, [String]())
         for row in 0..<rows where counts(typed, rows: rows, row: row) {
             let x = Set(a.scalars[(row * k)..<((row + 1) * k)]), y = Set(b.scalars[(row * k)..<((row + 1) * k)])
             guard x != y else { continue }
-            let margin = margins.scalars[row]   // 0: an exact tie, which eq. 5 of spec/router.md decides
-            (margin > 0 && margin < tolerances.routerMargin ? { swaps.append("row \(row) (margin \(scientific(margin)))") }
-                : { failures.append("row \(row): \(x.sorted()) vs golden \(y.sorted()), margin \(scientific(margin))") })()
+            let margin = margins.scalars[row]
+            if margin == 0, x.count == k, y.count == k, let logits {
+                let (above, tied) = router.choices(Array(logits.scalars[(row * experts)..<((row + 1) * experts)]))
+                let valid = { (s: Set<Int>) in above.isSubset(of: s) && s.isSubset(of: above.union(tied)) }
+                if valid(x), valid(y) { ties += 1; continue }   // the golden's own choice must be one too
+            } else if margin > 0, margin < tolerances.routerMargin, x.count == k, x.intersection(y).count == k - 1 {
+                swaps.append("row \(row) (margin \(scientific(margin)))")
+                continue
+            }
+            failures.append("row \(row): \(x.sorted()) vs golden \(y.sorted()), margin \(scientific(margin))")
         }
+        let accepted = [ties > 0 ? "\(ties) exact-tie choice(s) accepted" : nil,
+                        swaps.isEmpty ? nil : "\(swaps.count) near-tie swap(s) accepted: \(swaps.joined(separator: ", "))"]
         let note = failures.first.map { "\(failures.count) token(s) routed elsewhere; first \($0)" }
-            ?? (swaps.isEmpty ? "" : "\(swaps.count) near-tie swap(s) accepted: \(swaps.joined(separator: ", "))")
+            ?? accepted.compactMap { $0 }.joined(separator: "; ")
         return TapVerdict(caseName: name, tap: tap, shape: shape, toleranceClass: .routerIndices, comparison: nil,
                           limit: nil, status: failures.isEmpty ? .pass : .fail, note: note, rowErrors: nil)
     }

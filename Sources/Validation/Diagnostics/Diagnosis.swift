@@ -80,7 +80,7 @@ public enum Diagnose {
                 let variant = try variants.taps(bug, case: golden)
                 let errors = try CaseComparison(name: golden.name, taps: window, golden: reference,
                                                 candidate: variant.only(window), valid: golden.valid,
-                                                tolerances: tolerances).verdicts()
+                                                tolerances: tolerances, router: data.router).verdicts()
                     .map { verdict in
                         (tap: verdict.tap, kind: verdict.toleranceClass,
                          error: verdict.comparison?.nmse ?? Self.rowsRoutedElsewhere(verdict.tap, variant, candidate,

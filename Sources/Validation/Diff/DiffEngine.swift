@@ -68,7 +68,8 @@ public enum DiffEngine {
             for name in candidate.names where !wanted(name) { candidate[name] = nil }
             verdicts += try CaseComparison(name: golden.name, taps: golden.taps.filter { wanted($0.name) },
                                            golden: golden.golden, candidate: candidate, valid: golden.valid,
-                                           tolerances: tolerances, uncovered: run.uncovered.filter { wanted($0.key) },
+                                           tolerances: tolerances, router: data.router,
+                                           uncovered: run.uncovered.filter { wanted($0.key) },
                                            failed: run.failed.filter { wanted($0.key) })
                 .verdicts()
             candidates[golden.name] = candidate

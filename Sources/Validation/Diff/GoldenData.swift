@@ -42,6 +42,9 @@ public struct GoldenData: Sendable {
         self.store = profile.weights(store)
     }
 
+    /// The router of the set's config and profile, selecting from given logits (which choices a tie leaves free).
+    var router: Router { Router(selecting: config.text, profile: profile) }
+
     /// Verifies the set in `directory` and reads it with its weights: those it ships, the checkpoint it was made
     /// from (`checkpoint`, checked against the sha256s the set records), or its config's synthetic weights.
     public static func load(_ directory: String, checkpoint: String? = nil) throws(GoldenError) -> GoldenData {

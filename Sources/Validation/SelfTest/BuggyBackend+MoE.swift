@@ -1,5 +1,5 @@
-// The router and expert plants of BuggyBackend (spec/router.md, spec/experts.md): a config field, the experts
-// relabelled so the reference's tie rule picks what the port's picks, the expert weights as the port reads them,
+// The router and expert plants of BuggyBackend (spec/router.md, spec/experts.md): a config field, the groups
+// relabelled so the reference's tie rule picks what the port's picks, the ties at the k-th place all kept, the expert weights as the port reads them,
 // or the op recomposed from the reference's.
 
 import MistralSmall4
@@ -11,8 +11,14 @@ extension BuggyBackend {
         switch bug {
         case .routerWithoutRenormalization: wrong.normTopkProb = false
         case .routedScalingMissing: wrong.routedScalingFactor = 1
-        case .routerTiesToHigherId:       // every expert in reverse id order
-            return try relabelled(x, weight: weight, config: config) { config.nRoutedExperts - 1 - $0 }
+        case .routerThresholdTopK:        // the reference's experts, weighted as if every tied one were kept too
+            let routing = try base.router(x, weight: weight, config: config)
+            let k = config.numExpertsPerTok
+            let kept = Self.thresholdRouting(routing, config: config)
+            let width = kept.weights.shape[1]
+            return Routing(logits: routing.logits, weights: Tensor(shape: routing.weights.shape, scalars:
+                               (0..<routing.weights.count).map { kept.weights.scalars[$0 / k * width + $0 % k] }),
+                           indices: routing.indices, margin: routing.margin)
         case .groupTiesToHigherId:        // the groups in reverse order, each group's experts in their own order
             let size = config.nRoutedExperts / config.nGroup
             let groups = config.nGroup
@@ -20,6 +26,30 @@ extension BuggyBackend {
         default: break
         }
         return try base.router(x, weight: weight, config: wrong)
+    }
+
+    /// Top-k as a threshold, π̂ ≥ π̂₍ₖ₎: each token's k experts, then every other expert tied with the k-th (an exact
+    /// tie keeps them all), with π renormalized over all kept and scaled (eq. 6). Indices and weights [T, W], W the
+    /// most experts a token keeps; a token that keeps fewer is padded with its first expert at weight 0.
+    static func thresholdRouting(_ routing: Routing, config: TextConfig) -> Routing {
+        let router = Router(selecting: config, profile: .exact)
+        let (tokens, experts, k) = (routing.logits.shape[0], config.nRoutedExperts, config.numExpertsPerTok)
+        var rows = [(indices: [Int], weights: [Double])]()
+        for t in 0..<tokens {
+            let logits = Array(routing.logits.scalars[(t * experts)..<((t + 1) * experts)])
+            let chosen = Array(routing.indices.scalars[(t * k)..<((t + 1) * k)])
+            let kept = chosen + router.choices(logits).tied.subtracting(chosen).sorted()
+            let probabilities = router.probabilities(logits)
+            let denominator = config.normTopkProb ? kept.reduce(0) { $0 + probabilities[$1] } + 1e-20 : 1
+            rows.append((kept, kept.map { probabilities[$0] / denominator * config.routedScalingFactor }))
+        }
+        let width = rows.map(\.indices.count).max() ?? k
+        let padded = rows.map { row in
+            (row.indices + Array(repeating: row.indices[0], count: width - row.indices.count),
+             row.weights + Array(repeating: 0, count: width - row.weights.count))
+        }
+        return Routing(logits: routing.logits, weights: Tensor(shape: [tokens, width], scalars: padded.flatMap(\.1)),
+                       indices: Tensor(shape: [tokens, width], scalars: padded.flatMap(\.0)), margin: routing.margin)
     }
 
     /// The reference router over the experts relabelled so that new id n is old id `old(n)` (a permutation): the
@@ -41,6 +71,9 @@ extension BuggyBackend {
         throws -> Tensor<Double>
     {
         switch bug {
+        case .routerThresholdTopK:
+            return try base.routedExperts(x, routing: Self.thresholdRouting(routing, config: store.config.text),
+                                          store: store, prefix: prefix)
         case .expertWeightsTransposed, .gateUpSwapped:
             let swapped = bug == .gateUpSwapped
             return try base.routedExperts(x, routing: routing, store: TransformedWeightStore(store) { name, slab in

@@ -30,7 +30,7 @@ public enum PlantedBug: String, CaseIterable, Sendable {
     case kvUpKeysThenValues = "kv-b-rows-keys-then-values"
     case queryRopeFirst = "q-rows-rope-first"
     // Router and experts
-    case routerTiesToHigherId = "router-ties-to-higher-id"
+    case routerThresholdTopK = "router-threshold-top-k"
     case groupTiesToHigherId = "router-group-ties-to-higher-id"
     case routerWithoutRenormalization = "router-without-renormalization"
     case routedScalingMissing = "routed-scaling-missing"
@@ -66,7 +66,7 @@ public enum PlantedBug: String, CaseIterable, Sendable {
         case .kvUpValueFirst: "kv_b_proj rows read per head as [v | k_nope] instead of [k_nope | v]"
         case .kvUpKeysThenValues: "kv_b_proj rows split as [all heads' k_nope | all heads' v], not per head"
         case .queryRopeFirst: "q_b_proj rows read per head as [q_rope | q_nope] instead of [q_nope | q_rope]"
-        case .routerTiesToHigherId: "router top-k breaks exact ties toward the higher expert id"
+        case .routerThresholdTopK: "router top-k as a threshold (keep π ≥ the k-th largest): an exact tie keeps k + 1 experts"
         case .groupTiesToHigherId: "router keeps the higher-index group when group scores tie exactly"
         case .routerWithoutRenormalization: "routing weights not renormalized over the chosen k (norm_topk_prob ignored)"
         case .routedScalingMissing: "routing weights never multiplied by routed_scaling_factor"
@@ -111,7 +111,7 @@ public enum PlantedBug: String, CaseIterable, Sendable {
         case .kvUpKeysThenValues: ("spec/attention.md eq. 5, 9 (kv_b per head [k_nope | v], head after head)",
                                    ["Megatron-LM#3193", "sglang-jax#950"])
         case .queryRopeFirst: ("spec/attention.md eq. 1 (q per head [q_n | q_r])", [])
-        case .routerTiesToHigherId: ("spec/router.md eq. 5 (ties to the lower id)", [])
+        case .routerThresholdTopK: ("spec/router.md eq. 5 (S is k experts; a tie leaves the choice, not the count)", [])
         case .groupTiesToHigherId: ("spec/router.md eq. 4 (group ties to the lower group index)", [])
         case .routerWithoutRenormalization: ("spec/router.md eq. 6 (norm_topk_prob)", ["torchtitan#1448"])
         case .routedScalingMissing: ("spec/router.md eq. 6 (w ← w · routed_scaling_factor, always)",
@@ -140,7 +140,8 @@ public enum PlantedBug: String, CaseIterable, Sendable {
         case .missingMscaleSquared, .softmaxScaleDeepSeekV3Width, .softmaxScaleInverted, .kvUpValueFirst,
              .kvUpKeysThenValues, .queryRopeFirst, .paddingVisible: ("start", .selfAttention, 0)
         case .temperatureAtPositionPlusOne, .temperatureOff: ("long", .selfAttention, 0)
-        case .routerTiesToHigherId, .groupTiesToHigherId: ("start", .routerIndices, SelfTest.tiedLayer)
+        case .groupTiesToHigherId: ("start", .routerIndices, 1)
+        case .routerThresholdTopK: ("start", .routerWeights, 1)
         case .routerWithoutRenormalization, .routedScalingMissing: ("start", .routerWeights, 1)
         case .expertWeightsTransposed, .gateUpSwapped, .routingWeightsOnInputs: ("start", .routedExperts, 1)
         case .sharedExpertSkipped, .sharedExpertScaled: ("start", .sharedExperts, 1)
