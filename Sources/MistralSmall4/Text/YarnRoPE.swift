@@ -32,11 +32,15 @@ public struct YarnRoPE: Sendable {
     public let interleaved: Bool
     /// The profile the angles are computed under: float64, or float32 angles rounded to bf16 under `hf-bf16`.
     public let profile: PrecisionProfile
+    /// Whether the angles p·ω and their cos/sin are float32 (transformers' float32 island, spec/rope.md §5): under
+    /// `hf-bf16`, as transformers computes them; float64 otherwise.
+    public var anglesInFloat32: Bool
 
     public init(_ config: TextConfig, profile: PrecisionProfile = .exact) {
         let d = config.qkRopeHeadDim
         let rope = config.rope
         self.profile = profile
+        anglesInFloat32 = profile.bf16Roundings
         interleaved = config.ropeInterleave
         guard let yarn = rope.yarn else {
             inverseFrequencies = (0..<(d / 2)).map {
@@ -86,7 +90,7 @@ public struct YarnRoPE: Sendable {
     public func angles(position: Int) -> (cos: [Double], sin: [Double]) {
         var cosines = [Double](), sines = [Double]()
         for omega in inverseFrequencies {
-            if !profile.bf16Roundings {
+            if !anglesInFloat32 {
                 let angle = Double(position) * omega
                 cosines.append(attentionFactor * cos(angle))
                 sines.append(attentionFactor * sin(angle))

@@ -27,6 +27,8 @@ extension BuggyBackend {
                 }
                 attention.rope = YarnRoPE(wrong, profile: attention.profile)
             }
+        case .ropeAnglesFloat32:
+            return { $0.rope.anglesInFloat32 = true }
         case .missingMscaleSquared, .softmaxScaleDeepSeekV3Width, .softmaxScaleInverted:
             return { attention in
                 let (sigma, d) = (MLAAttention.softmaxScale(attention.config), Double(attention.config.qkHeadDim))

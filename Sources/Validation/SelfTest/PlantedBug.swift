@@ -17,6 +17,7 @@ public enum PlantedBug: String, CaseIterable, Sendable {
     case ropeHalfSplit = "rope-half-split"
     case yarnRangeFromMaxPositions = "yarn-range-from-max-positions"
     case ropeCosSinMscale = "rope-cos-sin-mscale"
+    case ropeAnglesFloat32 = "rope-angles-float32"
     case kvLatentRopeInterleaved = "kv-latent-rope-interleaved"
     case kvDownRopeFirst = "kv-a-rows-rope-first"
     case latentNormEpsilon = "latent-norm-epsilon"
@@ -54,6 +55,7 @@ public enum PlantedBug: String, CaseIterable, Sendable {
         case .ropeHalfSplit: "RoPE rotates (x[i], x[i+d/2]) pairs instead of interleaved (x[2i], x[2i+1])"
         case .yarnRangeFromMaxPositions: "YaRN's correction range computed from max_position_embeddings, not the original 8192"
         case .ropeCosSinMscale: "cos/sin multiplied by mscale(factor) too, so YaRN's correction is applied twice"
+        case .ropeAnglesFloat32: "RoPE angles p·ω and their cos/sin in float32 (transformers' float32 island) in a float64 port"
         case .kvLatentRopeInterleaved: "k_pe kept interleaved in the latent cache, not de-interleaved (firsts, then seconds)"
         case .kvDownRopeFirst: "kv_a_proj_with_mqa rows read as [k_pe | c] instead of [c | k_pe]"
         case .latentNormEpsilon: "q_a / kv_a norms with rms_norm_eps instead of the pinned 1e-6"
@@ -94,6 +96,7 @@ public enum PlantedBug: String, CaseIterable, Sendable {
         case .yarnRangeFromMaxPositions: ("spec/rope.md eq. 3 (L is original_max_position_embeddings)", [])
         case .ropeCosSinMscale: ("spec/rope.md eq. 7–8 (a = 1: mscale = mscale_all_dim, the correction is in σ)",
                                  ["exllamav3#259"])
+        case .ropeAnglesFloat32: ("spec/rope.md §5 (float32 angles are off by hundredths of a radian at p ≈ 10⁶)", [])
         case .kvLatentRopeInterleaved: ("spec/rope.md eq. 9–10 (rotated pairs returned firsts, then seconds)",
                                         ["modular#5647"])
         case .kvDownRopeFirst: ("spec/attention.md eq. 2 (kv_a rows [c | k_r])", [])
@@ -140,6 +143,7 @@ public enum PlantedBug: String, CaseIterable, Sendable {
         case .missingMscaleSquared, .softmaxScaleDeepSeekV3Width, .softmaxScaleInverted, .kvUpValueFirst,
              .kvUpKeysThenValues, .queryRopeFirst, .paddingVisible: ("start", .selfAttention, 0)
         case .temperatureAtPositionPlusOne, .temperatureOff: ("long", .selfAttention, 0)
+        case .ropeAnglesFloat32: ("long", .kvLatent, 0)                 // start's p·ω ≤ 7ω: within the f64 limit
         case .groupTiesToHigherId: ("start", .routerIndices, 1)
         case .routerThresholdTopK: ("start", .routerWeights, 1)
         case .routerWithoutRenormalization, .routedScalingMissing: ("start", .routerWeights, 1)
