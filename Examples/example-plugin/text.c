@@ -217,25 +217,33 @@ static linear_layer nvfp4_layer(const assay_nvfp4_weights *w, int64_t index, int
                           rows / 2, 0, scales, w->input_globals[index]};
 }
 
+/* The scratch of one NVFP4 SwiGLU of hidden H and width I, in one allocation (`all`; NULL when out of memory):
+ * gu (2I), xq (max(H, I)), gate_up's and down's E2M1 values and block scale values. */
+typedef struct {
+    float *all, *gu, *xq, *wgu, *sgu, *wd, *sd;
+} nvfp4_swiglu_scratch;
+
+static nvfp4_swiglu_scratch nvfp4_scratch(int64_t H, int64_t I) {
+    const int64_t sizes[6] = {2 * I, H > I ? H : I, 2 * I * H, 2 * I * ((H + 15) / 16), H * I, H * ((I + 15) / 16)};
+    nvfp4_swiglu_scratch s = {scratch(sizes[0] + sizes[1] + sizes[2] + sizes[3] + sizes[4] + sizes[5])};
+    if (s.all) {
+        float **parts[6] = {&s.gu, &s.xq, &s.wgu, &s.sgu, &s.wd, &s.sd};
+        float *next = s.all;
+        for (int i = 0; i < 6; i++) { *parts[i] = next; next += sizes[i]; }
+    }
+    return s;
+}
+
 /* x (T,H), gate_up (2I,H), down (H,I) in NVFP4 -> y (T,H): spec/experts.md eq. 1 with both products NVFP4. */
 int assay_swiglu_nvfp4(const assay_swiglu_args *args, const float *x, const assay_nvfp4_weights *gate_up,
                        const assay_nvfp4_weights *down, float *y) {
     const int64_t H = args->hidden, I = args->intermediate;
-    float *gu = scratch(2 * I), *xq = scratch(H > I ? H : I);
-    float *wgu = scratch(2 * I * H), *sgu = scratch(2 * I * ((H + 15) / 16));
-    float *wd = scratch(H * I), *sd = scratch(H * ((I + 15) / 16));
-    int status = gu && xq && wgu && sgu && wd && sd ? 0 : fail("swiglu_nvfp4: out of memory");
-    if (status == 0) {
-        linear_layer g = nvfp4_layer(gate_up, 0, 2 * I, H, wgu, sgu), d = nvfp4_layer(down, 0, H, I, wd, sd);
-        for (int64_t t = 0; t < args->tokens; t++) swiglu_layers(y + t * H, x + t * H, &g, &d, H, I, gu, xq);
-    }
-    free(gu);
-    free(xq);
-    free(wgu);
-    free(sgu);
-    free(wd);
-    free(sd);
-    return status;
+    nvfp4_swiglu_scratch s = nvfp4_scratch(H, I);
+    if (!s.all) return fail("swiglu_nvfp4: out of memory");
+    linear_layer g = nvfp4_layer(gate_up, 0, 2 * I, H, s.wgu, s.sgu), d = nvfp4_layer(down, 0, H, I, s.wd, s.sd);
+    for (int64_t t = 0; t < args->tokens; t++) swiglu_layers(y + t * H, x + t * H, &g, &d, H, I, s.gu, s.xq);
+    free(s.all);
+    return 0;
 }
 
 /* x (T,H), indices (T,k), weights (T,k), gate_up (E,2I,H) and down (E,H,I) in NVFP4 -> y (T,H): spec/experts.md
@@ -246,27 +254,24 @@ int assay_routed_experts_nvfp4(const assay_routed_experts_args *args, const floa
     const int64_t H = args->hidden, I = args->intermediate, k = args->top_k, E = args->experts;
     for (int64_t j = 0; j < args->tokens * k; j++)
         if (indices[j] < 0 || indices[j] >= E) return fail("routed_experts_nvfp4: an index is outside [0, experts)");
-    float *gu = scratch(2 * I), *out = scratch(H), *xq = scratch(H > I ? H : I);
-    float *wgu = scratch(2 * I * H), *sgu = scratch(2 * I * ((H + 15) / 16));
-    float *wd = scratch(H * I), *sd = scratch(H * ((I + 15) / 16));
-    int status = gu && out && xq && wgu && sgu && wd && sd ? 0 : fail("routed_experts_nvfp4: out of memory");
-    for (int64_t t = 0; t < args->tokens && status == 0; t++)
-        for (int64_t i = 0; i < H; i++) y[t * H + i] = 0.0f;
-    for (int64_t e = 0; e < E && status == 0; e++) {            /* ascending expert id, eq. 2 */
-        linear_layer g = nvfp4_layer(gate_up, e, 2 * I, H, wgu, sgu), d = nvfp4_layer(down, e, H, I, wd, sd);
+    nvfp4_swiglu_scratch s = nvfp4_scratch(H, I);
+    float *out = scratch(H);
+    if (!s.all || !out) {
+        free(s.all);
+        free(out);
+        return fail("routed_experts_nvfp4: out of memory");
+    }
+    for (int64_t i = 0; i < args->tokens * H; i++) y[i] = 0.0f;
+    for (int64_t e = 0; e < E; e++) {                            /* ascending expert id, eq. 2 */
+        linear_layer g = nvfp4_layer(gate_up, e, 2 * I, H, s.wgu, s.sgu), d = nvfp4_layer(down, e, H, I, s.wd, s.sd);
         for (int64_t t = 0; t < args->tokens; t++)
             for (int64_t j = 0; j < k; j++) {
                 if (indices[t * k + j] != e) continue;
-                swiglu_layers(out, x + t * H, &g, &d, H, I, gu, xq);
+                swiglu_layers(out, x + t * H, &g, &d, H, I, s.gu, s.xq);
                 for (int64_t i = 0; i < H; i++) y[t * H + i] += weights[t * k + j] * out[i];
             }
     }
-    free(gu);
+    free(s.all);
     free(out);
-    free(xq);
-    free(wgu);
-    free(sgu);
-    free(wd);
-    free(sd);
-    return status;
+    return 0;
 }

@@ -159,7 +159,7 @@ struct BenchCommand: ParsableCommand {
               + "\(twoDecimals(peak)) GFLOP/s on OpenBLAS core \(Self.coreDescription)")
         print("  anchors: FMA peak \(twoDecimals(anchors.fmaGFLOPs)) GFLOP/s (registers only, \(anchors.fmaUnits)), "
               + "memory read \(twoDecimals(anchors.readGBytesPerSecond)) GB/s; each shape's linears are bound by the "
-              + "larger of FLOPs ÷ FMA peak and float32 weight bytes ÷ read rate")
+              + "larger of FLOPs ÷ FMA peak and weight bytes (\(BLASBackend.streamedBytesPerWeight) a weight) ÷ read rate")
         for (key, time) in seconds {
             var line = "  \(pad(key, 14)) \(pad(twoDecimals(time * 1000), 10, right: true)) ms"
             if let n = Int(key.dropFirst("prefill_".count)), let rate = linearRates.first(where: { $0.key == key })?.value {

@@ -199,15 +199,8 @@ private struct SplitScaleStore: WeightStore {
     }
 
     @Test func absorbedAttentionEqualsExpandedUnderFP8() throws {
-        let weights = try MLAWeights(Self.hf, prefix: Self.layer0 + ".self_attn")
-        #expect(weights.kvUp.fp8 != nil)
-        let attention = MLAAttention(weights: weights, config: Self.config.text, profile: .fp8Static)
-        let inputs = try TextFixtures.inputs(Self.config.text, length: 4)
-        let x = SyntheticWeights(seed: 6).normal("x", shape: [8, Self.config.text.hiddenSize], std: 1)
-        var (expandedCaches, absorbedCaches) = ([LatentCache](), [LatentCache]())
-        for _ in 0..<2 { expandedCaches.append(LatentCache(width: 44)); absorbedCaches.append(LatentCache(width: 44)) }
-        let expanded = attention(x, inputs: inputs, caches: &expandedCaches, algorithm: .expanded).output
-        let absorbed = attention(x, inputs: inputs, caches: &absorbedCaches, algorithm: .absorbed).output
+        #expect(try MLAWeights(Self.hf, prefix: Self.layer0 + ".self_attn").kvUp.quantization?.fp8 != nil)
+        let (expanded, absorbed) = try TextFixtures.expandedAndAbsorbed(Self.hf, profile: .fp8Static)
         for (a, b) in zip(absorbed.scalars, expanded.scalars) { #expect(abs(a - b) <= 1e-12 * max(abs(b), 1)) }
     }
 

@@ -24,6 +24,25 @@ enum TextFixtures {
         try decoder.forward(inputs, taps: recorder)
         return recorder
     }
+
+    /// Layer 0's attention of `store` under `profile` on the same inputs in the expanded and the absorbed form
+    /// (spec/attention.md eq. 9–10): their outputs `[8, hidden]`, to be held equal.
+    static func expandedAndAbsorbed(_ store: some WeightStore, profile: PrecisionProfile) throws
+        -> (expanded: Tensor<Double>, absorbed: Tensor<Double>)
+    {
+        let config = store.config.text
+        let weights = try MLAWeights(store, prefix: ModelPaths(store.config).tap(.selfAttention, layer: 0).name)
+        let attention = MLAAttention(weights: weights, config: config, profile: profile)
+        let inputs = try Self.inputs(config, length: 4)
+        let x = SyntheticWeights(seed: 6).normal("x", shape: [8, config.hiddenSize], std: 1)
+        var (expandedCaches, absorbedCaches) = ([LatentCache](), [LatentCache]())
+        for _ in 0..<2 {
+            expandedCaches.append(LatentCache(width: config.latentCacheWidth))
+            absorbedCaches.append(LatentCache(width: config.latentCacheWidth))
+        }
+        return (attention(x, inputs: inputs, caches: &expandedCaches, algorithm: .expanded).output,
+                attention(x, inputs: inputs, caches: &absorbedCaches, algorithm: .absorbed).output)
+    }
 }
 
 /// ‖a − b‖² / ‖b‖² (0 when both are zero).
@@ -41,4 +60,5 @@ extension TapValue {
         case .integer(let t): t.scalars.map(Double.init)
         }
     }
+
 }
