@@ -58,6 +58,16 @@ import Tensor
         #expect(try info(mistral, "layers.0.feed_forward.w1.qscale_act").shape == [])
     }
 
+    @Test func exactE4M3CodesAreTheCastsCodes() throws {
+        let codes = (0...255).filter { $0 & 0x7F != 0x7F }                                   // every finite code
+        let values = Tensor(shape: [codes.count], scalars: codes.map { MiniFloatFormat.e4m3fn.decode(UInt8($0)) })
+        #expect(try ExactE4M3.codes(values, tensor: "w") == codes.map(UInt8.init))
+        #expect(try ExactE4M3.codes(values, tensor: "w")
+                == StoredTensor(name: "w", encoding: values, as: .f8e4m3).bytes)
+        #expect(throws: WeightError.self) { try ExactE4M3.codes(Tensor(shape: [1], scalars: [1.0625]), tensor: "w") }
+        #expect(throws: WeightError.self) { try ExactE4M3.codes(Tensor(shape: [1], scalars: [480]), tensor: "w") }
+    }
+
     @Test func firstLayersOutsideThePresetAreRefused() {
         #expect(throws: WeightError.self) { try FP8CheckpointExport.configDocument(.tiny, layers: 4) }
         #expect(throws: WeightError.self) { try FP8CheckpointExport.configDocument(.tiny, layers: 0) }

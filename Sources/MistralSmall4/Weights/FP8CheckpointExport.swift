@@ -79,7 +79,7 @@ public enum FP8CheckpointExport {
     static func emit(_ entry: TensorEntry, store: any WeightStore, _ body: (Piece) throws -> Void) throws {
         let name = entry.name
         func codes(_ w: Tensor<Double>, _ quantization: FP8Quantization) throws -> [UInt8] {
-            try StoredTensor(name: name, encoding: quantization.weightCodes(w), as: .f8e4m3).bytes
+            try ExactE4M3.codes(quantization.weightCodes(w), tensor: name)
         }
         if FP8Modules.isStacked(name), try store.fp8Quantization(of: name, row: 0) != nil {
             for expert in 0..<entry.shape[0] {
@@ -244,6 +244,35 @@ public enum FP8CheckpointExport {
         }
 
         func finish() throws { for writer in writers { try writer.finish() } }
+    }
+}
+
+/// The E4M3 codes of values that are E4M3 values already (the w_q of `FP8Quantization.weightCodes`), by a table on
+/// the top 12 bits of their float32 pattern (sign, exponent, 3 mantissa bits): rounding each value again, as a dtype
+/// cast does, took half of a full-width export's time.
+enum ExactE4M3 {
+    /// Code by float32 bits >> 20; -1 where no finite E4M3 value has those bits.
+    private static let table: [Int16] = {
+        var table = [Int16](repeating: -1, count: 1 << 12)
+        for code in 0...255 {
+            let value = MiniFloatFormat.e4m3fn.decode(UInt8(code))
+            if value.isFinite { table[Int(Float(value).bitPattern >> 20)] = Int16(code) }
+        }
+        return table
+    }()
+
+    /// The codes of `values` (any shape, row-major); a value that is not an E4M3 value is an error naming `tensor`.
+    static func codes(_ values: Tensor<Double>, tensor: String) throws(WeightError) -> [UInt8] {
+        var codes = [UInt8](repeating: 0, count: values.count)
+        for (index, x) in values.scalars.enumerated() {
+            let bits = Float(x).bitPattern
+            let code = table[Int(bits >> 20)]
+            guard code >= 0, bits & 0xF_FFFF == 0, Double(Float(x)) == x else {
+                throw WeightError(source: "fp8 export", tensor: tensor, "element \(index) (\(x)) is not an E4M3 value")
+            }
+            codes[index] = UInt8(code)
+        }
+        return codes
     }
 }
 
