@@ -115,7 +115,7 @@ enum MistralParams {
 
     /// The params.json that translates back to the config.json `document` (bare or not; FP8 when it has a
     /// `quantization_config`): each field of `fields` under its first params.json spelling, and the fields `translate`
-    /// requires without carrying them. What `assay export-checkpoint --layout mistral` writes.
+    /// requires without carrying them. What `assay export-checkpoint --dtype fp8` writes for Mistral's layout.
     static func params(forConfig document: JSONValue) -> JSONValue {
         let isBare = document["model_type"] == .string("mistral4")
         var params = JSONValue.object([])
