@@ -113,6 +113,31 @@ enum MistralParams {
         return (document, isBare)
     }
 
+    /// The params.json that translates back to the config.json `document` (bare or not; FP8 when it has a
+    /// `quantization_config`): each field of `fields` under its first params.json spelling, and the fields `translate`
+    /// requires without carrying them. What `assay export-checkpoint --dtype fp8` writes for Mistral's layout.
+    static func params(forConfig document: JSONValue) -> JSONValue {
+        let isBare = document["model_type"] == .string("mistral4")
+        var params = JSONValue.object([])
+        for field in fields {
+            guard let path = isBare ? barePath(field.canonical) : field.canonical,
+                  let found = (try? value(at: path, in: document)) ?? nil else { continue }
+            params = params.setting(found, at: field.params[0].split(separator: "."))
+        }
+        if let period = (try? value(at: "yarn.original_max_position_embeddings", in: params)) ?? nil {
+            params = params.setting(period, at: ["llama_4_scaling", "original_max_position_embeddings"])
+        }
+        if !isBare {
+            params = params.setting(.string("patch_merge"), at: ["vision_encoder", "mm_projector_id"])
+            params = params.setting(.bool(true), at: ["vision_encoder", "add_pre_mm_projector_layer_norm"])
+        }
+        if document["quantization_config"] != nil {
+            params = params.setting(.object([("qformat_weight", .string("fp8_e4m3")), ("qscheme_act", .string("TENSOR"))]),
+                                    at: ["quantization"])
+        }
+        return params
+    }
+
     /// Where a canonical field sits in a bare mistral4 config.json; nil for the image path's fields.
     static func barePath(_ canonical: String) -> String? {
         if canonical.hasPrefix("text_config.") { return String(canonical.dropFirst("text_config.".count)) }
@@ -183,7 +208,7 @@ enum MistralParams {
     }
 }
 
-private extension JSONValue {
+extension JSONValue {
     /// A copy with `value` at `path`, creating objects on the way (a non-object on the way is replaced).
     func setting(_ value: JSONValue, at path: some Collection<Substring>) -> JSONValue {
         guard let key = path.first.map(String.init) else { return value }

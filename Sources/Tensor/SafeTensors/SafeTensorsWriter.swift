@@ -38,9 +38,9 @@ public enum SafeTensorsWriter {
     }
 
     /// The 8-byte length and padded header, and the tensors in data order; errors name `file`.
-    static func layout(
-        _ tensors: [StoredTensor], metadata: [String: String], file: String?
-    ) throws(SafeTensorsError) -> (header: [UInt8], ordered: [StoredTensor]) {
+    static func layout<Entry: SafeTensorsEntry>(
+        _ tensors: [Entry], metadata: [String: String], file: String?
+    ) throws(SafeTensorsError) -> (header: [UInt8], ordered: [Entry]) {
         let ordered = tensors.sorted { a, b in
             a.dtype.writeRank != b.dtype.writeRank
                 ? a.dtype.writeRank > b.dtype.writeRank : a.name.utf8.lexicographicallyPrecedes(b.name.utf8)
@@ -56,7 +56,7 @@ public enum SafeTensorsWriter {
             guard seen.insert(tensor.name).inserted else {
                 throw SafeTensorsError(file: file, tensor: tensor.name, "given twice")
             }
-            let end = offset + tensor.bytes.count
+            let end = offset + tensor.byteCount
             members.append((tensor.name, .object([
                 ("dtype", .string(tensor.dtype.rawValue)),
                 ("shape", .array(tensor.shape.map(JSONValue.int))),
@@ -75,6 +75,18 @@ public enum SafeTensorsWriter {
         appendLittleEndian(UInt64(json.count), to: &header)
         return (header + json, ordered)
     }
+}
+
+/// What the header says of one tensor: its name, dtype, shape and how many data bytes it takes.
+public protocol SafeTensorsEntry {
+    var name: String { get }
+    var dtype: DType { get }
+    var shape: [Int] { get }
+    var byteCount: Int { get }
+}
+
+extension StoredTensor: SafeTensorsEntry {
+    public var byteCount: Int { bytes.count }
 }
 
 extension DType {
