@@ -19,12 +19,7 @@ extension PluginBackend {
 
     /// `layer` as an NVFP4 checkpoint stores it: packed E2M1 codes [out, in/2] and E4M3 block scale codes.
     func nvfp4Stored(_ layer: LinearLayer, _ q: NVFP4Quantization) -> (codes: [UInt8], blockScales: [UInt8]) {
-        let scaled = q.blockScaledValues(layer.weight).scalars                                     // e2m1 · s_w
-        let (inputs, blocks) = (layer.weight.shape[1], q.blockScales.shape[1])
-        let e2m1 = scaled.indices.map { index -> UInt8 in
-            let scale = q.blockScales.scalars[(index / inputs) * blocks + (index % inputs) / NVFP4Weight.blockSize]
-            return MiniFloatFormat.e2m1.encode(scale == 0 ? 0 : scaled[index] / scale, saturating: false)
-        }
+        let e2m1 = q.e2m1Values(layer.weight).scalars.map { MiniFloatFormat.e2m1.encode($0, saturating: false) }
         return (FP4Packing.pack(e2m1), q.blockScales.scalars.map { MiniFloatFormat.e4m3fn.encode($0, saturating: false) })
     }
 

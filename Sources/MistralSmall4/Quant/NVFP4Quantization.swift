@@ -80,19 +80,22 @@ public struct NVFP4Quantization: Sendable, Equatable {
         return Tensor(shape: w.shape, scalars: values)
     }
 
-    /// Eq. (15) with the dequantized weight `w` [out, in] of a single-global weight: `x [rows, in] -> [rows, out]`.
-    func product(_ x: Tensor<Double>, _ w: Tensor<Double>) -> Tensor<Double> {
-        precondition(weightGlobals.count == 1, "NVFP4Quantization: one global scale per product")
+    /// The E2M1 values of a dequantized weight `w` [out, in]: w / (s_w · g_w), 0 where s_w = 0 (each division exact).
+    public func e2m1Values(_ w: Tensor<Double>) -> Tensor<Double> {
         let (rows, inputs, blocks) = (w.shape[0], w.shape[1], blockScales.shape[1])
         precondition(blockScales.shape[0] == rows && blocks == NVFP4Weight.blocks(inputs),
                      "NVFP4Quantization: scales \(blockScales.shape) for a weight \(w.shape)")
         let scaled = blockScaledValues(w)
-        let values = (0..<(rows * inputs)).map { index in                                 // e2m1 = w / (s_w · g_w)
+        return Tensor(shape: w.shape, scalars: (0..<(rows * inputs)).map { index in      // e2m1 = w / (s_w · g_w)
             let scale = blockScales.scalars[(index / inputs) * blocks + (index % inputs) / NVFP4Weight.blockSize]
             return scale == 0 ? 0 : scaled.scalars[index] / scale
-        }
-        let weight = NVFP4Weight(values: Tensor(shape: w.shape, scalars: values), blockScales: blockScales,
-                                 globalScale: weightGlobals[0])
+        })
+    }
+
+    /// Eq. (15) with the dequantized weight `w` [out, in] of a single-global weight: `x [rows, in] -> [rows, out]`.
+    func product(_ x: Tensor<Double>, _ w: Tensor<Double>) -> Tensor<Double> {
+        precondition(weightGlobals.count == 1, "NVFP4Quantization: one global scale per product")
+        let weight = NVFP4Weight(values: e2m1Values(w), blockScales: blockScales, globalScale: weightGlobals[0])
         return NVFP4Linear(weight: weight, inputGlobalScale: inputGlobal)(x)
     }
 
